@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+console.log('compter: work in progress');

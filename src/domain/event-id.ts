@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+
+// Crockford base32, as ULID uses: lexicographic order equals time order.
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * Makes time-ordered, globally unique event ids (ULID layout: 48-bit ms time, 80 random
+ * bits). Within one millisecond the random part is incremented, so ids from one generator
+ * are strictly increasing even when the clock stalls or steps back.
+ */
+export class EventIdGenerator {
+  private lastMs = -1;
+  private readonly rand = new Uint8Array(10);
+
+  /** Returns a new 26-character id for an event at (about) `ms`. */
+  next(ms: number): string {
+    if (ms > this.lastMs) {
+      this.lastMs = ms;
+      randomBytes(10).copy(this.rand);
+      // Keep headroom so increments within one ms never overflow the 80 bits.
+      this.rand[0] = this.rand[0]! & 0x7f;
+    } else {
+      incrementBytes(this.rand);
+    }
+    return encodeTime(this.lastMs) + encodeRandom(this.rand);
+  }
+}
+
+function incrementBytes(bytes: Uint8Array): void {
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i] === 0xff) {
+      bytes[i] = 0;
+    } else {
+      bytes[i] = bytes[i]! + 1;
+      return;
+    }
+  }
+}
+
+function encodeTime(ms: number): string {
+  let out = '';
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[t % 32]! + out;
+    t = Math.floor(t / 32);
+  }
+  return out;
+}
+
+function encodeRandom(bytes: Uint8Array): string {
+  // 80 bits -> 16 base32 characters, 5 bits at a time.
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >> bits) & 31]!;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+/** The epoch ms encoded in an event id. */
+export function eventIdTime(id: string): number {
+  let t = 0;
+  for (let i = 0; i < 10; i++) t = t * 32 + ALPHABET.indexOf(id[i]!);
+  return t;
+}

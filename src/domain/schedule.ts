@@ -1,0 +1,27 @@
+/**
+ * Schedules turn into deadlines here. Fixed-time schedules (cron, rrule, one-off deadline)
+ * are a `Timeline` of slots; `every` depends on the last success, so the debt logic anchors
+ * it itself (see debt.ts).
+ */
+export type Schedule =
+  | { kind: 'every'; everyMs: number }
+  | { kind: 'cron'; cron: string; tz: string }
+  | { kind: 'rrule'; rrule: string; at: string; tz: string; calendar?: string }
+  | { kind: 'deadline'; at: number };
+
+/** One scheduled instant and the business date it belongs to (`YYYY-MM-DD`, local to the zone). */
+export interface Slot {
+  at: number;
+  businessDate: string;
+}
+
+/** A fixed-time schedule as an ordered sequence of slots. */
+export interface Timeline {
+  /** The first slot strictly after `ms`, or null when there is none. */
+  after(ms: number): Slot | null;
+  /** The last slot at or before `ms`, or null when there is none. */
+  atOrBefore(ms: number): Slot | null;
+}
+
+/** Answers whether a date is a business day in a named calendar (calendars come from the engine). */
+export type BusinessDayLookup = (calendarId: string, date: string) => boolean;

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `npm test`: make sure the real servers the integration suites start are installed, build
+// the CLI the process-level tests run, run vitest, and end with one plain summary line.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const resultsFile = join(root, '.test-results.json');
+
+/** Debian packages the integration suites need, keyed by one binary each provides. */
+const systemPackages = [
+  { bin: 'clickhouse-server', pkg: 'clickhouse-server' },
+  { bin: 'clickhouse', pkg: 'clickhouse-client' },
+  { bin: 'prometheus', pkg: 'prometheus' },
+  { bin: 'promtool', pkg: 'prometheus' },
+  { bin: 'prometheus-alertmanager', pkg: 'prometheus-alertmanager' },
+  { bin: 'amtool', pkg: 'prometheus-alertmanager' },
+];
+
+function onPath(bin) {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureSystemPackages() {
+  const missing = [...new Set(systemPackages.filter((p) => !onPath(p.bin)).map((p) => p.pkg))];
+  if (missing.length === 0) return;
+  const install = `apt-get update && apt-get install -y ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    console.error(`compter's integration tests need Debian packages that are missing: ${missing.join(', ')}.`);
+    console.error(`Install them as root, then run npm test again:\n  ${install}`);
+    process.exit(2);
+  }
+  console.log(`installing ${missing.join(', ')} (needed by the integration tests)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const cmd of ['apt-get update', `apt-get install -y --no-install-recommends ${missing.join(' ')}`]) {
+    const r = spawnSync('sh', ['-c', cmd], { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      console.error(`"${cmd}" failed (exit ${r.status}); install ${missing.join(', ')} and retry.`);
+      process.exit(2);
+    }
+  }
+}
+
+function build() {
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('build failed');
+    console.log('Tests: 0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+function summarize() {
+  if (!existsSync(resultsFile)) return null;
+  const report = JSON.parse(readFileSync(resultsFile, 'utf8'));
+  const passed = report.numPassedTests ?? 0;
+  // A suite that failed to load counts as a failure even though it ran no test.
+  const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0 ? countBrokenSuites(report) : 0);
+  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  return { passed, failed, skipped };
+}
+
+function countBrokenSuites(report) {
+  return (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
+}
+
+ensureSystemPackages();
+build();
+rmSync(resultsFile, { force: true });
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)];
+const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
+const summary = summarize();
+if (!summary) {
+  console.log('Tests: 0 passed, 1 failed');
+  process.exit(run.status || 1);
+}
+const skippedNote = summary.skipped ? `, ${summary.skipped} skipped` : '';
+console.log(`Tests: ${summary.passed} passed, ${summary.failed} failed${skippedNote}`);
+process.exit(run.status === 0 && summary.failed === 0 ? 0 : 1);
