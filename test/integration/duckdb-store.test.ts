@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../src/domain/event.js';
+import { EventIdGenerator } from '../../src/domain/event-id.js';
+import { DuckDbEventStore } from '../../src/store/duckdb/duckdb-store.js';
+import { describeEventStoreContract } from '../support/store-contract.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function tempDbPath(): Promise<{ dir: string; path: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'compter-duckdb-'));
+  return { dir, path: join(dir, 'data', 'compter.duckdb') };
+}
+
+describeEventStoreContract('duckdb', async () => {
+  const { dir, path } = await tempDbPath();
+  return {
+    store: await DuckDbEventStore.open(path),
+    reopen: () => DuckDbEventStore.open(path),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('DuckDbEventStore', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  async function openStore(): Promise<{ store: DuckDbEventStore; path: string }> {
+    const { dir, path } = await tempDbPath();
+    const store = await DuckDbEventStore.open(path);
+    cleanups.push(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await store.migrate();
+    return { store, path };
+  }
+
+  /** Runs SQL against the file directly, as an operator or Grafana would; the store must be closed. */
+  async function rawSql(path: string, sql: string): Promise<unknown[][]> {
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    try {
+      return (await connection.runAndReadAll(sql)).getRows();
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  function events(project: string, n: number): LogEvent[] {
+    const ids = new EventIdGenerator();
+    const now = Date.now();
+    return Array.from({ length: n }, (_, i) => ({
+      eventId: ids.next(now),
+      project,
+      type: 'payment' as const,
+      debt: 'd1',
+      application: '',
+      job: '',
+      slo: '',
+      ts: now + i,
+      ingestedAt: now + i,
+      kind: 'success',
+      status: '',
+      runId: `r-${i}`,
+      host: '',
+      businessDate: '',
+      durationMs: i,
+      latenessMs: null,
+      attributes: {},
+    }));
+  }
+
+  it('records each migration once in schema_migrations', async () => {
+    const { store, path } = await openStore();
+    await store.migrate();
+    await store.close();
+    expect(await rawSql(path, 'SELECT version FROM schema_migrations ORDER BY version')).toEqual([[1], [2]]);
+  });
+
+  it('stores one row per event id, so plain SQL on `events` needs no dedupe', async () => {
+    const { store, path } = await openStore();
+    const batch = events('p-dedupe', 3);
+    await store.append(batch);
+    await store.append([batch[0]!, batch[0]!, batch[2]!]);
+    await store.close();
+    expect(await rawSql(path, 'SELECT count(*), count(DISTINCT event_id) FROM events')).toEqual([[3n, 3n]]);
+    // ts is a plain TIMESTAMP so Grafana-style SQL works without casts.
+    const [[day]] = (await rawSql(path, "SELECT count(*) FROM events WHERE ts >= timezone('UTC', now()) - INTERVAL 1 DAY")) as [[bigint]];
+    expect(day).toBe(3n);
+  });
+
+  it('rejects a batch with a bad value and stores none of it', async () => {
+    const { store } = await openStore();
+    const batch = events('p-atomic', 5_000);
+    batch[2_500] = { ...batch[2_500]!, durationMs: Number.NaN };
+    await expect(store.append(batch)).rejects.toThrow(/durationMs/);
+    // This one gets past the conversion and fails inside DuckDB, on the NOT NULL constraint.
+    const nullKind = events('p-atomic', 5_000);
+    nullKind[4_000] = { ...nullKind[4_000]!, kind: null as unknown as string };
+    await expect(store.append(nullKind)).rejects.toThrow();
+    expect(await store.query({ project: 'p-atomic', limit: 10, order: 'asc' })).toEqual([]);
+    const good = events('p-atomic', 2);
+    await store.append(good);
+    expect(await store.query({ project: 'p-atomic', limit: 10, order: 'asc' })).toEqual(good);
+  });
+
+  it('never loads a snapshot whose chunks are incomplete, and keeps only the newest two', async () => {
+    const { store, path } = await openStore();
+    for (let i = 1; i <= 4; i++) await store.saveSnapshot({ upToEventId: `id-${i}`, takenAt: i, chunks: [`c${i}a`, `c${i}b`] });
+    await store.close();
+    expect(await rawSql(path, 'SELECT snapshot_id FROM snapshots ORDER BY snapshot_id')).toEqual([[3n], [4n]]);
+    expect(await rawSql(path, 'SELECT DISTINCT snapshot_id FROM snapshot_chunks ORDER BY snapshot_id')).toEqual([[3n], [4n]]);
+
+    // A save cut short: chunks without their row, and a row whose chunks are not all there.
+    await rawSql(path, "INSERT INTO snapshot_chunks VALUES (5, 0, 'orphan')");
+    await rawSql(path, "INSERT INTO snapshots VALUES (6, 'id-6', TIMESTAMP '2026-01-01', 2)");
+    await rawSql(path, "INSERT INTO snapshot_chunks VALUES (6, 0, 'only one of two')");
+    const reopened = await DuckDbEventStore.open(path);
+    try {
+      expect(await reopened.loadLatestSnapshot()).toEqual({ upToEventId: 'id-4', takenAt: 4, chunks: ['c4a', 'c4b'] });
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('refuses work after close', async () => {
+    const { store } = await openStore();
+    await store.close();
+    await expect(store.ping()).rejects.toThrow(/closed/);
+    await expect(store.append(events('p-closed', 1))).rejects.toThrow(/closed/);
+  });
+
+  it('keeps every acknowledged batch when the writing process is killed with SIGKILL', { timeout: 60_000 }, async () => {
+    const compiled = join(repoRoot, 'dist', 'src', 'store', 'duckdb', 'duckdb-store.js');
+    const compiledIds = join(repoRoot, 'dist', 'src', 'domain', 'event-id.js');
+    if (!existsSync(compiled) || !existsSync(compiledIds)) {
+      throw new Error(`${compiled} is missing: build first (npm run build, or npx tsc -p tsconfig.build.json)`);
+    }
+    const { dir, path } = await tempDbPath();
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const project = `crash-${randomUUID()}`;
+    const script = join(dir, 'writer.mjs');
+    await writeFile(
+      script,
+      `
+const [storeUrl, idsUrl, dbPath, project] = process.argv.slice(2);
+const { DuckDbEventStore } = await import(storeUrl);
+const { EventIdGenerator } = await import(idsUrl);
+const store = await DuckDbEventStore.open(dbPath);
+await store.migrate();
+const ids = new EventIdGenerator();
+for (let batchNo = 0; ; batchNo++) {
+  const now = Date.now();
+  const batch = Array.from({ length: 500 }, (_, i) => ({
+    eventId: ids.next(now), project, type: 'payment', debt: 'd' + (i % 7), application: '', job: '',
+    slo: '', ts: now, ingestedAt: now, kind: 'success', status: '', runId: 'b' + batchNo, host: '',
+    businessDate: '', durationMs: i, latenessMs: null, attributes: { batchNo, i },
+  }));
+  await store.append(batch);
+  // Only after append resolved: this line is the acknowledgement. Pipes are synchronous on Linux.
+  process.stdout.write('ack ' + batch[0].eventId + ' ' + batch[batch.length - 1].eventId + '\\n');
+}
+`,
+    );
+    const child = spawn(
+      process.execPath,
+      [script, pathToFileURL(compiled).href, pathToFileURL(compiledIds).href, path, project],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+
+    const acked: Array<[first: string, last: string]> = [];
+    const killAfter = 20 + Math.floor(Math.random() * 10);
+    for await (const line of createInterface({ input: child.stdout })) {
+      const [, first, last] = line.split(' ');
+      acked.push([first!, last!]);
+      if (acked.length === killAfter) child.kill('SIGKILL');
+    }
+    expect(await exited, stderr).toBe('SIGKILL');
+    expect(acked.length).toBeGreaterThanOrEqual(killAfter);
+
+    const store = await DuckDbEventStore.open(path);
+    try {
+      await store.migrate();
+      const stored: string[] = [];
+      for await (const page of store.scan(null, 5_000)) for (const e of page) stored.push(e.eventId);
+      const lastAcked = acked.at(-1)![1];
+      // Ids grow across batches, so everything up to the last acknowledged id is exactly the acknowledged batches.
+      expect(stored.filter((id) => id <= lastAcked).length).toBe(acked.length * 500);
+      const have = new Set(stored);
+      for (const [first, last] of acked) {
+        expect(have.has(first)).toBe(true);
+        expect(have.has(last)).toBe(true);
+      }
+      // A batch committed but not yet acknowledged may be there; a torn one may not.
+      expect((stored.length - acked.length * 500) % 500).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
