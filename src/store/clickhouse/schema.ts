@@ -1,0 +1,237 @@
+import type { EventType, LogEvent } from '../../domain/event.js';
+import { sql, type SqlFragment } from './sql.js';
+
+/**
+ * The ClickHouse tables of the event log, the row shapes they are written and read with, and
+ * the versioned migrations that create them. Every statement runs on ClickHouse 18.16 (the
+ * Debian package the tests start) and on current ClickHouse: no DateTime64, LowCardinality,
+ * TTL, `ALTER ... ADD COLUMN IF NOT EXISTS` or query parameters.
+ */
+
+export const EVENTS_TABLE = 'events';
+export const SNAPSHOTS_TABLE = 'snapshots';
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
+/** One schema change; each statement must be idempotent (`IF NOT EXISTS`), see `migrate()`. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements(database: string): SqlFragment[];
+}
+
+/** A table name qualified with its database, both validated. */
+export function qualified(database: string, table: string): SqlFragment {
+  return sql`${sql.ident(database)}.${sql.ident(table)}`;
+}
+
+export function createDatabaseSql(database: string): SqlFragment {
+  return sql`CREATE DATABASE IF NOT EXISTS ${sql.ident(database)}`;
+}
+
+/**
+ * Applied migration versions. Two instances migrating at once may both record a version;
+ * ReplacingMergeTree folds the rows and readers use DISTINCT, so that is harmless.
+ */
+export function migrationsTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, MIGRATIONS_TABLE)} (
+  version UInt32,
+  name String,
+  applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+ORDER BY version`;
+}
+
+/**
+ * `events`, the append-only log (SPEC §5), for compter and for Grafana.
+ *
+ * Time: no DateTime64 on 18.16, so each instant is two columns: `ts DateTime('UTC')` (whole
+ * seconds, for partitioning, Grafana's time macros and toStartOfDay-style grouping) and
+ * `ts_ms UInt64` (epoch ms, the exact value compter reads back and filters on). Likewise
+ * `ingested_at` / `ingested_at_ms`. 'UTC' pins month partitions and text output regardless
+ * of the server's time zone.
+ *
+ * `business_date` is a String, `''` when the event has none: the log must give back exactly
+ * what was written, and a Date column would need a sentinel (1970-01-01) for "none" that is
+ * also a real date. `YYYY-MM-DD` strings sort and group like dates; trend queries that need
+ * date arithmetic use `toDate(business_date)` on rows where it is not empty.
+ *
+ * Engine: ReplacingMergeTree collapses rows with equal sorting keys within a partition, so a
+ * re-sent event (same event_id, same ts, hence same month partition) is eventually stored
+ * once. The key ends in event_id, which is unique per event, so two different events never
+ * collapse. The columns before it serve the reads: per-project, then per-entity history
+ * (debt; application + job; slo) and per-type trend scans, each an index range; event_id
+ * last keeps each entity's rows in time order. Merges are eventual, so reads still
+ * deduplicate (see clickhouse-store.ts). Nothing in the key is Nullable (18.16 refuses it).
+ *
+ * Users querying this table should deduplicate too, e.g. `... LIMIT 1 BY event_id`.
+ */
+export function eventsTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, EVENTS_TABLE)} (
+  event_id String,
+  project String,
+  type String,
+  debt String,
+  application String,
+  job String,
+  slo String,
+  ts DateTime('UTC'),
+  ts_ms UInt64,
+  ingested_at DateTime('UTC'),
+  ingested_at_ms UInt64,
+  kind String,
+  status String,
+  run_id String,
+  host String,
+  business_date String,
+  duration_ms Nullable(Int64),
+  lateness_ms Nullable(Int64),
+  attributes String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(ts)
+ORDER BY (project, debt, application, job, slo, type, event_id)`;
+}
+
+/**
+ * `snapshots`: serialized projections, one row per chunk plus one marker row written after
+ * all chunks were committed; only a snapshot with its marker and every chunk counts. `seq`
+ * orders saves (the latest is the highest); `snapshot_id` is `<seq>-<random>` so two
+ * instances saving at once never share rows. Each snapshot is its own partition, so pruning
+ * one is a cheap, atomic `DROP PARTITION` rather than a mutation rewriting the table.
+ */
+export function snapshotsTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, SNAPSHOTS_TABLE)} (
+  snapshot_id String,
+  seq UInt64,
+  up_to_event_id String,
+  taken_at_ms UInt64,
+  chunk_count UInt32,
+  chunk_index UInt32,
+  is_marker UInt8,
+  chunk String
+) ENGINE = MergeTree()
+PARTITION BY snapshot_id
+ORDER BY (is_marker, chunk_index)`;
+}
+
+/**
+ * In version order. Append only; never edit an applied one. 18.16 has no
+ * `ADD COLUMN IF NOT EXISTS`: a future column migration must check `system.columns` first.
+ */
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'create events', statements: (db) => [eventsTableSql(db)] },
+  { version: 2, name: 'create snapshots', statements: (db) => [snapshotsTableSql(db)] },
+];
+
+/** The `events` row as written with JSONEachRow. */
+export interface EventRow {
+  event_id: string;
+  project: string;
+  type: string;
+  debt: string;
+  application: string;
+  job: string;
+  slo: string;
+  /** Unix seconds: JSONEachRow parses a number into DateTime the same way on every version. */
+  ts: number;
+  ts_ms: number;
+  ingested_at: number;
+  ingested_at_ms: number;
+  kind: string;
+  status: string;
+  run_id: string;
+  host: string;
+  business_date: string;
+  duration_ms: number | null;
+  lateness_ms: number | null;
+  attributes: string;
+}
+
+/** The columns read back; 64-bit integers arrive as strings in ClickHouse's JSON formats. */
+export const EVENT_READ_COLUMNS = sql.raw(
+  'event_id, project, type, debt, application, job, slo, ts_ms, ingested_at_ms, kind, status, ' +
+    'run_id, host, business_date, duration_ms, lateness_ms, attributes',
+);
+
+export interface EventReadRow {
+  event_id: string;
+  project: string;
+  type: string;
+  debt: string;
+  application: string;
+  job: string;
+  slo: string;
+  ts_ms: string | number;
+  ingested_at_ms: string | number;
+  kind: string;
+  status: string;
+  run_id: string;
+  host: string;
+  business_date: string;
+  duration_ms: string | number | null;
+  lateness_ms: string | number | null;
+  attributes: string;
+}
+
+// DateTime is unsigned 32-bit seconds on every ClickHouse version.
+const MAX_DATETIME_MS = 4_294_967_295_999;
+
+/** The row for an event; throws on times DateTime cannot hold and non-integer ms values. */
+export function toEventRow(e: LogEvent): EventRow {
+  return {
+    event_id: e.eventId,
+    project: e.project,
+    type: e.type,
+    debt: e.debt,
+    application: e.application,
+    job: e.job,
+    slo: e.slo,
+    ts: Math.floor(checkTime('ts', e.ts, e.eventId) / 1000),
+    ts_ms: e.ts,
+    ingested_at: Math.floor(checkTime('ingestedAt', e.ingestedAt, e.eventId) / 1000),
+    ingested_at_ms: e.ingestedAt,
+    kind: e.kind,
+    status: e.status,
+    run_id: e.runId,
+    host: e.host,
+    business_date: e.businessDate,
+    duration_ms: checkNullableInt('durationMs', e.durationMs, e.eventId),
+    lateness_ms: checkNullableInt('latenessMs', e.latenessMs, e.eventId),
+    attributes: JSON.stringify(e.attributes ?? {}),
+  };
+}
+
+/** The event a stored row describes. */
+export function fromEventRow(r: EventReadRow): LogEvent {
+  return {
+    eventId: r.event_id,
+    project: r.project,
+    type: r.type as EventType,
+    debt: r.debt,
+    application: r.application,
+    job: r.job,
+    slo: r.slo,
+    ts: Number(r.ts_ms),
+    ingestedAt: Number(r.ingested_at_ms),
+    kind: r.kind,
+    status: r.status,
+    runId: r.run_id,
+    host: r.host,
+    businessDate: r.business_date,
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+    latenessMs: r.lateness_ms === null ? null : Number(r.lateness_ms),
+    attributes: r.attributes === '' ? {} : (JSON.parse(r.attributes) as Record<string, unknown>),
+  };
+}
+
+function checkTime(field: string, ms: number, eventId: string): number {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_DATETIME_MS) {
+    throw new RangeError(`event ${eventId}: ${field} must be integer epoch ms between 1970 and 2106, got ${String(ms)}`);
+  }
+  return ms;
+}
+
+function checkNullableInt(field: string, value: number | null, eventId: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (!Number.isSafeInteger(value)) throw new RangeError(`event ${eventId}: ${field} must be an integer or null, got ${String(value)}`);
+  return value;
+}
