@@ -1,0 +1,70 @@
+// Durable pings/s and latency: compter (DuckDB, group commit) vs a bare Hono handler, same run.
+// Usage: node bench/ping.mjs [seconds]   (build first: npm run build)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, printTable, progress, root, saveResults, startProcess, wrk } from './lib.mjs';
+
+const seconds = Number(process.argv[2] ?? 10);
+const DEBTS = 1000;
+const CONNECTIONS = 64;
+
+async function bareHono() {
+  const port = await freePort();
+  const server = await startProcess(process.execPath, [join(root, 'bench', 'bare-hono.mjs'), String(port)], { readyUrl: `http://127.0.0.1:${port}/` });
+  try {
+    progress(`bare Hono handler: wrk ${CONNECTIONS} connections, ${seconds}s`);
+    return wrk(`http://127.0.0.1:${port}/ping`, { connections: CONNECTIONS, seconds });
+  } finally {
+    await server.stop();
+  }
+}
+
+async function compter(store, extraEnv = {}) {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'compter-bench-'));
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startProcess(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), 'serve'], {
+    env: { COMPTER_PORT: String(port), COMPTER_DATA_DIR: dataDir, COMPTER_LOG_LEVEL: 'warn', COMPTER_STORE: store, ...extraEnv },
+    readyUrl: `${url}/healthz`,
+  });
+  try {
+    progress(`compter (${store}): defining ${DEBTS} debts`);
+    for (let i = 0; i < DEBTS; i++) {
+      const res = await fetch(`${url}/v1/debts/bench-${i}`, { method: 'PUT', body: '{"schedule":{"every":"1h"}}', headers: { 'content-type': 'application/json' } });
+      if (res.status !== 201) throw new Error(`define failed: ${res.status} ${await res.text()}`);
+    }
+    const script = join(dataDir, 'pay.lua');
+    writeFileSync(script, `
+local n = 0
+request = function()
+  n = n + 1
+  local path = "/v1/debts/bench-" .. (n % ${DEBTS}) .. "/payments"
+  return wrk.format("POST", path, { ["content-type"] = "application/json" }, "{}")
+end
+`);
+    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, payments to ${DEBTS} debts`);
+    const result = wrk(url, { connections: CONNECTIONS, seconds, script });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const appended = Number(/^compter_events_appended_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+    return { ...result, appended };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const bare = await bareHono();
+const duck = await compter('duckdb');
+progress('done\n');
+const rows = [
+  { server: 'bare Hono handler', 'req/s': bare.rps.toFixed(0), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), 'vs bare': '1.00', 'non-2xx': bare.non2xx },
+  { server: 'compter duckdb (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
+];
+printTable(rows);
+console.log(`events appended by compter during the run: ${duck.appended}`);
+saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), duckdb: strip(duck), ratioDuckdbToBare: duck.rps / bare.rps });
+
+function strip({ raw, ...rest }) {
+  return rest;
+}

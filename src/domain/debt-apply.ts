@@ -1,0 +1,133 @@
+import type { DebtDefinition } from './debt-definition.js';
+import { everyOccurrence, FAILURE_OUTCOMES, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
+import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
+import type { LogEvent } from './event.js';
+
+/** The fields of a log event the debt fold reads. */
+export type DebtEventData = Pick<LogEvent, 'type' | 'ts' | 'kind' | 'status' | 'runId' | 'durationMs' | 'attributes'>;
+
+const RECENT_LIMIT = 8;
+
+/**
+ * Folds one event into a debt's state (mutating it). This is the only place state changes:
+ * live handling and start-up replay both go through it, so they cannot disagree.
+ */
+export function applyDebtEvent(state: DebtState, event: DebtEventData, ctx: DebtContext): void {
+  const a = event.attributes;
+  state.updatedAt = Math.max(state.updatedAt, event.ts);
+  switch (event.type) {
+    case 'payment':
+      applyPayment(state, event, ctx);
+      return;
+    case 'occurrence.closed':
+      applyClosed(state, a.scheduledAt as number, event.status as ClosedOutcome, a, ctx);
+      return;
+    case 'run.timed_out':
+      state.runs = state.runs.filter((r) => r.key !== event.runId);
+      return;
+    case 'debt.status_changed':
+      state.status = event.status as DebtStatus;
+      state.statusSince = event.ts;
+      return;
+    case 'debt.paused':
+      state.def = { ...state.def, paused: true };
+      state.open = [];
+      state.runs = [];
+      return;
+    case 'debt.resumed':
+      state.def = { ...state.def, paused: false };
+      restartSchedule(state, event.ts);
+      return;
+    default:
+      return;
+  }
+}
+
+/** Replaces a debt's definition; a changed schedule or grace restarts the schedule at `at`. */
+export function redefineDebt(state: DebtState, def: DebtDefinition, at: number): void {
+  const before = state.def;
+  state.def = def;
+  state.updatedAt = Math.max(state.updatedAt, at);
+  if (JSON.stringify(before.schedule) !== JSON.stringify(def.schedule) || before.graceMs !== def.graceMs || before.paused !== def.paused) {
+    restartSchedule(state, at);
+  }
+}
+
+function restartSchedule(state: DebtState, at: number): void {
+  state.open = [];
+  state.cursorAt = null;
+  state.epochAt = at;
+}
+
+function applyPayment(state: DebtState, event: DebtEventData, ctx: DebtContext): void {
+  const kind = event.kind as PaymentKind;
+  const a = event.attributes;
+  const occurrenceAt = (a.occurrenceAt as number | null | undefined) ?? null;
+  const key = event.runId;
+  state.payments += 1;
+  state.paymentsByKind[kind] = (state.paymentsByKind[kind] ?? 0) + 1;
+  if (occurrenceAt !== null) openThrough(state, occurrenceAt, ctx);
+  switch (kind) {
+    case 'start': {
+      state.runs = state.runs.filter((r) => r.key !== key);
+      state.runs.push({ key, startedAt: event.ts, occurrenceAt, stages: [] });
+      const occ = findOpen(state, occurrenceAt);
+      if (occ && occ.startedAt === null) occ.startedAt = event.ts;
+      return;
+    }
+    case 'stage': {
+      let run = state.runs.find((r) => r.key === key);
+      if (!run) {
+        // A stage without a start begins the run implicitly, so its progress is still tracked.
+        run = { key, startedAt: event.ts, occurrenceAt, stages: [] };
+        state.runs.push(run);
+      }
+      const stage = a.stage as string;
+      if (!run.stages.includes(stage)) run.stages.push(stage);
+      return;
+    }
+    case 'success':
+      state.runs = state.runs.filter((r) => r.key !== key);
+      state.lastSuccessAt = Math.max(state.lastSuccessAt ?? event.ts, event.ts);
+      if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
+      state.consecutiveFailures = 0;
+      state.lastFailure = null;
+      state.missedDeadlineAt = null;
+      if (a.isExtraRun === true) state.extraRuns += 1;
+      return;
+    case 'fail':
+      state.runs = state.runs.filter((r) => r.key !== key);
+      if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
+      return;
+    case 'log':
+      return;
+  }
+}
+
+function applyClosed(state: DebtState, scheduledAt: number, outcome: ClosedOutcome, a: Record<string, unknown>, ctx: DebtContext): void {
+  const schedule = state.def.schedule;
+  const count = typeof a.count === 'number' ? a.count : 1;
+  state.occurrencesByOutcome[outcome] = (state.occurrencesByOutcome[outcome] ?? 0) + count;
+  if (schedule?.kind === 'every') {
+    // The next `every` occurrence is due a period after the payment, or after the missed one.
+    const paidAt = typeof a.paidAt === 'number' ? a.paidAt : null;
+    const anchorAt = outcome === 'paid' || outcome === 'paid_late' ? (paidAt ?? scheduledAt) : scheduledAt;
+    state.open = [everyOccurrence(state.def, schedule.everyMs, anchorAt)];
+  } else {
+    openThrough(state, scheduledAt, ctx);
+    state.open = state.open.filter((o) => o.scheduledAt !== scheduledAt);
+  }
+  state.recent.push({ scheduledAt, outcome });
+  if (state.recent.length > RECENT_LIMIT) state.recent.shift();
+  if (FAILURE_OUTCOMES.has(outcome)) {
+    state.consecutiveFailures += count;
+    state.lastFailure = outcome;
+  } else if (outcome === 'missed') {
+    state.missedDeadlineAt ??= typeof a.deadline === 'number' ? a.deadline : scheduledAt + state.def.graceMs;
+  }
+}
+
+/** The open occurrence scheduled at `at`, if any. */
+export function findOpen(state: DebtState, at: number | null): OpenOccurrence | undefined {
+  return at === null ? undefined : state.open.find((o) => o.scheduledAt === at);
+}

@@ -1,0 +1,267 @@
+import { applyDebtEvent, findOpen, type DebtEventData } from './debt-apply.js';
+import { FAILURE_OUTCOMES, openThrough, type ClosedRef, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
+import type { ClosedOutcome, DebtStatus } from './debt-types.js';
+import type { EventType } from './event.js';
+import type { Payment } from './payment.js';
+import { DomainError } from './problems.js';
+import type { Slot } from './schedule.js';
+
+/** An event the debt logic decided on; the engine adds ids, project and debt, then logs it. */
+export interface DebtEventDraft extends DebtEventData {
+  host: string;
+  businessDate: string;
+  latenessMs: number | null;
+}
+
+/** A payment this close before the next slot, landing in an already-closed window, pays that slot (clock skew). */
+const EARLY_TOLERANCE_MS = 60_000;
+/** How many slots far behind "now" one call may open and close (a long outage); the rest on the next wake. */
+const CATCH_UP_LIMIT = 10_000;
+
+function draft(type: EventType, ts: number, fields: Partial<DebtEventDraft> = {}): DebtEventDraft {
+  return { type, ts, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {}, ...fields };
+}
+
+/** Applies each draft to the state as it is decided, so later decisions see earlier ones. */
+function emit(state: DebtState, ctx: DebtContext, out: DebtEventDraft[], event: DebtEventDraft): void {
+  applyDebtEvent(state, event, ctx);
+  out.push(event);
+}
+
+/**
+ * Moves a debt to `now`: runs past their maxRuntime time out, slots that fell due open, and
+ * occurrences whose window ended unpaid close as missed. Returns (and has applied) the events.
+ */
+export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): DebtEventDraft[] {
+  const out: DebtEventDraft[] = [];
+  if (state.def.paused) return out;
+  const { maxRuntimeMs } = state.def;
+  if (maxRuntimeMs !== null) {
+    for (const run of [...state.runs]) {
+      const timesOutAt = run.startedAt + maxRuntimeMs;
+      if (timesOutAt > now) continue;
+      emit(state, ctx, out, draft('run.timed_out', now, { runId: run.key, durationMs: now - run.startedAt, attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages } }));
+      const occ = findOpen(state, run.occurrenceAt);
+      if (occ) emit(state, ctx, out, closeDraft(occ, 'timed_out', now, { runId: run.key }));
+    }
+  }
+  for (let n = 0; n < CATCH_UP_LIMIT; n++) {
+    openThrough(state, now, ctx, CATCH_UP_LIMIT);
+    // An occurrence with a run in progress stays open past its window: the run pays it (late)
+    // or times out; it is not "missed" while someone is working on it.
+    const due = state.open.find((o) => o.closesAt !== null && o.closesAt <= now && !state.runs.some((r) => r.occurrenceAt === o.scheduledAt));
+    if (!due) break;
+    emit(state, ctx, out, closeDraft(due, 'missed', now));
+  }
+  return out;
+}
+
+function closeDraft(occ: OpenOccurrence, outcome: ClosedOutcome, now: number, extra: Partial<DebtEventDraft> = {}, paidAt?: number): DebtEventDraft {
+  const attributes: Record<string, unknown> = { scheduledAt: occ.scheduledAt, deadline: occ.deadline, ...(extra.attributes ?? {}) };
+  if (paidAt !== undefined) attributes.paidAt = paidAt;
+  return draft('occurrence.closed', now, {
+    ...extra,
+    status: outcome,
+    businessDate: occ.businessDate,
+    latenessMs: paidAt === undefined ? null : paidAt - occ.deadline,
+    attributes,
+  });
+}
+
+/** The occurrence a payment belongs to (SPEC §2 order: business date, run, time), or none. */
+interface Match {
+  occurrenceAt: number | null;
+  businessDate: string;
+}
+
+function matchPayment(state: DebtState, payment: Payment, ctx: DebtContext): Match {
+  const schedule = state.def.schedule;
+  if (!schedule || state.def.paused) return { occurrenceAt: null, businessDate: payment.businessDate ?? '' };
+  if (payment.businessDate !== undefined) return matchBusinessDate(state, payment, ctx);
+  if (payment.kind !== 'start') {
+    const run = state.runs.find((r) => r.key === (payment.runId ?? ''));
+    if (run) return { occurrenceAt: run.occurrenceAt, businessDate: businessDateOf(state, run.occurrenceAt) };
+  }
+  if (schedule.kind === 'every') {
+    openThrough(state, payment.at, ctx);
+    const occ = state.open[0];
+    return occ ? { occurrenceAt: occ.scheduledAt, businessDate: occ.businessDate } : { occurrenceAt: null, businessDate: '' };
+  }
+  const timeline = ctx.timelineFor(state.def);
+  if (!timeline) return { occurrenceAt: null, businessDate: '' };
+  const owning = timeline.atOrBefore(payment.at);
+  const current = owning && owning.at > state.epochAt ? owning : null;
+  const next = timeline.after(payment.at);
+  const isCurrentSettled = current === null || !findOpen(state, current.at);
+  if (next && next.at - payment.at <= earlyTolerance(current, next) && isCurrentSettled && payment.kind !== 'log') {
+    return { occurrenceAt: next.at, businessDate: next.businessDate };
+  }
+  return current ? { occurrenceAt: current.at, businessDate: current.businessDate } : { occurrenceAt: null, businessDate: '' };
+}
+
+function earlyTolerance(current: Slot | null, next: Slot): number {
+  // Never more than a tenth of the period, so fast schedules are matched strictly by time.
+  return current ? Math.min(EARLY_TOLERANCE_MS, (next.at - current.at) / 10) : EARLY_TOLERANCE_MS;
+}
+
+function businessDateOf(state: DebtState, occurrenceAt: number | null): string {
+  if (occurrenceAt === null) return '';
+  return findOpen(state, occurrenceAt)?.businessDate ?? '';
+}
+
+function matchBusinessDate(state: DebtState, payment: Payment, ctx: DebtContext): Match {
+  const date = payment.businessDate!;
+  const schedule = state.def.schedule!;
+  if (schedule.kind === 'every') {
+    const occ = state.open.find((o) => o.businessDate === date);
+    return { occurrenceAt: occ?.scheduledAt ?? null, businessDate: date };
+  }
+  const timeline = ctx.timelineFor(state.def);
+  const slot = timeline ? findSlotOnDate(timeline, date, payment.at) : null;
+  if (!slot) throw new DomainError('invalid', `debt "${state.def.id}" has no occurrence on business date ${date}`, [{ path: 'businessDate', message: `no occurrence of this debt falls on ${date}` }]);
+  return { occurrenceAt: slot.at > state.epochAt ? slot.at : null, businessDate: date };
+}
+
+/** The latest slot on `date` at or before `near`, else the first slot on `date`; bounded search. */
+function findSlotOnDate(timeline: NonNullable<ReturnType<DebtContext['timelineFor']>>, date: string, near: number): Slot | null {
+  const STEPS = 400;
+  let slot = timeline.atOrBefore(near);
+  for (let i = 0; slot && slot.businessDate > date && i < STEPS; i++) slot = timeline.atOrBefore(slot.at - 1);
+  if (slot && slot.businessDate === date) return slot;
+  slot = timeline.after(slot ? slot.at : near);
+  for (let i = 0; slot && slot.businessDate < date && i < STEPS; i++) slot = timeline.after(slot.at);
+  return slot && slot.businessDate === date ? slot : null;
+}
+
+/** What a payment did to an occurrence that was already closed. */
+function closedOutcomeOf(state: DebtState, at: number): ClosedRef | undefined {
+  return state.recent.find((r) => r.scheduledAt === at);
+}
+
+/**
+ * Records a payment: matches it to an occurrence, closes that occurrence when the payment
+ * ends a run (paid, paid_late, failed, incomplete), flags extra runs, too-fast runs and
+ * recoveries. Returns (and has applied) the events; the engine advances time first.
+ */
+export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): DebtEventDraft[] {
+  const out: DebtEventDraft[] = [];
+  const match = matchPayment(state, payment, ctx);
+  if (match.occurrenceAt !== null) openThrough(state, match.occurrenceAt, ctx);
+  const runKey = payment.runId ?? '';
+  const run = payment.kind === 'start' ? undefined : state.runs.find((r) => r.key === runKey);
+  const durationMs = run && (payment.kind === 'success' || payment.kind === 'fail') ? Math.max(0, payment.at - run.startedAt) : null;
+  const occ = findOpen(state, match.occurrenceAt);
+  const attributes: Record<string, unknown> = { occurrenceAt: match.occurrenceAt };
+  if (payment.stage !== undefined) attributes.stage = payment.stage;
+  if (payment.exitCode !== undefined) attributes.exitCode = payment.exitCode;
+  if (payment.message !== undefined) attributes.message = payment.message;
+  const isEnd = payment.kind === 'success' || payment.kind === 'fail';
+  let outcome: ClosedOutcome | null = null;
+  if (isEnd && occ) {
+    outcome = endOutcome(state, payment, occ, run?.stages ?? []);
+  } else if (payment.kind === 'success' && match.occurrenceAt !== null) {
+    const closed = closedOutcomeOf(state, match.occurrenceAt);
+    if (closed && (closed.outcome === 'paid' || closed.outcome === 'paid_late')) attributes.isExtraRun = true;
+    else if (closed && FAILURE_OUTCOMES.has(closed.outcome)) attributes.isRecovery = true;
+  }
+  const minRuntimeMs = state.def.minRuntimeMs;
+  if (payment.kind === 'success' && durationMs !== null && minRuntimeMs !== null && durationMs < minRuntimeMs) attributes.isTooFast = true;
+  const latenessMs = outcome && occ && payment.kind === 'success' ? payment.at - occ.deadline : null;
+  emit(state, ctx, out, draft('payment', payment.at, {
+    kind: payment.kind,
+    runId: runKey,
+    host: payment.host ?? '',
+    businessDate: match.businessDate,
+    durationMs,
+    latenessMs,
+    attributes,
+  }));
+  if (outcome && occ) {
+    const extra: Record<string, unknown> = {};
+    if (attributes.isTooFast) extra.isTooFast = true;
+    if (outcome === 'incomplete') extra.missingStages = state.def.stages.filter((s) => !(run?.stages ?? []).includes(s));
+    emit(state, ctx, out, closeDraft(occ, outcome, payment.at, { runId: runKey, durationMs, attributes: extra }, payment.kind === 'success' ? payment.at : undefined));
+  }
+  return out;
+}
+
+function endOutcome(state: DebtState, payment: Payment, occ: OpenOccurrence, stagesDone: string[]): ClosedOutcome {
+  if (payment.kind === 'fail') return 'failed';
+  if (state.def.stages.some((s) => !stagesDone.includes(s))) return 'incomplete';
+  return payment.at <= occ.deadline ? 'paid' : 'paid_late';
+}
+
+/**
+ * The status a debt has at `now`, from its state alone. Precedence: paused, failed/timed out
+ * (enough consecutive failures), overdue (a deadline or start window passed unpaid, or a
+ * missed occurrence not yet made good), running, late, new, up.
+ */
+export function deriveStatus(state: DebtState, now: number): DebtStatus {
+  const { def } = state;
+  if (def.paused) return 'paused';
+  if (state.consecutiveFailures >= def.failuresBeforeAlert && state.lastFailure) {
+    return state.lastFailure === 'timed_out' ? 'timed_out' : 'failed';
+  }
+  if (state.missedDeadlineAt !== null) return 'overdue';
+  for (const occ of state.open) {
+    if (occ.deadline < now) return 'overdue';
+    if (def.startWithinMs !== null && occ.startedAt === null && occ.scheduledAt + def.startWithinMs < now) return 'overdue';
+  }
+  if (state.runs.length > 0) return 'running';
+  if (state.open.some((o) => o.scheduledAt <= now)) return 'late';
+  if (state.lastSuccessAt === null && state.recent.length === 0) return 'new';
+  return 'up';
+}
+
+/** A `debt.status_changed` event when the derived status differs from the recorded one. */
+export function updateStatus(state: DebtState, now: number, ctx: DebtContext): DebtEventDraft[] {
+  const status = deriveStatus(state, now);
+  if (status === state.status) return [];
+  const event = draft('debt.status_changed', now, { status, attributes: { from: state.status } });
+  applyDebtEvent(state, event, ctx);
+  return [event];
+}
+
+/**
+ * The next instant at which time alone changes this debt (a slot falls due, a deadline or
+ * start window passes, a run times out, a window closes), or null. The timer sleeps until it.
+ */
+export function nextWakeAt(state: DebtState, now: number, ctx: DebtContext): number | null {
+  const { def } = state;
+  if (def.paused || !def.schedule) return earliestRunTimeout(state, now);
+  let wake = earliestRunTimeout(state, now) ?? Infinity;
+  const consider = (t: number | null) => {
+    if (t !== null && t > now && t < wake) wake = t;
+  };
+  for (const occ of state.open) {
+    consider(occ.scheduledAt);
+    // +1: overdue means strictly past the deadline; a payment exactly at it is on time.
+    consider(occ.deadline + 1);
+    if (def.startWithinMs !== null && occ.startedAt === null) consider(occ.scheduledAt + def.startWithinMs + 1);
+    consider(occ.closesAt);
+  }
+  if (def.schedule.kind !== 'every') {
+    const timeline = ctx.timelineFor(def);
+    const next = timeline?.after(state.cursorAt ?? state.epochAt);
+    if (next) consider(next.at);
+  }
+  return wake === Infinity ? null : wake;
+}
+
+function earliestRunTimeout(state: DebtState, now: number): number | null {
+  const max = state.def.maxRuntimeMs;
+  if (max === null || state.runs.length === 0) return null;
+  const t = Math.min(...state.runs.map((r) => r.startedAt + max));
+  return Math.max(t, now + 1);
+}
+
+/** The deadline of the earliest occurrence still owed, or of the next one when none is; null if none. */
+export function nextDeadline(state: DebtState, ctx: DebtContext): number | null {
+  const { def } = state;
+  if (def.paused || !def.schedule) return null;
+  const first = state.open[0];
+  if (first) return first.deadline;
+  if (def.schedule.kind === 'every') return null;
+  const next = ctx.timelineFor(def)?.after(state.cursorAt ?? state.epochAt);
+  return next ? next.at + def.graceMs : null;
+}

@@ -1,0 +1,220 @@
+import { z } from 'zod';
+import { DurationError, parseDuration } from './duration.js';
+import { validateCron } from './cron-schedule.js';
+import { validateRrule } from './timeline.js';
+import { isValidTimeZone, parseWallTime } from './zoned-time.js';
+import { ID_PATTERN, type Problem } from './problems.js';
+import type { Schedule } from './schedule.js';
+
+/** A debt as the engine knows it: validated, durations in ms, one schedule kind. */
+export interface DebtDefinition {
+  id: string;
+  project: string;
+  name: string;
+  pingId: string;
+  schedule: Schedule | null;
+  graceMs: number;
+  startWithinMs: number | null;
+  maxRuntimeMs: number | null;
+  minRuntimeMs: number | null;
+  stages: string[];
+  failuresBeforeAlert: number;
+  labels: Record<string, string>;
+  paused: boolean;
+}
+
+/** Grace when none is given: long enough for a cron job's own start jitter, short enough to page promptly. */
+export const DEFAULT_GRACE_MS = 5 * 60_000;
+
+const durationInput = z.union([z.string().max(64), z.number()]).describe('"90s", "15m", "1h30m", "2d", ISO 8601 "PT15M", or seconds');
+
+/** The JSON shape of a schedule (SPEC §2); exactly one of every / cron / rrule / deadline. */
+export const scheduleInputSchema = z
+  .object({
+    every: durationInput.optional(),
+    cron: z.string().max(256).optional(),
+    tz: z.string().max(64).optional(),
+    rrule: z.string().max(1024).optional(),
+    at: z.string().max(8).optional(),
+    calendar: z.string().max(128).optional(),
+    deadline: z.string().max(64).optional(),
+  })
+  .strict();
+
+/** The JSON body of a debt definition, as PUT /v1/debts/{id}, PUT /debts and compter.yaml take it. */
+export const debtInputSchema = z
+  .object({
+    id: z.string().max(128).optional(),
+    name: z.string().max(256).optional(),
+    schedule: scheduleInputSchema.nullable().optional(),
+    grace: durationInput.optional(),
+    startWithin: durationInput.nullable().optional(),
+    maxRuntime: durationInput.nullable().optional(),
+    minRuntime: durationInput.nullable().optional(),
+    stages: z.array(z.string().min(1).max(128)).max(64).optional(),
+    failuresBeforeAlert: z.number().int().min(1).max(1000).optional(),
+    labels: z.record(z.string().max(64), z.string().max(256)).optional(),
+    paused: z.boolean().optional(),
+  })
+  .strict();
+
+export type DebtInput = z.infer<typeof debtInputSchema>;
+export type ScheduleInput = z.infer<typeof scheduleInputSchema>;
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const MAX_LABELS = 32;
+
+/** Validates a schedule input deeply; returns the schedule or the problems, paths under `path`. */
+export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { schedule?: Schedule; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const kinds = (['every', 'cron', 'rrule', 'deadline'] as const).filter((k) => input[k] !== undefined);
+  if (kinds.length !== 1) {
+    problems.push({ path, message: `exactly one of every, cron, rrule or deadline is required (got ${kinds.length ? kinds.join(', ') : 'none'})` });
+    return { problems };
+  }
+  const kind = kinds[0]!;
+  const extra = (['tz', 'at', 'calendar'] as const).filter((k) => input[k] !== undefined && !allowedWith[kind].includes(k));
+  for (const k of extra) problems.push({ path: `${path}.${k}`, message: `not used by a ${kind} schedule` });
+  const tz = input.tz ?? 'UTC';
+  if ((kind === 'cron' || kind === 'rrule') && !isValidTimeZone(tz)) {
+    problems.push({ path: `${path}.tz`, message: `unknown time zone "${tz}" (use an IANA name such as Europe/Copenhagen)` });
+  }
+  switch (kind) {
+    case 'every': {
+      const everyMs = durationProblem(input.every!, `${path}.every`, problems, 1000);
+      if (problems.length === 0 && everyMs !== undefined) return { schedule: { kind: 'every', everyMs }, problems };
+      return { problems };
+    }
+    case 'cron': {
+      const message = validateCron(input.cron!);
+      if (message) problems.push({ path: `${path}.cron`, message });
+      return problems.length ? { problems } : { schedule: { kind: 'cron', cron: input.cron!.trim(), tz }, problems };
+    }
+    case 'rrule': {
+      const message = validateRrule(input.rrule!);
+      if (message) problems.push({ path: `${path}.rrule`, message });
+      const at = input.at ?? '00:00';
+      if (!safeWallTime(at)) problems.push({ path: `${path}.at`, message: `"${at}" is not a wall-clock time HH:MM` });
+      if (input.calendar !== undefined && !ID_PATTERN.test(input.calendar)) {
+        problems.push({ path: `${path}.calendar`, message: 'not a valid calendar id' });
+      }
+      if (problems.length) return { problems };
+      const schedule: Schedule = { kind: 'rrule', rrule: input.rrule!.trim(), at, tz };
+      if (input.calendar !== undefined) schedule.calendar = input.calendar;
+      return { schedule, problems };
+    }
+    case 'deadline': {
+      const at = Date.parse(input.deadline!);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(input.deadline!) || !Number.isFinite(at) || !/(Z|[+-]\d{2}:?\d{2})$/.test(input.deadline!)) {
+        problems.push({ path: `${path}.deadline`, message: 'must be an ISO 8601 instant with a zone, e.g. 2026-12-01T06:00:00Z' });
+        return { problems };
+      }
+      return { schedule: { kind: 'deadline', at }, problems };
+    }
+  }
+}
+
+const allowedWith: Record<'every' | 'cron' | 'rrule' | 'deadline', readonly string[]> = {
+  every: [],
+  cron: ['tz'],
+  rrule: ['tz', 'at', 'calendar'],
+  deadline: [],
+};
+
+function safeWallTime(value: string): boolean {
+  try {
+    parseWallTime(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function durationProblem(value: string | number, path: string, problems: Problem[], minMs = 0): number | undefined {
+  try {
+    const ms = parseDuration(value);
+    if (ms < minMs) {
+      problems.push({ path, message: `must be at least ${minMs / 1000}s` });
+      return undefined;
+    }
+    return ms;
+  } catch (err) {
+    problems.push({ path, message: err instanceof DurationError ? err.message : `invalid duration ${JSON.stringify(value)}` });
+    return undefined;
+  }
+}
+
+function optionalDuration(value: string | number | null | undefined, path: string, problems: Problem[]): number | null {
+  if (value === undefined || value === null) return null;
+  return durationProblem(value, path, problems) ?? null;
+}
+
+/** Identity fields the caller decides (route id, project, a fresh ping id). */
+export interface DebtIdentity {
+  id: string;
+  project: string;
+  pingId: string;
+}
+
+/**
+ * Turns a structurally valid input into a definition, listing every deeper problem (bad
+ * cron, zone, duration, label names). The id in the body, when given, must match the route's.
+ */
+export function normalizeDebtInput(input: DebtInput, identity: DebtIdentity): { definition?: DebtDefinition; problems: Problem[] } {
+  const problems: Problem[] = [];
+  if (!ID_PATTERN.test(identity.id)) problems.push({ path: 'id', message: 'must match ^[a-z0-9][a-z0-9._-]{0,127}$' });
+  if (input.id !== undefined && input.id !== identity.id) problems.push({ path: 'id', message: `does not match the id in the URL ("${identity.id}")` });
+  let schedule: Schedule | null = null;
+  if (input.schedule) {
+    const result = normalizeSchedule(input.schedule);
+    problems.push(...result.problems);
+    schedule = result.schedule ?? null;
+  }
+  const graceMs = input.grace === undefined ? DEFAULT_GRACE_MS : durationProblem(input.grace, 'grace', problems) ?? 0;
+  const startWithinMs = optionalDuration(input.startWithin, 'startWithin', problems);
+  const maxRuntimeMs = optionalDuration(input.maxRuntime, 'maxRuntime', problems);
+  const minRuntimeMs = optionalDuration(input.minRuntime, 'minRuntime', problems);
+  if (maxRuntimeMs !== null && maxRuntimeMs < 1000) problems.push({ path: 'maxRuntime', message: 'must be at least 1s' });
+  const labels = input.labels ?? {};
+  const labelNames = Object.keys(labels);
+  if (labelNames.length > MAX_LABELS) problems.push({ path: 'labels', message: `at most ${MAX_LABELS} labels` });
+  for (const name of labelNames) {
+    if (!LABEL_NAME.test(name)) problems.push({ path: `labels.${name}`, message: 'label names must match [a-zA-Z_][a-zA-Z0-9_]*' });
+  }
+  const stages = input.stages ?? [];
+  if (new Set(stages).size !== stages.length) problems.push({ path: 'stages', message: 'stage names must be unique' });
+  if (problems.length) return { problems };
+  return {
+    problems,
+    definition: {
+      id: identity.id,
+      project: identity.project,
+      name: input.name ?? identity.id,
+      pingId: identity.pingId,
+      schedule,
+      graceMs,
+      startWithinMs,
+      maxRuntimeMs,
+      minRuntimeMs,
+      stages,
+      failuresBeforeAlert: input.failuresBeforeAlert ?? 1,
+      labels,
+      paused: input.paused ?? false,
+    },
+  };
+}
+
+/** The schedule as the API shows it: durations in seconds, instants in ISO 8601 UTC. */
+export function scheduleToJson(schedule: Schedule | null): Record<string, unknown> | null {
+  if (!schedule) return null;
+  switch (schedule.kind) {
+    case 'every':
+      return { every: schedule.everyMs / 1000 };
+    case 'cron':
+      return { cron: schedule.cron, tz: schedule.tz };
+    case 'rrule':
+      return { rrule: schedule.rrule, at: schedule.at, tz: schedule.tz, ...(schedule.calendar ? { calendar: schedule.calendar } : {}) };
+    case 'deadline':
+      return { deadline: new Date(schedule.at).toISOString() };
+  }
+}

@@ -1,0 +1,136 @@
+import type { DebtDefinition } from './debt-definition.js';
+import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
+import type { LogEvent } from './event.js';
+import type { Slot, Timeline } from './schedule.js';
+
+/** An occurrence that has fallen due (or, for `every`, is the one currently owed) and is not closed. */
+export interface OpenOccurrence {
+  scheduledAt: number;
+  businessDate: string;
+  deadline: number;
+  /** When it closes unpaid as `missed`: the later of the next slot and its deadline; null never (one-off). */
+  closesAt: number | null;
+  startedAt: number | null;
+}
+
+/** A run that has started (a `start` payment) and not yet ended. */
+export interface OpenRun {
+  /** The run id, or '' for the one anonymous run a `start` without id opens. */
+  key: string;
+  startedAt: number;
+  /** The occurrence it started for, or null when none was owed. */
+  occurrenceAt: number | null;
+  stages: string[];
+}
+
+/** Recently closed occurrences, kept to recognise extra runs and recoveries. */
+export interface ClosedRef {
+  scheduledAt: number;
+  outcome: ClosedOutcome;
+}
+
+/** The projection of one debt's events: everything the API, metrics and timer read. */
+export interface DebtState {
+  def: DebtDefinition;
+  createdAt: number;
+  updatedAt: number;
+  payments: number;
+  paymentsByKind: Partial<Record<PaymentKind, number>>;
+  extraRuns: number;
+  occurrencesByOutcome: Partial<Record<ClosedOutcome, number>>;
+  status: DebtStatus;
+  statusSince: number;
+  lastSuccessAt: number | null;
+  lastDurationMs: number | null;
+  consecutiveFailures: number;
+  lastFailure: ClosedOutcome | null;
+  /**
+   * Deadline of the first occurrence that closed missed since the last success, or null. The
+   * debt stays overdue, and its deadline gauge stays at this instant, until a success.
+   */
+  missedDeadlineAt: number | null;
+  open: OpenOccurrence[];
+  /** Scheduled time of the latest fixed-timeline slot opened, or null before the first. */
+  cursorAt: number | null;
+  /** Slots at or before this instant are not owed (creation, resume, schedule change). */
+  epochAt: number;
+  recent: ClosedRef[];
+  runs: OpenRun[];
+}
+
+/** What the debt logic needs from outside: a (cached) timeline per definition. */
+export interface DebtContext {
+  timelineFor(def: DebtDefinition): Timeline | null;
+}
+
+export const FAILURE_OUTCOMES: ReadonlySet<ClosedOutcome> = new Set(['failed', 'incomplete', 'timed_out']);
+
+/** A fresh state for a debt defined at `at`. */
+export function newDebtState(def: DebtDefinition, at: number): DebtState {
+  return {
+    def,
+    createdAt: at,
+    updatedAt: at,
+    payments: 0,
+    paymentsByKind: {},
+    extraRuns: 0,
+    occurrencesByOutcome: {},
+    status: def.paused ? 'paused' : 'new',
+    statusSince: at,
+    lastSuccessAt: null,
+    lastDurationMs: null,
+    consecutiveFailures: 0,
+    lastFailure: null,
+    missedDeadlineAt: null,
+    open: [],
+    cursorAt: null,
+    epochAt: at,
+    recent: [],
+    runs: [],
+  };
+}
+
+function openOccurrence(def: DebtDefinition, slot: Slot, closesAtSlot: number | null): OpenOccurrence {
+  const deadline = slot.at + def.graceMs;
+  return {
+    scheduledAt: slot.at,
+    businessDate: slot.businessDate,
+    deadline,
+    closesAt: closesAtSlot === null ? null : Math.max(closesAtSlot, deadline),
+    startedAt: null,
+  };
+}
+
+function utcDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The `every` occurrence due `everyMs` after `anchorAt`; its window ends one more period later. */
+export function everyOccurrence(def: DebtDefinition, everyMs: number, anchorAt: number): OpenOccurrence {
+  const at = anchorAt + everyMs;
+  return openOccurrence(def, { at, businessDate: utcDate(at) }, at + everyMs);
+}
+
+/**
+ * Opens every slot due at or before `t` that is not open yet. Opening is derived from the
+ * schedule, not logged: replaying the log and opening through "now" gives the same list.
+ */
+export function openThrough(state: DebtState, t: number, ctx: DebtContext, limit = 10_000): void {
+  const { def } = state;
+  if (def.paused || !def.schedule) return;
+  if (def.schedule.kind === 'every') {
+    // The chain restarts from the last success (or creation/resume) when nothing is open.
+    const anchorAt = Math.max(state.epochAt, state.lastSuccessAt ?? state.epochAt);
+    if (state.open.length === 0) state.open.push(everyOccurrence(def, def.schedule.everyMs, anchorAt));
+    return;
+  }
+  const timeline = ctx.timelineFor(def);
+  if (!timeline) return;
+  let next = timeline.after(state.cursorAt ?? state.epochAt);
+  for (let n = 0; next && next.at <= t && n < limit; n++) {
+    const following = timeline.after(next.at);
+    state.open.push(openOccurrence(def, next, following ? following.at : null));
+    state.cursorAt = next.at;
+    next = following;
+  }
+}

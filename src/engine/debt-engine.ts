@@ -1,0 +1,411 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../domain/clock.js';
+import { applyDebtEvent, redefineDebt } from '../domain/debt-apply.js';
+import { advanceDebt, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debt-decide.js';
+import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debt-definition.js';
+import { newDebtState, type DebtState } from '../domain/debt-state.js';
+import type { DebtMetricsView } from '../domain/debt-types.js';
+import type { LogEvent } from '../domain/event.js';
+import { EventIdGenerator } from '../domain/event-id.js';
+import type { Payment } from '../domain/payment.js';
+import { DomainError, assertNoProblems } from '../domain/problems.js';
+import type { EventStore } from '../store/event-store.js';
+import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type OccurrenceJson } from './debt-view.js';
+import type { TimelineCache } from './timelines.js';
+import { WakeQueue } from './wake-queue.js';
+
+/** Where the engine sends events; resolves once they are durable (group commit). */
+export interface EventSink {
+  write(events: LogEvent[]): Promise<void>;
+}
+
+/** Where the engine reports per-debt metric changes. */
+export interface DebtMetricsSink {
+  update(view: DebtMetricsView): void;
+  remove(project: string, debt: string): void;
+}
+
+export interface DebtEngineDeps {
+  clock: Clock;
+  sink: EventSink;
+  store: EventStore;
+  timelines: TimelineCache;
+  metrics?: DebtMetricsSink;
+  logger: Logger;
+}
+
+/** How to vivify an unknown debt from a payment (SPEC §2): its schedule and optional grace. */
+export interface Vivify {
+  schedule: ScheduleInput;
+  grace?: string | number;
+}
+
+const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_DEBTS_PER_CHUNK = 2000;
+/** setTimeout cannot wait longer than 2^31-1 ms; longer sleeps wake early and re-check. */
+const MAX_SLEEP_MS = 2 ** 31 - 1;
+
+function keyOf(project: string, id: string): string {
+  return `${project}\u0000${id}`;
+}
+
+/**
+ * The debt front door of the engine: holds the projection of the log (one state per debt),
+ * turns commands into events, applies them, hands them to the sink, keeps the deadline timer.
+ * Each command decides and applies synchronously, so concurrent requests never interleave
+ * inside one debt; only the durable write is awaited.
+ */
+export class DebtEngine {
+  private readonly debts = new Map<string, DebtState>();
+  private readonly byPingId = new Map<string, string>();
+  private readonly wakes = new WakeQueue();
+  private readonly ids = new EventIdGenerator();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt: number | null = null;
+  private lastEventId: string | null = null;
+  private isRunning = false;
+
+  constructor(private readonly deps: DebtEngineDeps) {}
+
+  /** Number of debts held. */
+  get size(): number {
+    return this.debts.size;
+  }
+
+  /** Loads the latest snapshot, replays the log after it, catches up to now and starts the timer. */
+  async start(): Promise<{ debts: number; replayed: number; fromSnapshot: boolean }> {
+    const { store, logger } = this.deps;
+    const snapshot = await store.loadLatestSnapshot();
+    if (snapshot) this.restoreSnapshot(snapshot.chunks, snapshot.upToEventId);
+    let replayed = 0;
+    for await (const page of store.scan(this.lastEventId, 10_000)) {
+      for (const event of page) this.applyLogEvent(event);
+      replayed += page.length;
+    }
+    logger.info({ debts: this.debts.size, replayed, fromSnapshot: Boolean(snapshot) }, 'projection rebuilt from the event log');
+    this.isRunning = true;
+    const now = this.deps.clock.now();
+    const events: LogEvent[] = [];
+    for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
+    if (events.length) void this.commitInBackground(events);
+    this.armTimer();
+    return { debts: this.debts.size, replayed, fromSnapshot: Boolean(snapshot) };
+  }
+
+  /** Stops the timer. Pending writes are drained by whoever owns the sink. */
+  stop(): void {
+    this.isRunning = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Folds one logged event into the projection (start-up replay and other instances' events). */
+  applyLogEvent(event: LogEvent): void {
+    if (this.lastEventId === null || event.eventId > this.lastEventId) this.lastEventId = event.eventId;
+    if (!event.debt) return;
+    const key = keyOf(event.project, event.debt);
+    if (event.type === 'debt.defined') {
+      const def = event.attributes.definition as DebtDefinition;
+      const existing = this.debts.get(key);
+      if (existing) redefineDebt(existing, def, event.ts);
+      else this.debts.set(key, newDebtState(def, event.ts));
+      this.byPingId.set(def.pingId, key);
+      return;
+    }
+    const state = this.debts.get(key);
+    if (!state) return;
+    if (event.type === 'debt.deleted') {
+      this.debts.delete(key);
+      this.byPingId.delete(state.def.pingId);
+      return;
+    }
+    applyDebtEvent(state, event, this.deps.timelines);
+  }
+
+  /** Creates or replaces a debt. A missing id is generated; `created` tells which happened. */
+  async define(project: string, id: string | undefined, input: DebtInput): Promise<{ debt: DebtJson; created: boolean }> {
+    const debtId = id ?? input.id ?? randomUUID();
+    const key = keyOf(project, debtId);
+    const existing = this.debts.get(key);
+    const { definition, problems } = normalizeDebtInput(input, { id: debtId, project, pingId: existing?.def.pingId ?? randomUUID() });
+    assertNoProblems(problems, 'invalid debt definition');
+    const now = this.deps.clock.now();
+    const events = this.defineEvents(definition!, now);
+    await this.commit(events);
+    return { debt: this.json(this.debts.get(key)!), created: !existing };
+  }
+
+  /** Defines a debt only when it is new or its definition differs (config applied at every start). */
+  async defineIfChanged(project: string, id: string, input: DebtInput): Promise<boolean> {
+    const existing = this.debts.get(keyOf(project, id));
+    if (existing) {
+      const { definition } = normalizeDebtInput(input, { id, project, pingId: existing.def.pingId });
+      if (definition && JSON.stringify(definition) === JSON.stringify(existing.def)) return false;
+    }
+    await this.define(project, id, input);
+    return true;
+  }
+
+  private defineEvents(def: DebtDefinition, now: number): LogEvent[] {
+    const key = keyOf(def.project, def.id);
+    const defined = this.toLogEvent(def, { type: 'debt.defined', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: { definition: def } }, now);
+    this.applyLogEvent(defined);
+    const state = this.debts.get(key)!;
+    return [defined, ...this.settle(state, now, [])];
+  }
+
+  /** The debt, or a not_found error. */
+  get(project: string, id: string): DebtJson {
+    return this.json(this.require(project, id));
+  }
+
+  /** The debt a ping id names, as (project, id), or undefined. */
+  resolvePingId(pingId: string): { project: string; id: string } | undefined {
+    const key = this.byPingId.get(pingId);
+    const state = key ? this.debts.get(key) : undefined;
+    return state ? { project: state.def.project, id: state.def.id } : undefined;
+  }
+
+  /** All debts of a project, ordered by id. */
+  list(project: string): DebtJson[] {
+    const out: DebtJson[] = [];
+    for (const state of this.debts.values()) if (state.def.project === project) out.push(this.json(state));
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Deletes a debt; its history stays in the log. */
+  async delete(project: string, id: string): Promise<void> {
+    const state = this.require(project, id);
+    const now = this.deps.clock.now();
+    const event = this.toLogEvent(state.def, { type: 'debt.deleted', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {} }, now);
+    this.applyLogEvent(event);
+    this.wakes.remove(keyOf(project, id));
+    this.deps.metrics?.remove(project, id);
+    await this.commit([event]);
+  }
+
+  /** Pauses or resumes a debt: a paused debt never falls due and does not alert. */
+  async setPaused(project: string, id: string, isPaused: boolean): Promise<DebtJson> {
+    const state = this.require(project, id);
+    const now = this.deps.clock.now();
+    if (state.def.paused === isPaused) return this.json(state);
+    const pre = this.settle(state, now, []);
+    const drafts: DebtEventDraft[] = [{ type: isPaused ? 'debt.paused' : 'debt.resumed', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {} }];
+    applyDebtEvent(state, drafts[0]!, this.deps.timelines);
+    const events = [...pre, ...this.settle(state, now, drafts)];
+    await this.commit(events);
+    return this.json(state);
+  }
+
+  /**
+   * Records a payment. An unknown debt is created when `vivify` carries a schedule (created =
+   * true); otherwise not_found, with a message that says how to vivify.
+   */
+  async pay(project: string, id: string, payment: Payment, vivify?: Vivify): Promise<{ debt: DebtJson; created: boolean }> {
+    const key = keyOf(project, id);
+    const now = this.deps.clock.now();
+    let state = this.debts.get(key);
+    const events: LogEvent[] = [];
+    let created = false;
+    if (!state) {
+      if (!vivify) {
+        throw new DomainError('not_found', `no debt "${id}"; to create it from this payment, send a schedule (e.g. ?every=1h, ?cron=0+2+*+*+*&tz=UTC, or a JSON "schedule")`);
+      }
+      const input: DebtInput = { schedule: vivify.schedule };
+      if (vivify.grace !== undefined) input.grace = vivify.grace;
+      const { definition, problems } = normalizeDebtInput(input, { id, project, pingId: randomUUID() });
+      assertNoProblems(problems, 'cannot create the debt from this payment');
+      // Vivified debts begin a moment before the payment that created them, so it can pay.
+      events.push(...this.defineEvents(definition!, Math.min(now, payment.at) - 1));
+      state = this.debts.get(key)!;
+      created = true;
+    }
+    const pre = advanceDebt(state, now, this.deps.timelines);
+    let paid: DebtEventDraft[];
+    try {
+      paid = payDebt(state, payment, this.deps.timelines);
+    } catch (err) {
+      if (pre.length) void this.commitInBackground(this.finish(state, now, pre));
+      throw err;
+    }
+    events.push(...this.finish(state, now, [...pre, ...paid]));
+    await this.commit(events);
+    return { debt: this.json(state), created };
+  }
+
+  /** Closed, current and upcoming occurrences with a scheduled time in [from, to]. */
+  async occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
+    const state = this.require(project, id);
+    const now = this.deps.clock.now();
+    const closedEvents = await this.deps.store.query({ project, debt: id, types: ['occurrence.closed'], fromTs: from, toTs: to + 40 * 86_400_000, limit: 10_000, order: 'asc' });
+    const out: OccurrenceJson[] = [];
+    for (const e of closedEvents) {
+      const scheduledAt = e.attributes.scheduledAt as number;
+      if (scheduledAt < from || scheduledAt > to) continue;
+      const paidAt = typeof e.attributes.paidAt === 'number' ? e.attributes.paidAt : null;
+      out.push({
+        scheduledAt: iso(scheduledAt)!,
+        deadline: iso(e.attributes.deadline as number)!,
+        businessDate: e.businessDate,
+        outcome: e.status as OccurrenceJson['outcome'],
+        startedAt: paidAt !== null && e.durationMs !== null ? iso(paidAt - e.durationMs) : null,
+        paidAt: iso(paidAt),
+        runId: e.runId || null,
+        durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
+        latenessSeconds: e.latenessMs === null ? null : e.latenessMs / 1000,
+      });
+    }
+    for (const occ of state.open) {
+      if (occ.scheduledAt >= from && occ.scheduledAt <= to) out.push(openOccurrenceJson(state, occ, now));
+    }
+    out.push(...this.upcoming(state, Math.max(from, now), to));
+    return out;
+  }
+
+  private upcoming(state: DebtState, from: number, to: number): OccurrenceJson[] {
+    const { def } = state;
+    if (def.paused || !def.schedule || def.schedule.kind === 'every') return [];
+    const timeline = this.deps.timelines.timelineFor(def);
+    const lastOpen = state.open.at(-1)?.scheduledAt ?? state.cursorAt ?? state.epochAt;
+    const out: OccurrenceJson[] = [];
+    let slot = timeline?.after(Math.max(lastOpen, from - 1));
+    for (let n = 0; slot && slot.at <= to && n < 1000; n++) {
+      out.push({ scheduledAt: iso(slot.at)!, deadline: iso(slot.at + def.graceMs)!, businessDate: slot.businessDate, outcome: 'upcoming', startedAt: null, paidAt: null, runId: null, durationSeconds: null, latenessSeconds: null });
+      slot = timeline!.after(slot.at);
+    }
+    return out;
+  }
+
+  /** The debt's most recent events, newest first. */
+  async events(project: string, id: string, limit: number): Promise<LogEvent[]> {
+    this.require(project, id);
+    return this.deps.store.query({ project, debt: id, limit, order: 'desc' });
+  }
+
+  /** The projection as snapshot chunks, with the id of the last event it includes. */
+  snapshot(): { upToEventId: string | null; chunks: string[] } {
+    const states = [...this.debts.values()];
+    const chunks: string[] = [];
+    for (let i = 0; i < states.length; i += SNAPSHOT_DEBTS_PER_CHUNK) {
+      chunks.push(JSON.stringify({ version: SNAPSHOT_VERSION, debts: states.slice(i, i + SNAPSHOT_DEBTS_PER_CHUNK) }));
+    }
+    return { upToEventId: this.lastEventId, chunks };
+  }
+
+  private restoreSnapshot(chunks: string[], upToEventId: string): void {
+    for (const chunk of chunks) {
+      const parsed = JSON.parse(chunk) as { version: number; debts: DebtState[] };
+      if (parsed.version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${parsed.version}`);
+      for (const state of parsed.debts) {
+        const key = keyOf(state.def.project, state.def.id);
+        this.debts.set(key, state);
+        this.byPingId.set(state.def.pingId, key);
+      }
+    }
+    this.lastEventId = upToEventId;
+  }
+
+  private require(project: string, id: string): DebtState {
+    const state = this.debts.get(keyOf(project, id));
+    if (!state) throw new DomainError('not_found', `no debt "${id}"`);
+    return state;
+  }
+
+  private json(state: DebtState): DebtJson {
+    return debtJson(state, this.deps.clock.now(), this.deps.timelines);
+  }
+
+  /** Advances a debt to `now`, adds `drafts`' effects (already applied), updates status; logs all. */
+  private settle(state: DebtState, now: number, drafts: DebtEventDraft[]): LogEvent[] {
+    return this.finish(state, now, [...advanceDebt(state, now, this.deps.timelines), ...drafts]);
+  }
+
+  private finish(state: DebtState, now: number, drafts: DebtEventDraft[]): LogEvent[] {
+    const all = [...drafts, ...updateStatus(state, now, this.deps.timelines)];
+    this.afterChange(state, now);
+    return all.map((d) => this.toLogEvent(state.def, d, now));
+  }
+
+  private afterChange(state: DebtState, now: number): void {
+    const key = keyOf(state.def.project, state.def.id);
+    this.deps.metrics?.update(debtMetricsView(state, now, this.deps.timelines));
+    if (!this.isRunning) return;
+    this.wakes.schedule(key, nextWakeAt(state, now, this.deps.timelines));
+    const at = this.wakes.peekAt();
+    if (at !== null && (this.timerAt === null || at < this.timerAt)) this.armTimer();
+  }
+
+  private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
+    const event: LogEvent = {
+      eventId: this.ids.next(now),
+      project: def.project,
+      type: d.type,
+      debt: def.id,
+      application: '',
+      job: '',
+      slo: '',
+      ts: d.ts,
+      ingestedAt: now,
+      kind: d.kind,
+      status: d.status,
+      runId: d.runId,
+      host: d.host,
+      businessDate: d.businessDate,
+      durationMs: d.durationMs,
+      latenessMs: d.latenessMs,
+      attributes: d.attributes,
+    };
+    this.lastEventId = event.eventId;
+    return event;
+  }
+
+  private async commit(events: LogEvent[]): Promise<void> {
+    if (events.length) await this.deps.sink.write(events);
+  }
+
+  private async commitInBackground(events: LogEvent[]): Promise<void> {
+    try {
+      await this.deps.sink.write(events);
+    } catch (err) {
+      // Time-driven events are re-derived from the schedule on the next start, so a failed
+      // write here is logged, not fatal.
+      this.deps.logger.error({ err, events: events.length }, 'could not write time-driven events');
+    }
+  }
+
+  private armTimer(): void {
+    if (!this.isRunning) return;
+    if (this.timer) clearTimeout(this.timer);
+    const at = this.wakes.peekAt();
+    this.timerAt = at;
+    if (at === null) {
+      this.timer = null;
+      return;
+    }
+    const delay = Math.min(Math.max(0, at - this.deps.clock.now()), MAX_SLEEP_MS);
+    this.timer = setTimeout(() => this.onTimer(), delay);
+    this.timer.unref?.();
+  }
+
+  /**
+   * Handles every debt whose wake-up is due: re-checks it against its current state and acts.
+   * Resolves when the events it produced are written (the timer does not wait for that).
+   */
+  tick(): Promise<void> {
+    const now = this.deps.clock.now();
+    const events: LogEvent[] = [];
+    for (const key of this.wakes.popDue(now)) {
+      const state = this.debts.get(key);
+      if (state) events.push(...this.settle(state, now, []));
+    }
+    return events.length ? this.commitInBackground(events) : Promise.resolve();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = null;
+    void this.tick();
+    this.armTimer();
+  }
+}

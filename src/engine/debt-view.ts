@@ -1,0 +1,120 @@
+import { scheduleToJson } from '../domain/debt-definition.js';
+import { deriveStatus, nextDeadline } from '../domain/debt-decide.js';
+import type { DebtContext, DebtState, OpenOccurrence } from '../domain/debt-state.js';
+import type { DebtMetricsView, Outcome } from '../domain/debt-types.js';
+
+/** An occurrence as the API shows it (SPEC §4): instants ISO 8601 UTC, durations in seconds. */
+export interface OccurrenceJson {
+  scheduledAt: string;
+  deadline: string;
+  businessDate: string;
+  outcome: Outcome;
+  startedAt: string | null;
+  paidAt: string | null;
+  runId: string | null;
+  durationSeconds: number | null;
+  latenessSeconds: number | null;
+}
+
+/** A debt as the API shows it. */
+export interface DebtJson {
+  id: string;
+  name: string;
+  project: string;
+  pingId: string;
+  schedule: Record<string, unknown> | null;
+  grace: number;
+  startWithin: number | null;
+  maxRuntime: number | null;
+  minRuntime: number | null;
+  stages: string[];
+  failuresBeforeAlert: number;
+  labels: Record<string, string>;
+  paused: boolean;
+  created: string;
+  updated: string;
+  payments: number;
+  status: string;
+  nextDeadline: string | null;
+  lastSuccess: string | null;
+  lastDurationSeconds: number | null;
+  currentOccurrence: OccurrenceJson | null;
+}
+
+/** ISO 8601 UTC for epoch ms; null stays null. */
+export function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}
+
+function seconds(ms: number | null): number | null {
+  return ms === null ? null : ms / 1000;
+}
+
+/** The occurrence currently owed, as JSON, with `pending` or `running`. */
+export function openOccurrenceJson(state: DebtState, occ: OpenOccurrence, now: number): OccurrenceJson {
+  const run = state.runs.find((r) => r.occurrenceAt === occ.scheduledAt);
+  const isDue = occ.scheduledAt <= now;
+  return {
+    scheduledAt: iso(occ.scheduledAt)!,
+    deadline: iso(occ.deadline)!,
+    businessDate: occ.businessDate,
+    outcome: run ? 'running' : isDue ? 'pending' : 'upcoming',
+    startedAt: iso(run?.startedAt ?? occ.startedAt),
+    paidAt: null,
+    runId: run && run.key !== '' ? run.key : null,
+    durationSeconds: null,
+    latenessSeconds: null,
+  };
+}
+
+/** The whole debt as JSON at `now`. */
+export function debtJson(state: DebtState, now: number, ctx: DebtContext): DebtJson {
+  const { def } = state;
+  const current = state.open[0];
+  return {
+    id: def.id,
+    name: def.name,
+    project: def.project,
+    pingId: def.pingId,
+    schedule: scheduleToJson(def.schedule),
+    grace: def.graceMs / 1000,
+    startWithin: seconds(def.startWithinMs),
+    maxRuntime: seconds(def.maxRuntimeMs),
+    minRuntime: seconds(def.minRuntimeMs),
+    stages: def.stages,
+    failuresBeforeAlert: def.failuresBeforeAlert,
+    labels: def.labels,
+    paused: def.paused,
+    created: iso(state.createdAt)!,
+    updated: iso(state.updatedAt)!,
+    payments: state.payments,
+    status: deriveStatus(state, now),
+    nextDeadline: iso(nextDeadline(state, ctx)),
+    lastSuccess: iso(state.lastSuccessAt),
+    lastDurationSeconds: seconds(state.lastDurationMs),
+    currentOccurrence: current ? openOccurrenceJson(state, current, now) : null,
+  };
+}
+
+/** True while an occurrence is past its deadline unpaid, or a missed one is not yet made good. */
+export function isOverdue(state: DebtState, now: number): boolean {
+  if (state.def.paused) return false;
+  return state.missedDeadlineAt !== null || state.open.some((o) => o.deadline < now);
+}
+
+/** What the metrics exposition renders for this debt. */
+export function debtMetricsView(state: DebtState, now: number, ctx: DebtContext): DebtMetricsView {
+  return {
+    project: state.def.project,
+    debt: state.def.id,
+    // While overdue the gauge stays at the deadline that was missed, so alerts can say since when.
+    deadlineAt: state.def.paused ? null : (state.missedDeadlineAt ?? nextDeadline(state, ctx)),
+    lastSuccessAt: state.lastSuccessAt,
+    isOverdue: isOverdue(state, now),
+    status: state.status,
+    lastDurationMs: state.lastDurationMs,
+    paymentsByKind: state.paymentsByKind,
+    extraRuns: state.extraRuns,
+    occurrencesByOutcome: state.occurrencesByOutcome,
+  };
+}

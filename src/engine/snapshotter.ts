@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { BatchWriter } from '../store/batch-writer.js';
+import type { EventStore } from '../store/event-store.js';
+import type { DebtEngine } from './debt-engine.js';
+
+/**
+ * Saves the projection to the store every so many appended events and on shutdown, so
+ * start-up replays only the tail of the log. A snapshot is taken only while the writer is
+ * idle: then every event the projection has applied is already durable.
+ */
+export class Snapshotter {
+  private appendedSince = 0;
+  private isSaving = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly engine: DebtEngine,
+    private readonly store: EventStore,
+    private readonly writer: BatchWriter,
+    private readonly logger: Logger,
+    private readonly everyEvents: number,
+  ) {}
+
+  /** Counts events made durable (wire to the writer's onFlush). */
+  noteAppended(count: number): void {
+    this.appendedSince += count;
+  }
+
+  /** Checks every `intervalMs` whether a snapshot is due. */
+  start(intervalMs = 5000): void {
+    this.timer = setInterval(() => {
+      if (this.appendedSince >= this.everyEvents) void this.take();
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Takes a snapshot now if the writer is idle; returns whether one was saved. */
+  async take(): Promise<boolean> {
+    if (this.isSaving) return false;
+    const stats = this.writer.stats();
+    if (stats.queued > 0 || stats.inFlight > 0) return false;
+    const snapshot = this.engine.snapshot();
+    if (!snapshot.upToEventId) return false;
+    this.isSaving = true;
+    const appended = this.appendedSince;
+    const started = performance.now();
+    try {
+      await this.store.saveSnapshot({ upToEventId: snapshot.upToEventId, takenAt: Date.now(), chunks: snapshot.chunks });
+      this.appendedSince -= appended;
+      this.logger.info({ upToEventId: snapshot.upToEventId, debts: this.engine.size, ms: Math.round(performance.now() - started) }, 'snapshot saved');
+      return true;
+    } catch (err) {
+      this.logger.error({ err }, 'could not save a snapshot');
+      return false;
+    } finally {
+      this.isSaving = false;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { debtInputSchema } from '../domain/debt-definition.js';
+import type { LogEvent } from '../domain/event.js';
+import { paymentInputSchema, parseInstant } from '../domain/payment.js';
+import { DomainError } from '../domain/problems.js';
+import type { Clock } from '../domain/clock.js';
+import type { DebtEngine } from '../engine/debt-engine.js';
+import { iso } from '../engine/debt-view.js';
+import type { AppEnv } from './env.js';
+import { paymentFrom, vivifyFrom } from './payment-input.js';
+import { defineRoute } from './route.js';
+import { debtSchema, errorResponses, eventSchema, idParams, jsonResponse, occurrenceSchema, vivifyQuery } from './schemas.js';
+
+const DAY_MS = 86_400_000;
+/** The widest occurrence range one request may ask for. */
+const MAX_RANGE_MS = 400 * DAY_MS;
+
+const rangeQuery = z.object({ from: z.string().max(64).optional(), to: z.string().max(64).optional() });
+const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** An event as the API shows it: instants ISO 8601, durations in seconds. */
+export function eventJson(e: LogEvent) {
+  return {
+    eventId: e.eventId,
+    type: e.type,
+    ts: iso(e.ts)!,
+    ingestedAt: iso(e.ingestedAt)!,
+    kind: e.kind,
+    status: e.status,
+    runId: e.runId,
+    host: e.host,
+    businessDate: e.businessDate,
+    durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
+    latenessSeconds: e.latenessMs === null ? null : e.latenessMs / 1000,
+    attributes: e.attributes,
+  };
+}
+
+function instantParam(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = parseInstant(value) ?? (/^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : null);
+  if (ms === null || !Number.isFinite(ms)) throw new DomainError('invalid', `${name} must be an ISO 8601 instant or date`, [{ path: `query.${name}`, message: 'must be an ISO 8601 instant (with zone) or a date YYYY-MM-DD' }]);
+  return ms;
+}
+
+/** The v1 debt routes (SPEC §4). */
+export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
+  const tags = ['debts'];
+  defineRoute(app, { method: 'get', path: '/v1/debts', summary: 'List debts', tags, responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtSchema) })) } }, (c) =>
+    c.json({ debts: engine.list(c.get('project')) }),
+  );
+
+  defineRoute(app, { method: 'put', path: '/v1/debts/:id', summary: 'Create or replace a debt', tags, params: idParams, body: debtInputSchema, responses: { 200: jsonResponse('replaced', debtSchema), 201: jsonResponse('created', debtSchema), ...errorResponses } }, async (c, { params, body }) => {
+    const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
+    return c.json(debt, created ? 201 : 200);
+  });
+
+  defineRoute(app, { method: 'get', path: '/v1/debts/:id', summary: 'Get a debt', tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, (c, { params }) =>
+    c.json(engine.get(c.get('project'), params.id)),
+  );
+
+  defineRoute(app, { method: 'delete', path: '/v1/debts/:id', summary: 'Delete a debt (its history stays in the log)', tags, params: idParams, responses: { 204: { description: 'deleted' }, ...errorResponses } }, async (c, { params }) => {
+    await engine.delete(c.get('project'), params.id);
+    return c.body(null, 204);
+  });
+
+  defineRoute(app, { method: 'post', path: '/v1/debts/:id/payments', summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule', tags, params: idParams, query: vivifyQuery, body: paymentInputSchema, responses: { 200: jsonResponse('recorded', debtSchema), 201: jsonResponse('debt created by this payment', debtSchema), ...errorResponses } }, async (c, { params, query, body }) => {
+    const { schedule, grace, ...fields } = body ?? {};
+    const payment = paymentFrom(fields, clock.now());
+    const vivify = vivifyFrom(query, { schedule, grace });
+    const { debt, created } = await engine.pay(c.get('project'), params.id, payment, vivify);
+    return c.json(debt, created ? 201 : 200);
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    defineRoute(app, { method: 'post', path: `/v1/debts/:id/${action}`, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a debt`, tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, async (c, { params }) =>
+      c.json(await engine.setPaused(c.get('project'), params.id, action === 'pause')),
+    );
+  }
+
+  defineRoute(app, { method: 'get', path: '/v1/debts/:id/occurrences', summary: 'Closed, current and upcoming occurrences with a scheduled time in [from, to]', tags, params: idParams, query: rangeQuery, responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceSchema) })), ...errorResponses } }, async (c, { params, query }) => {
+    const now = clock.now();
+    const from = instantParam(query.from, 'from', now - 7 * DAY_MS);
+    const to = instantParam(query.to, 'to', now + 7 * DAY_MS);
+    if (to < from) throw new DomainError('invalid', 'to is before from', [{ path: 'query.to', message: 'must not be before from' }]);
+    if (to - from > MAX_RANGE_MS) throw new DomainError('invalid', 'range too wide', [{ path: 'query.to', message: 'the range may span at most 400 days' }]);
+    return c.json({ occurrences: await engine.occurrences(c.get('project'), params.id, from, to) });
+  });
+
+  defineRoute(app, { method: 'get', path: '/v1/debts/:id/events', summary: "A debt's most recent events, newest first", tags, params: idParams, query: limitQuery, responses: { 200: jsonResponse('events', z.object({ events: z.array(eventSchema) })), ...errorResponses } }, async (c, { params, query }) => {
+    const events = await engine.events(c.get('project'), params.id, query.limit ?? 100);
+    return c.json({ events: events.map(eventJson) });
+  });
+}

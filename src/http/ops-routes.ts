@@ -1,0 +1,52 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { ReadableStream } from 'node:stream/web';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import type { AppEnv } from './env.js';
+import { errorResponse } from './errors.js';
+import { defineRoute } from './route.js';
+import { jsonResponse } from './schemas.js';
+
+/** What /readyz reports: the event store is reachable (`ok`), degraded but durable (`spooling`), or not. */
+export interface Readiness {
+  status: 'ok' | 'spooling' | 'unavailable';
+  store: string;
+  detail?: string;
+}
+
+const readinessSchema = z.object({ status: z.enum(['ok', 'spooling', 'unavailable']), store: z.string(), detail: z.string().optional() });
+
+/** Health, readiness, metrics and the OpenAPI document. */
+export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+  const tags = ['ops'];
+  defineRoute(app, { method: 'get', path: '/healthz', summary: 'The process is up', tags, responses: { 200: jsonResponse('up', z.object({ status: z.literal('ok') })) } }, (c) => c.json({ status: 'ok' as const }));
+
+  defineRoute(app, { method: 'get', path: '/readyz', summary: 'The event store is reachable, or events are being spooled durably', tags, responses: { 200: jsonResponse('ready', readinessSchema), 503: jsonResponse('not ready', readinessSchema) } }, async (c) => {
+    const readiness = await deps.readiness();
+    return c.json(readiness, readiness.status === 'unavailable' ? 503 : 200);
+  });
+
+  defineRoute(app, { method: 'get', path: '/metrics', summary: 'Prometheus metrics (text format 0.0.4)', tags, responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } } }, async (c) => {
+    if (deps.metricsToken && c.req.header('authorization') !== `Bearer ${deps.metricsToken}`) {
+      return errorResponse(c, 401, 'unauthorized', 'this /metrics requires a bearer token (COMPTER_METRICS_TOKEN)');
+    }
+    const { contentType, body } = await deps.metrics.renderMetrics();
+    // Stream the cached chunks as they are: joining 100k debts' lines would copy megabytes per scrape.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of body) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    return new Response(stream as unknown as ConstructorParameters<typeof Response>[0], { status: 200, headers: { 'content-type': contentType } });
+  });
+
+  app.get('/openapi.json', (c) =>
+    c.json(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: { title: 'compter', version: deps.version, description: 'Deadlines for promised work: debts, payments, SLOs, trends.' },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,95 @@
+import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import type { Problem } from '../domain/problems.js';
+import { BadRequestError } from './errors.js';
+import type { AppEnv } from './env.js';
+
+type AnyObject = z.ZodType<Record<string, unknown>>;
+
+/** A route: its documentation and validation come from the same zod schemas. */
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  method: 'get' | 'post' | 'put' | 'delete' | 'head';
+  /** Hono path syntax (`/v1/debts/:id`). */
+  path: string;
+  summary: string;
+  tags: string[];
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Body schema only for the document when validation is done by the handler itself. */
+  responses: RouteConfig['responses'];
+}
+
+export interface Validated<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+}
+
+function problemsOf(error: z.ZodError, prefix: string): Problem[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+  }));
+}
+
+/** Reads a JSON body whatever the content type says (curl -d sends form type); empty means absent. */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new BadRequestError('request body is not valid JSON');
+  }
+}
+
+/**
+ * Registers a route on the app: documents it in the OpenAPI registry and validates params,
+ * query and JSON body with the same schemas, listing every problem in one 400.
+ */
+export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
+  app: OpenAPIHono<AppEnv>,
+  spec: RouteSpec<P, Q, B>,
+  handler: (c: Context<AppEnv>, input: Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>) => Response | Promise<Response>,
+): void {
+  const request: RouteConfig['request'] = {};
+  if (spec.params) request.params = spec.params as never;
+  if (spec.query) request.query = spec.query as never;
+  if (spec.body) request.body = { content: { 'application/json': { schema: spec.body as never } }, required: false };
+  app.openAPIRegistry.registerPath({
+    method: spec.method,
+    path: spec.path.replace(/:([A-Za-z]+)(\{[^}]*\})?/g, '{$1}'),
+    summary: spec.summary,
+    tags: spec.tags,
+    request,
+    responses: spec.responses,
+  });
+  app.on(spec.method.toUpperCase(), spec.path, async (c) => {
+    const problems: Problem[] = [];
+    let params: unknown = {};
+    let query: unknown = {};
+    let body: unknown;
+    if (spec.params) {
+      const r = spec.params.safeParse(c.req.param());
+      if (r.success) params = r.data;
+      else problems.push(...problemsOf(r.error, 'path'));
+    }
+    if (spec.query) {
+      const r = spec.query.safeParse(c.req.query());
+      if (r.success) query = r.data;
+      else problems.push(...problemsOf(r.error, 'query'));
+    }
+    if (spec.body) {
+      const raw = await readJson(c);
+      if (raw !== undefined) {
+        const r = spec.body.safeParse(raw);
+        if (r.success) body = r.data;
+        else problems.push(...problemsOf(r.error, ''));
+      }
+    }
+    if (problems.length) throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
+    return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
+  });
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { ID_PATTERN } from '../domain/problems.js';
+
+/** Path parameter `id` of debts, SLOs and calendars (SPEC §2 id rule). */
+export const idParams = z.object({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$') });
+
+export const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    requestId: z.string(),
+    problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+export const occurrenceSchema = z.object({
+  scheduledAt: z.string(),
+  deadline: z.string(),
+  businessDate: z.string(),
+  outcome: z.string(),
+  startedAt: z.string().nullable(),
+  paidAt: z.string().nullable(),
+  runId: z.string().nullable(),
+  durationSeconds: z.number().nullable(),
+  latenessSeconds: z.number().nullable(),
+});
+
+export const debtSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  project: z.string(),
+  pingId: z.string(),
+  schedule: z.record(z.string(), z.unknown()).nullable(),
+  grace: z.number().describe('seconds'),
+  startWithin: z.number().nullable(),
+  maxRuntime: z.number().nullable(),
+  minRuntime: z.number().nullable(),
+  stages: z.array(z.string()),
+  failuresBeforeAlert: z.number(),
+  labels: z.record(z.string(), z.string()),
+  paused: z.boolean(),
+  created: z.string(),
+  updated: z.string(),
+  payments: z.number(),
+  status: z.string(),
+  nextDeadline: z.string().nullable(),
+  lastSuccess: z.string().nullable(),
+  lastDurationSeconds: z.number().nullable(),
+  currentOccurrence: occurrenceSchema.nullable(),
+});
+
+export const eventSchema = z.object({
+  eventId: z.string(),
+  type: z.string(),
+  ts: z.string(),
+  ingestedAt: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  runId: z.string(),
+  host: z.string(),
+  businessDate: z.string(),
+  durationSeconds: z.number().nullable(),
+  latenessSeconds: z.number().nullable(),
+  attributes: z.record(z.string(), z.unknown()),
+});
+
+/** Standard error responses every route may give. */
+export const errorResponses = {
+  400: { description: 'malformed request; every problem listed', content: { 'application/json': { schema: errorSchema } } },
+  404: { description: 'not found', content: { 'application/json': { schema: errorSchema } } },
+  422: { description: 'semantically invalid; every problem listed', content: { 'application/json': { schema: errorSchema } } },
+} as const;
+
+/** A JSON response documented with `schema`. */
+export function jsonResponse(description: string, schema: z.ZodType) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** Vivify parameters a payment may carry in its query string. */
+export const vivifyQuery = z.object({
+  every: z.string().max(64).optional(),
+  cron: z.string().max(256).optional(),
+  tz: z.string().max(64).optional(),
+  grace: z.string().max(64).optional(),
+});
