@@ -20,8 +20,8 @@ export const envSchema = z.object({
   /** Group commit: the longest an event waits for its batch, and the largest batch. */
   COMPTER_FLUSH_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   COMPTER_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
-  /** Take a snapshot of the projection after this many events (and on shutdown). */
-  COMPTER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(100).default(200_000),
+  /** Take a snapshot of the projection after this many events and on shutdown; 0 never. */
+  COMPTER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(200_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -9,6 +9,9 @@ import { configPath, readConfigFile, type Env, type FileConfig } from './config.
 import { systemClock, type Clock } from './domain/clock.js';
 import { DebtEngine } from './engine/debt-engine.js';
 import { Snapshotter } from './engine/snapshotter.js';
+import type { Projection } from './engine/projection.js';
+import { LogPosition, rebuildProjections } from './engine/rebuild.js';
+import { EventIdGenerator } from './domain/event-id.js';
 import { TimelineCache } from './engine/timelines.js';
 import type { Readiness } from './http/ops-routes.js';
 import { createMetrics } from './metrics/registry.js';
@@ -72,7 +75,8 @@ export interface Compter {
   metrics: ReturnType<typeof createMetrics>;
   logger: Logger;
   configFile: string | null;
-  rebuilt: Awaited<ReturnType<DebtEngine['start']>>;
+  rebuilt: Awaited<ReturnType<typeof rebuildProjections>>;
+  snapshotter: Snapshotter;
   reloadConfig(): Promise<number>;
   /** Stops the timer, drains the writer, takes a snapshot, closes the store. */
   close(): Promise<void>;
@@ -103,9 +107,12 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
       },
     },
   });
-  const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(), metrics: metrics.debts, logger });
-  const rebuilt = await engine.start();
-  snapshotter = new Snapshotter(engine, store, writer, logger, env.COMPTER_SNAPSHOT_EVERY_EVENTS);
+  const ids = new EventIdGenerator();
+  const position = new LogPosition();
+  const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(), metrics: metrics.debts, logger, ids, position });
+  const projections: Projection[] = [engine];
+  const rebuilt = await rebuildProjections(store, projections, position, logger);
+  snapshotter = new Snapshotter(projections, position, store, writer, logger, env.COMPTER_SNAPSHOT_EVERY_EVENTS);
   snapshotter.start();
   if (config) await applyConfig(engine, config);
 
@@ -128,6 +135,7 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
     logger,
     configFile,
     rebuilt,
+    snapshotter,
     async reloadConfig() {
       const { config: fresh } = loadFileConfig(env, logger);
       return fresh ? applyConfig(engine, fresh) : 0;
@@ -153,7 +161,7 @@ export async function startServer(env: Env, clock: Clock = systemClock): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.COMPTER_HOST.includes(':') ? `[${env.COMPTER_HOST}]` : env.COMPTER_HOST}:${port}`;
-  logger.info({ url, store: store.kind, ...rebuilt, readyMs: Math.round(performance.now() - startedAt) }, 'compter is ready');
+  logger.info({ url, store: store.kind, debts: compter.engine.size, ...rebuilt, readyMs: Math.round(performance.now() - startedAt) }, 'compter is ready');
   logger.warn('no tokens are configured: every request acts for project "default" (serve on a loopback address only)');
 
   const onHangup = () => {

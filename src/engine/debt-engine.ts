@@ -7,13 +7,15 @@ import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleI
 import { newDebtState, type DebtState } from '../domain/debt-state.js';
 import type { DebtMetricsView } from '../domain/debt-types.js';
 import type { LogEvent } from '../domain/event.js';
-import { EventIdGenerator } from '../domain/event-id.js';
+import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/payment.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
 import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type OccurrenceJson } from './debt-view.js';
 import type { TimelineCache } from './timelines.js';
 import { WakeQueue } from './wake-queue.js';
+import type { Projection } from './projection.js';
+import type { LogPosition } from './rebuild.js';
 
 /** Where the engine sends events; resolves once they are durable (group commit). */
 export interface EventSink {
@@ -33,6 +35,9 @@ export interface DebtEngineDeps {
   timelines: TimelineCache;
   metrics?: DebtMetricsSink;
   logger: Logger;
+  /** One generator for every projection, so ids stay strictly increasing across them. */
+  ids: EventIdGenerator;
+  position: LogPosition;
 }
 
 /** How to vivify an unknown debt from a payment (SPEC §2): its schedule and optional grace. */
@@ -41,8 +46,6 @@ export interface Vivify {
   grace?: string | number;
 }
 
-const SNAPSHOT_VERSION = 1;
-const SNAPSHOT_DEBTS_PER_CHUNK = 2000;
 /** setTimeout cannot wait longer than 2^31-1 ms; longer sleeps wake early and re-check. */
 const MAX_SLEEP_MS = 2 ** 31 - 1;
 
@@ -56,14 +59,13 @@ function keyOf(project: string, id: string): string {
  * Each command decides and applies synchronously, so concurrent requests never interleave
  * inside one debt; only the durable write is awaited.
  */
-export class DebtEngine {
+export class DebtEngine implements Projection {
+  readonly section = 'debts';
   private readonly debts = new Map<string, DebtState>();
   private readonly byPingId = new Map<string, string>();
   private readonly wakes = new WakeQueue();
-  private readonly ids = new EventIdGenerator();
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
-  private lastEventId: string | null = null;
   private isRunning = false;
 
   constructor(private readonly deps: DebtEngineDeps) {}
@@ -73,24 +75,14 @@ export class DebtEngine {
     return this.debts.size;
   }
 
-  /** Loads the latest snapshot, replays the log after it, catches up to now and starts the timer. */
-  async start(): Promise<{ debts: number; replayed: number; fromSnapshot: boolean }> {
-    const { store, logger } = this.deps;
-    const snapshot = await store.loadLatestSnapshot();
-    if (snapshot) this.restoreSnapshot(snapshot.chunks, snapshot.upToEventId);
-    let replayed = 0;
-    for await (const page of store.scan(this.lastEventId, 10_000)) {
-      for (const event of page) this.applyLogEvent(event);
-      replayed += page.length;
-    }
-    logger.info({ debts: this.debts.size, replayed, fromSnapshot: Boolean(snapshot) }, 'projection rebuilt from the event log');
+  /** After replay: catches every debt up to now (logging what happened while down), starts the timer. */
+  async begin(): Promise<void> {
     this.isRunning = true;
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
     for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
     if (events.length) void this.commitInBackground(events);
     this.armTimer();
-    return { debts: this.debts.size, replayed, fromSnapshot: Boolean(snapshot) };
   }
 
   /** Stops the timer. Pending writes are drained by whoever owns the sink. */
@@ -102,7 +94,6 @@ export class DebtEngine {
 
   /** Folds one logged event into the projection (start-up replay and other instances' events). */
   applyLogEvent(event: LogEvent): void {
-    if (this.lastEventId === null || event.eventId > this.lastEventId) this.lastEventId = event.eventId;
     if (!event.debt) return;
     const key = keyOf(event.project, event.debt);
     if (event.type === 'debt.defined') {
@@ -283,27 +274,18 @@ export class DebtEngine {
     return this.deps.store.query({ project, debt: id, limit, order: 'desc' });
   }
 
-  /** The projection as snapshot chunks, with the id of the last event it includes. */
-  snapshot(): { upToEventId: string | null; chunks: string[] } {
-    const states = [...this.debts.values()];
-    const chunks: string[] = [];
-    for (let i = 0; i < states.length; i += SNAPSHOT_DEBTS_PER_CHUNK) {
-      chunks.push(JSON.stringify({ version: SNAPSHOT_VERSION, debts: states.slice(i, i + SNAPSHOT_DEBTS_PER_CHUNK) }));
-    }
-    return { upToEventId: this.lastEventId, chunks };
+  /** Every debt's state, for a snapshot. */
+  snapshotItems(): unknown[] {
+    return [...this.debts.values()];
   }
 
-  private restoreSnapshot(chunks: string[], upToEventId: string): void {
-    for (const chunk of chunks) {
-      const parsed = JSON.parse(chunk) as { version: number; debts: DebtState[] };
-      if (parsed.version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${parsed.version}`);
-      for (const state of parsed.debts) {
-        const key = keyOf(state.def.project, state.def.id);
-        this.debts.set(key, state);
-        this.byPingId.set(state.def.pingId, key);
-      }
+  /** Restores debts a snapshot held. */
+  restoreItems(items: unknown[]): void {
+    for (const state of items as DebtState[]) {
+      const key = keyOf(state.def.project, state.def.id);
+      this.debts.set(key, state);
+      this.byPingId.set(state.def.pingId, key);
     }
-    this.lastEventId = upToEventId;
   }
 
   private require(project: string, id: string): DebtState {
@@ -338,7 +320,7 @@ export class DebtEngine {
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
     const event: LogEvent = {
-      eventId: this.ids.next(now),
+      eventId: this.deps.ids.next(now),
       project: def.project,
       type: d.type,
       debt: def.id,
@@ -356,7 +338,7 @@ export class DebtEngine {
       latenessMs: d.latenessMs,
       attributes: d.attributes,
     };
-    this.lastEventId = event.eventId;
+    this.deps.position.note(event.eventId);
     return event;
   }
 

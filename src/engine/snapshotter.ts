@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { BatchWriter } from '../store/batch-writer.js';
 import type { EventStore } from '../store/event-store.js';
-import type { DebtEngine } from './debt-engine.js';
+import type { Projection } from './projection.js';
+import { snapshotChunks, type LogPosition } from './rebuild.js';
 
 /**
  * Saves the projection to the store every so many appended events and on shutdown, so
@@ -14,7 +15,8 @@ export class Snapshotter {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly engine: DebtEngine,
+    private readonly projections: Projection[],
+    private readonly position: LogPosition,
     private readonly store: EventStore,
     private readonly writer: BatchWriter,
     private readonly logger: Logger,
@@ -28,6 +30,7 @@ export class Snapshotter {
 
   /** Checks every `intervalMs` whether a snapshot is due. */
   start(intervalMs = 5000): void {
+    if (this.everyEvents === 0) return;
     this.timer = setInterval(() => {
       if (this.appendedSince >= this.everyEvents) void this.take();
     }, intervalMs);
@@ -41,18 +44,19 @@ export class Snapshotter {
 
   /** Takes a snapshot now if the writer is idle; returns whether one was saved. */
   async take(): Promise<boolean> {
-    if (this.isSaving) return false;
+    if (this.isSaving || this.everyEvents === 0) return false;
     const stats = this.writer.stats();
     if (stats.queued > 0 || stats.inFlight > 0) return false;
-    const snapshot = this.engine.snapshot();
-    if (!snapshot.upToEventId) return false;
+    const upToEventId = this.position.lastEventId;
+    if (!upToEventId) return false;
+    const chunks = snapshotChunks(this.projections);
     this.isSaving = true;
     const appended = this.appendedSince;
     const started = performance.now();
     try {
-      await this.store.saveSnapshot({ upToEventId: snapshot.upToEventId, takenAt: Date.now(), chunks: snapshot.chunks });
+      await this.store.saveSnapshot({ upToEventId, takenAt: Date.now(), chunks });
       this.appendedSince -= appended;
-      this.logger.info({ upToEventId: snapshot.upToEventId, debts: this.engine.size, ms: Math.round(performance.now() - started) }, 'snapshot saved');
+      this.logger.info({ upToEventId, chunks: chunks.length, ms: Math.round(performance.now() - started) }, 'snapshot saved');
       return true;
     } catch (err) {
       this.logger.error({ err }, 'could not save a snapshot');
