@@ -97,7 +97,7 @@ const SNAPSHOTS_KEPT = 2;
 /** DuckDB's vector size, the most rows one data chunk holds. */
 const ROWS_PER_CHUNK = 2048;
 
-/** The columns `append` writes, in the order the staging table and data chunks use. */
+/** The columns `append` writes, in the table's and the data chunks' order. */
 const WRITE_COLUMNS: ReadonlyArray<readonly [name: string, sqlType: string, type: DuckDBType]> = [
   ['event_id', 'VARCHAR NOT NULL', VARCHAR],
   ['project', 'VARCHAR NOT NULL', VARCHAR],
@@ -117,9 +117,7 @@ const WRITE_COLUMNS: ReadonlyArray<readonly [name: string, sqlType: string, type
   ['lateness_ms', 'BIGINT', BIGINT],
   ['attributes', 'VARCHAR NOT NULL', VARCHAR],
 ];
-const WRITE_COLUMN_LIST = WRITE_COLUMNS.map(([name]) => name).join(', ');
 const CHUNK_TYPES = WRITE_COLUMNS.map(([, , type]) => type);
-const STAGING_TABLE = 'incoming_events';
 
 /** Columns read back, in `toEvent`'s order; DOUBLE casts make JS numbers, not bigints. */
 const READ_COLUMNS = `event_id, project, type, debt, application, job, slo,
@@ -130,7 +128,6 @@ const READ_COLUMNS = `event_id, project, type, debt, application, job, slo,
 export class DuckDbEventStore implements EventStore {
   readonly kind = 'duckdb' as const;
   private writeTail: Promise<unknown> = Promise.resolve();
-  private hasStagingTable = false;
   private isClosed = false;
   private closing: Promise<void> | null = null;
   private readonly reads = new Set<Promise<unknown>>();
@@ -175,34 +172,24 @@ export class DuckDbEventStore implements EventStore {
     });
   }
 
-  /** Commits the batch in one transaction (all or nothing), skipping ids already stored. */
+  /**
+   * Commits the batch in one appender flush: one transaction, one WAL sync, all or nothing.
+   * A re-sent id is not checked here (that check cost ~8 ms per batch, the whole ping path's
+   * budget); reads collapse repeated ids instead, as the ClickHouse adapter does.
+   */
   async append(events: readonly LogEvent[]): Promise<void> {
     this.requireOpen();
     if (events.length === 0) return;
-    const unique = dropRepeatedIds(events);
     // Converting before touching the database makes a bad value reject the batch up front.
-    const chunks = toDataChunks(unique);
-    const [minId, maxId] = idRange(unique);
+    const chunks = toDataChunks(dropRepeatedIds(events));
     return this.exclusive(async () => {
-      await this.ensureStagingTable();
-      // Staging is temp (never logged), so only the INSERT below writes the WAL. Being one
-      // statement it is its own transaction: the batch commits whole or not at all, with one
-      // WAL sync and no BEGIN/COMMIT round trips. The DELETE clears what a failed try left.
-      await this.writer.run(`DELETE FROM ${STAGING_TABLE}`);
-      const appender = await this.writer.createAppender(STAGING_TABLE, 'main', 'temp');
+      const appender = await this.writer.createAppender('events');
       try {
         for (const chunk of chunks) appender.appendDataChunk(chunk);
         appender.flushSync();
       } finally {
         appender.closeSync();
       }
-      await this.writer.run(
-        `INSERT INTO events (${WRITE_COLUMN_LIST})
-         SELECT ${WRITE_COLUMN_LIST} FROM ${STAGING_TABLE}
-         WHERE event_id NOT IN (SELECT event_id FROM events WHERE event_id BETWEEN $1 AND $2)`,
-        [minId, maxId],
-        [VARCHAR, VARCHAR],
-      );
     });
   }
 
@@ -215,12 +202,12 @@ export class DuckDbEventStore implements EventStore {
       const reader =
         after === null
           ? await this.read(
-              `SELECT ${READ_COLUMNS} FROM events ORDER BY event_id LIMIT $1`,
+              `SELECT DISTINCT ON (event_id) ${READ_COLUMNS} FROM events ORDER BY event_id LIMIT $1`,
               [pageSize],
               [BIGINT],
             )
           : await this.read(
-              `SELECT ${READ_COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
+              `SELECT DISTINCT ON (event_id) ${READ_COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
               [after, pageSize],
               [VARCHAR, BIGINT],
             );
@@ -254,7 +241,7 @@ export class DuckDbEventStore implements EventStore {
     if (q.toTs !== undefined) where.push(`ts < ${param(toTimestamp(q.toTs, 'toTs'), TIMESTAMP)}`);
     const direction = q.order === 'desc' ? 'DESC' : 'ASC';
     const reader = await this.read(
-      `SELECT ${READ_COLUMNS} FROM events WHERE ${where.join(' AND ')}
+      `SELECT DISTINCT ON (event_id) ${READ_COLUMNS} FROM events WHERE ${where.join(' AND ')}
        ORDER BY event_id ${direction} LIMIT ${param(q.limit, BIGINT)}`,
       params,
       types,
@@ -372,14 +359,6 @@ export class DuckDbEventStore implements EventStore {
     }
   }
 
-  private async ensureStagingTable(): Promise<void> {
-    if (this.hasStagingTable) return;
-    // TEMP: connection-local and kept out of the WAL and the database file.
-    const columns = WRITE_COLUMNS.map(([name, sqlType]) => `${name} ${sqlType}`).join(', ');
-    await this.writer.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING_TABLE} (${columns})`);
-    this.hasStagingTable = true;
-  }
-
   private requireOpen(): void {
     if (this.isClosed) throw new Error('DuckDbEventStore is closed');
   }
@@ -395,16 +374,6 @@ function dropRepeatedIds(events: readonly LogEvent[]): LogEvent[] {
     out.push(event);
   }
   return out;
-}
-
-function idRange(events: readonly LogEvent[]): [string, string] {
-  let min = events[0]!.eventId;
-  let max = min;
-  for (const { eventId } of events) {
-    if (eventId < min) min = eventId;
-    if (eventId > max) max = eventId;
-  }
-  return [min, max];
 }
 
 /** Column-major data chunks for the appender: one native call per column, not per value. */
