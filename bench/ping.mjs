@@ -20,6 +20,29 @@ async function bareHono() {
   }
 }
 
+// Pushgateway's push: what teams do today to report a batch job's completion to Prometheus.
+async function pushgateway() {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'pushgateway-bench-'));
+  const server = await startProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`], { readyUrl: `http://127.0.0.1:${port}/-/ready` });
+  try {
+    const script = join(dataDir, 'push.lua');
+    writeFileSync(script, `
+local n = 0
+request = function()
+  n = n + 1
+  local body = "job_last_success_timestamp_seconds " .. n .. "\\n"
+  return wrk.format("POST", "/metrics/job/bench-" .. (n % ${DEBTS}), { ["content-type"] = "text/plain" }, body)
+end
+`);
+    progress(`Pushgateway 1.5: wrk ${CONNECTIONS} connections, ${seconds}s, pushes to ${DEBTS} jobs`);
+    return wrk(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, seconds, script });
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function compter(store, extraEnv = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'compter-bench-'));
@@ -55,15 +78,18 @@ end
 }
 
 const bare = await bareHono();
+const push = await pushgateway();
 const duck = await compter('duckdb');
 progress('done\n');
 const rows = [
   { server: 'bare Hono handler', 'req/s': bare.rps.toFixed(0), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), 'vs bare': '1.00', 'non-2xx': bare.non2xx },
+  { server: 'Pushgateway push', 'req/s': push.rps.toFixed(0), 'p50 ms': push.p50.toFixed(2), 'p99 ms': push.p99.toFixed(2), 'vs bare': (push.rps / bare.rps).toFixed(2), 'non-2xx': push.non2xx },
   { server: 'compter duckdb (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
 ];
 printTable(rows);
 console.log(`events appended by compter during the run: ${duck.appended}`);
-saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), duckdb: strip(duck), ratioDuckdbToBare: duck.rps / bare.rps });
+console.log(`compter duckdb vs Pushgateway: ${(duck.rps / push.rps).toFixed(1)}x (target ≥ 10x); vs bare Hono: ${(duck.rps / bare.rps).toFixed(2)} (target ≥ 0.50)`);
+saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), pushgateway: strip(push), duckdb: strip(duck), ratioDuckdbToBare: duck.rps / bare.rps, ratioDuckdbToPushgateway: duck.rps / push.rps });
 
 function strip({ raw, ...rest }) {
   return rest;
