@@ -1,11 +1,12 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { ReadableStream } from 'node:stream/web';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import type { AppEnv } from './env.js';
 import { errorResponse } from './errors.js';
 import { defineRoute } from './route.js';
 import { jsonResponse } from './schemas.js';
+import { metricsBodyToBuffer, writeMetricsBody } from '../metrics/registry.js';
 
 /** What /readyz reports: the event store is reachable (`ok`), degraded but durable (`spooling`), or not. */
 export interface Readiness {
@@ -30,15 +31,15 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
     if (deps.metricsToken && c.req.header('authorization') !== `Bearer ${deps.metricsToken}`) {
       return errorResponse(c, 401, 'unauthorized', 'this /metrics requires a bearer token (COMPTER_METRICS_TOKEN)');
     }
-    const { contentType, body } = await deps.metrics.renderMetrics();
-    // Stream the cached chunks as they are: joining 100k debts' lines would copy megabytes per scrape.
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const chunk of body) controller.enqueue(chunk);
-        controller.close();
-      },
-    });
-    return new Response(stream as unknown as ConstructorParameters<typeof Response>[0], { status: 200, headers: { 'content-type': contentType } });
+    const rendered = await deps.metrics.renderMetrics();
+    // On the Node server, write the cached chunks straight to the socket (no copy) and release
+    // them once sent; in-process requests (tests) get one joined body.
+    const outgoing = (c.env as { outgoing?: Parameters<typeof writeMetricsBody>[0] } | undefined)?.outgoing;
+    if (outgoing) {
+      writeMetricsBody(outgoing, rendered);
+      return RESPONSE_ALREADY_SENT;
+    }
+    return c.body(new Uint8Array(metricsBodyToBuffer(rendered)), 200, { 'content-type': rendered.contentType });
   });
 
   app.get('/openapi.json', (c) =>

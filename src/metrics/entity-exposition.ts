@@ -20,8 +20,9 @@
  *
  * In-flight responses: Buffers handed out by `render()` may still be queued on a socket. Until
  * the caller `release()`s a render, a write to one of its Buffers copies it first (copy on
- * write), so a response never changes under the writer. A render never released stays safe,
- * it just makes every later first write to a chunk copy it.
+ * write), so a response never changes under the writer. A render never released stays safe
+ * for five minutes (far beyond any scrape timeout) but makes writes meanwhile copy: callers
+ * should release.
  */
 
 /** One metric family whose samples are contributed by entities. */
@@ -62,6 +63,8 @@ const DEFAULT_CHUNK_SIZE = 128;
 const SLOT_SLACK = 4;
 /** More unused room than this (say, after a removal) and the slot is shrunk. */
 const MAX_SLOT_SLACK = 32;
+/** A render not released within this long is taken as done (see `render`). */
+const LEASE_TIMEOUT_MS = 5 * 60_000;
 const NEWLINE = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
@@ -117,7 +120,8 @@ export class EntityExposition implements ExpositionSource {
   private readonly slotOf = new Map<string, number>();
   private readonly freeSlots: number[] = [];
   private renderGen = 0;
-  private readonly leases = new Set<number>();
+  /** Unreleased renders: generation → when rendered (performance.now() ms). */
+  private readonly leases = new Map<number, number>();
   /** Oldest generation still leased; a Buffer exposed at or after it may be in flight. */
   private oldestLease = Infinity;
 
@@ -183,8 +187,12 @@ export class EntityExposition implements ExpositionSource {
    */
   render(): ExpositionRender {
     const gen = ++this.renderGen;
-    this.leases.add(gen);
-    if (this.oldestLease === Infinity) this.oldestLease = gen;
+    const now = performance.now();
+    // A render never released (a caller that forgot) stops counting after LEASE_TIMEOUT_MS:
+    // no scrape response is still being written by then, and the set stays bounded.
+    for (const [g, at] of this.leases) if (now - at > LEASE_TIMEOUT_MS) this.leases.delete(g);
+    this.leases.set(gen, now);
+    this.updateOldestLease();
     const chunks: Buffer[] = [];
     let byteLength = this.headerBytes;
     for (let f = 0; f < this.families.length; f++) {
@@ -206,10 +214,14 @@ export class EntityExposition implements ExpositionSource {
         if (isReleased) return;
         isReleased = true;
         this.leases.delete(gen);
-        this.oldestLease = Infinity;
-        for (const g of this.leases) if (g < this.oldestLease) this.oldestLease = g;
+        this.updateOldestLease();
       },
     };
+  }
+
+  private updateOldestLease(): void {
+    this.oldestLease = Infinity;
+    for (const g of this.leases.keys()) if (g < this.oldestLease) this.oldestLease = g;
   }
 
   private allocateSlot(): number {

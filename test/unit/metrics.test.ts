@@ -390,6 +390,23 @@ describe('DebtSeries exposition', () => {
     }
   });
 
+  it('stops honouring a render that is never released after five minutes', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    try {
+      const series = threeDebts();
+      const overdueChunk = (r: { chunks: Buffer[] }): Buffer => r.chunks.find((b) => b.toString().startsWith(`${METRIC.debtOverdue}{`))!;
+      series.render(); // leaked: never released
+      vi.advanceTimersByTime(5 * 60_000 + 1);
+      const fresh = series.render();
+      fresh.release();
+      series.update(debtView({ debt: 'a', isOverdue: true }));
+      series.flush();
+      expect(overdueChunk(fresh).toString()).toContain('{project="default",debt="a"} 1\n');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('does not accumulate padding when debts are removed', () => {
     const series = new DebtSeries({ chunkSize: 16 });
     for (let i = 0; i < 100; i++) series.update(debtView({ debt: `d${i}` }));
