@@ -68,7 +68,12 @@ end
 `);
     progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, payments to ${DEBTS} debts`);
     const result = wrk(url, { connections: CONNECTIONS, seconds, script });
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    let metrics;
+    try {
+      metrics = await (await fetch(`${url}/metrics`)).text();
+    } catch (err) {
+      throw new Error(`/metrics failed after the load (${err.cause?.message ?? err.message}); compter said:\n${server.output().slice(-3000)}`);
+    }
     const appended = Number(/^compter_events_appended_total (\d+)/m.exec(metrics)?.[1] ?? 0);
     return { ...result, appended };
   } finally {
