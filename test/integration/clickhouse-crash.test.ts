@@ -1,0 +1,167 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCompter, type TestCompter } from '../support/app-harness.js';
+import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
+import { startCompterProcess } from '../support/compter-process.js';
+import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, PaymentLoad } from '../support/payment-load.js';
+
+/*
+ * Crashes and restarts of compter on a real clickhouse-server: kill -9 under load, kill -9
+ * while events wait in the spool, and a graceful restart that must rebuild the same state.
+ */
+
+let clickhouse: ClickHouseServer;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  clickhouse = await startClickHouse();
+});
+
+afterAll(async () => {
+  await clickhouse?.stop();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'compter-ch-crash-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function processEnv(database: string, dataDir: string): Record<string, string> {
+  return {
+    COMPTER_STORE: 'clickhouse',
+    COMPTER_CLICKHOUSE_URL: clickhouse.url,
+    COMPTER_CLICKHOUSE_DATABASE: database,
+    COMPTER_DATA_DIR: dataDir,
+    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
+  };
+}
+
+async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
+  for (const id of debts) {
+    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(201);
+  }
+}
+
+async function payments(url: string, debt: string): Promise<number> {
+  return ((await (await fetch(`${url}/v1/debts/${debt}`)).json()) as { payments: number }).payments;
+}
+
+const DEBTS = Array.from({ length: 6 }, (_, i) => `crash-${i}`);
+
+describe('kill -9 of compter on ClickHouse', () => {
+  it('loses no acknowledged payment under load', { timeout: 120_000 }, async () => {
+    const database = freshDatabase();
+    const dataDir = await tempDir();
+    const inspector = new ClickHouseInspector(clickhouse.url, database);
+    const first = await startCompterProcess(processEnv(database, dataDir));
+    await defineDebts(first.url, DEBTS);
+    const load = new PaymentLoad(first.url, DEBTS);
+    load.start(24);
+    await load.waitForAcknowledged(400);
+    await first.kill9();
+    await load.stop();
+
+    const second = await startCompterProcess(processEnv(database, dataDir));
+    try {
+      const { missing, duplicated } = compareWithStored(load.acknowledged, await inspector.idsPerMessage());
+      expect(missing, 'acknowledged but lost').toEqual([]);
+      expect(duplicated).toEqual([]);
+      for (const debt of DEBTS) expect(await payments(second.url, debt)).toBeGreaterThanOrEqual(load.acknowledged.get(debt)?.size ?? 0);
+    } finally {
+      await second.stop();
+      await inspector.close();
+    }
+  });
+
+  it('drains at start-up what a killed process left in its spool', { timeout: 180_000 }, async () => {
+    const database = freshDatabase();
+    const dataDir = await tempDir();
+    const inspector = new ClickHouseInspector(clickhouse.url, database);
+    const first = await startCompterProcess(processEnv(database, dataDir));
+    await defineDebts(first.url, DEBTS);
+    const load = new PaymentLoad(first.url, DEBTS);
+    load.start(12);
+    await load.waitForAcknowledged(100);
+    await clickhouse.kill();
+    const ackedBeforeOutage = load.acknowledgedCount;
+    await load.waitForAcknowledged(ackedBeforeOutage + 200);
+    const spooled = metricValue(await (await fetch(`${first.url}/metrics`)).text(), 'compter_spool_events');
+    expect(spooled).toBeGreaterThan(0);
+    await first.kill9();
+    await load.stop();
+    expect((await readdir(join(dataDir, 'spool'))).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(0);
+
+    await clickhouse.start();
+    const second = await startCompterProcess(processEnv(database, dataDir));
+    try {
+      // Drained before the rebuild: the files are gone and the projection counts every payment.
+      expect((await readdir(join(dataDir, 'spool'))).filter((f) => f.endsWith('.seg'))).toEqual([]);
+      expect(metricValue(await (await fetch(`${second.url}/metrics`)).text(), 'compter_spool_events')).toBe(0);
+      const { missing, duplicated } = compareWithStored(load.acknowledged, await inspector.idsPerMessage());
+      expect(missing, 'acknowledged but lost').toEqual([]);
+      expect(duplicated).toEqual([]);
+      for (const debt of DEBTS) expect(await payments(second.url, debt)).toBeGreaterThanOrEqual(load.acknowledged.get(debt)?.size ?? 0);
+      expect((await (await fetch(`${second.url}/readyz`)).json()) as { status: string }).toMatchObject({ status: 'ok' });
+    } finally {
+      await second.stop();
+      await inspector.close();
+    }
+  });
+});
+
+/** The scenario of test/http/restart.test.ts: schedules, stages, a missed slot, a failure. */
+async function scenario(c: TestCompter): Promise<void> {
+  await c.json('PUT', '/v1/debts/hourly', { schedule: { cron: '0 * * * *', tz: 'UTC' }, grace: '5m', stages: ['a'] });
+  await c.json('PUT', '/v1/debts/every', { schedule: { every: '30m' }, grace: 0 });
+  await c.json('PUT', '/v1/debts/unscheduled', {});
+  await c.json('POST', '/v1/debts/vivified/payments?every=1h', {});
+  c.clock.set(Date.parse('2026-11-20T13:01:00Z'));
+  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'start', runId: 'r1' });
+  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'stage', stage: 'a', runId: 'r1' });
+  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'success', runId: 'r1' });
+  await c.json('POST', '/v1/debts/unscheduled/payments', {});
+  c.clock.set(Date.parse('2026-11-20T15:10:00Z'));
+  await c.engine.tick();
+  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'start', runId: 'r2' });
+  await c.json('POST', '/v1/debts/every/payments', { kind: 'fail', exitCode: 2 });
+}
+
+async function observe(c: TestCompter): Promise<{ debts: unknown; metrics: string[] }> {
+  const debts = (await c.json('GET', '/v1/debts')).body;
+  const text = await (await c.request('/metrics')).text();
+  const metrics = text.split('\n').filter((l) => /^compter_(debt|payments|occurrences)/.test(l)).sort();
+  return { debts, metrics };
+}
+
+describe('a restart on ClickHouse', () => {
+  async function restartMatches(snapshotEvery: string) {
+    const dataDir = await tempDir();
+    const env = { COMPTER_STORE: 'clickhouse', COMPTER_CLICKHOUSE_URL: clickhouse.url, COMPTER_CLICKHOUSE_DATABASE: freshDatabase(), COMPTER_SNAPSHOT_EVERY_EVENTS: snapshotEvery };
+    const first = await startTestCompter({ dataDir, env });
+    await scenario(first);
+    const before = await observe(first);
+    await first.cleanup();
+    // The schema is migrated again on this start: harmless.
+    const second = await startTestCompter({ dataDir, env, now: '2026-11-20T15:10:00Z' });
+    try {
+      expect(await observe(second)).toEqual(before);
+      expect(before.metrics.length).toBeGreaterThan(20);
+      return second.rebuilt;
+    } finally {
+      await second.cleanup();
+    }
+  }
+
+  it('reproduces the same debt states and counters from the log alone', { timeout: 60_000 }, async () => {
+    expect((await restartMatches('0')).fromSnapshot).toBe(false);
+  });
+
+  it('reproduces them from a snapshot without replaying the log', { timeout: 60_000 }, async () => {
+    expect(await restartMatches('200000')).toEqual({ replayed: 0, fromSnapshot: true });
+  });
+});

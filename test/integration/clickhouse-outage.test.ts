@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
+import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
+import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, PaymentLoad, sleep } from '../support/payment-load.js';
+
+/*
+ * compter on a real clickhouse-server, which is SIGKILLed in the middle of a load and started
+ * again: every acknowledged payment must end up in ClickHouse exactly once (deduplicated by
+ * event id), drained in order from the local spool, and the API's counts must match.
+ */
+
+let clickhouse: ClickHouseServer;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  clickhouse = await startClickHouse();
+});
+
+afterAll(async () => {
+  await clickhouse?.stop();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'compter-outage-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function compterEnv(database: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    COMPTER_STORE: 'clickhouse',
+    COMPTER_CLICKHOUSE_URL: clickhouse.url,
+    COMPTER_CLICKHOUSE_DATABASE: database,
+    COMPTER_DATA_DIR: dataDir,
+    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
+    ...extra,
+  };
+}
+
+async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
+  for (const id of debts) {
+    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(201);
+  }
+}
+
+async function readyz(url: string): Promise<{ status: number; body: { status: string; detail?: string } }> {
+  const res = await fetch(`${url}/readyz`);
+  return { status: res.status, body: (await res.json()) as { status: string; detail?: string } };
+}
+
+async function spoolEvents(url: string): Promise<number> {
+  return metricValue(await (await fetch(`${url}/metrics`)).text(), 'compter_spool_events') ?? NaN;
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function paymentCounts(url: string, debts: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const id of debts) out.set(id, ((await (await fetch(`${url}/v1/debts/${id}`)).json()) as { payments: number }).payments);
+  return out;
+}
+
+const DEBTS = Array.from({ length: 6 }, (_, i) => `outage-${i}`);
+
+describe('ClickHouse stopped during a load and restarted', () => {
+  it('acknowledges into the spool, drains it in order, and stores every acknowledged payment once', { timeout: 180_000 }, async () => {
+    const database = freshDatabase();
+    const dataDir = await tempDir();
+    const inspector = new ClickHouseInspector(clickhouse.url, database);
+    let compter: CompterProcess | undefined = await startCompterProcess(compterEnv(database, dataDir));
+    try {
+      expect((await readyz(compter.url)).body.status).toBe('ok');
+      await defineDebts(compter.url, DEBTS);
+      const load = new PaymentLoad(compter.url, DEBTS);
+      load.start(12);
+      await load.waitForAcknowledged(200);
+
+      await clickhouse.kill();
+      const ackedAtKill = load.acknowledgedCount;
+      // Keep paying through the outage; compter must keep acknowledging from its spool.
+      await sleep(2_000);
+      const during = await readyz(compter.url);
+      expect(during.status).toBe(200);
+      expect(during.body.status).toBe('spooling');
+      expect(during.body.detail).toMatch(/spooled/);
+      expect(await spoolEvents(compter.url)).toBeGreaterThan(0);
+      await sleep(4_000);
+      const ackedDuringOutage = load.acknowledgedCount - ackedAtKill;
+      expect(ackedDuringOutage).toBeGreaterThan(100);
+      expect(await spoolEvents(compter.url)).toBeGreaterThan(0);
+
+      await clickhouse.start();
+      await sleep(1_500); // the load goes on while the spool drains
+      await load.stop();
+      await waitUntil('the spool to drain', async () => (await spoolEvents(compter!.url)) === 0, 60_000);
+      expect((await readyz(compter.url)).body.status).toBe('ok');
+
+      expect(load.refusals).toEqual([]);
+      const stored = await inspector.idsPerMessage();
+      const { missing, duplicated } = compareWithStored(load.acknowledged, stored);
+      expect(missing, 'acknowledged but not in ClickHouse').toEqual([]);
+      expect(duplicated, 'one payment stored under two event ids').toEqual([]);
+      const counts = await inspector.paymentCounts();
+      expect(counts.ids).toBe(load.acknowledgedCount);
+
+      // The API counts what was acknowledged, before and after a restart that rebuilds from ClickHouse.
+      const expected = new Map(DEBTS.map((d) => [d, load.acknowledged.get(d)?.size ?? 0]));
+      expect(await paymentCounts(compter.url, DEBTS)).toEqual(expected);
+      const metrics = await (await fetch(`${compter.url}/metrics`)).text();
+      expect(metricValue(metrics, 'compter_event_store_errors_total')).toBeGreaterThan(0);
+      expect(metricValue(metrics, 'compter_events_appended_total')).toBeGreaterThanOrEqual(load.acknowledgedCount);
+      expect(await compter.stop()).toBe(0);
+      compter = await startCompterProcess(compterEnv(database, dataDir));
+      expect(await paymentCounts(compter.url, DEBTS)).toEqual(expected);
+    } finally {
+      await compter?.stop();
+      await inspector.close();
+    }
+  });
+});

@@ -1,0 +1,300 @@
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventIdGenerator } from '../../src/domain/event-id.js';
+import type { LogEvent } from '../../src/domain/event.js';
+import { BatchWriter } from '../../src/store/batch-writer.js';
+import { DurableEventStore, StoreUnavailableError } from '../../src/store/durable-store.js';
+import type { EventQuery, EventStore, Snapshot } from '../../src/store/event-store.js';
+import { Spool } from '../../src/store/spool.js';
+
+/** An in-memory store that can be switched down (refuses), hung (never answers) or up. */
+class FlakyStore implements EventStore {
+  readonly kind = 'clickhouse' as const;
+  readonly appended: LogEvent[] = [];
+  mode: 'up' | 'down' | 'hang' = 'up';
+  attempts = 0;
+  refused = 0;
+  snapshots: Snapshot[] = [];
+
+  async migrate(): Promise<void> {}
+
+  async append(events: readonly LogEvent[]): Promise<void> {
+    this.attempts++;
+    if (this.mode === 'down') {
+      this.refused++;
+      throw new Error('connect ECONNREFUSED');
+    }
+    if (this.mode === 'hang') return new Promise(() => undefined);
+    if (events.some((e) => e.ts < 0)) throw new RangeError('ts must be epoch ms');
+    this.appended.push(...events);
+  }
+
+  async *scan(): AsyncIterable<LogEvent[]> {
+    yield [...this.appended];
+  }
+
+  async query(_q: EventQuery): Promise<LogEvent[]> {
+    if (this.mode !== 'up') throw new Error('connect ECONNREFUSED');
+    return [...this.appended];
+  }
+
+  async saveSnapshot(s: Snapshot): Promise<void> {
+    this.snapshots.push(s);
+  }
+
+  async loadLatestSnapshot(): Promise<Snapshot | null> {
+    return this.snapshots.at(-1) ?? null;
+  }
+
+  async ping(): Promise<void> {
+    if (this.mode === 'down') throw new Error('connect ECONNREFUSED');
+    if (this.mode === 'hang') return new Promise(() => undefined);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Distinct ids in first-stored order: what a deduplicating read returns. */
+  get distinctIds(): string[] {
+    return [...new Set(this.appended.map((e) => e.eventId))];
+  }
+}
+
+const logger = pino({ level: 'silent' });
+const dirs: string[] = [];
+const stores: DurableEventStore[] = [];
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'compter-durable-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number } = {}) {
+  const dir = options.dir ?? (await tempDir());
+  const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0 })).spool;
+  const errors: unknown[] = [];
+  const store = new DurableEventStore(inner, {
+    spool,
+    logger,
+    appendTimeoutMs: options.timeoutMs ?? 1000,
+    retryInitialMs: 5,
+    retryMaxMs: 20,
+    retryAfterSeconds: 7,
+    drainBatchEvents: 4,
+    hooks: { onStoreError: (err) => errors.push(err) },
+  });
+  stores.push(store);
+  return { store, dir, errors };
+}
+
+const ids = new EventIdGenerator();
+let n = 0;
+
+function event(overrides: Partial<LogEvent> = {}): LogEvent {
+  const ts = Date.UTC(2026, 10, 20, 12, 0, 0, n++);
+  return { eventId: ids.next(ts), project: 'p', type: 'payment', debt: 'd', application: '', job: '', slo: '', ts, ingestedAt: ts, kind: 'log', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {}, ...overrides };
+}
+
+function batch(size: number): LogEvent[] {
+  return Array.from({ length: size }, () => event());
+}
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('DurableEventStore', () => {
+  it('appends straight to a store that answers, spooling nothing', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner);
+    const a = batch(3);
+    await store.append(a);
+    expect(inner.appended).toEqual(a);
+    expect(store.spooledEvents).toBe(0);
+    expect(store.state).toBe('ok');
+    expect(await store.health()).toEqual({ state: 'ok', spooledEvents: 0 });
+  });
+
+  it('acknowledges into the spool while the store is down, then drains everything in order', async () => {
+    const inner = new FlakyStore();
+    const { store, errors } = await durable(inner);
+    const before = batch(2);
+    await store.append(before);
+    inner.mode = 'down';
+    const during = [batch(3), batch(1), batch(5), batch(2)];
+    for (const b of during) await store.append(b); // resolves: durable in the spool
+    expect(store.spooledEvents).toBe(11);
+    expect(store.state).toBe('spooling');
+    const health = await store.health();
+    expect(health.state).toBe('spooling');
+    expect(health.detail).toMatch(/unreachable.*11 events spooled/);
+    expect(errors.length).toBeGreaterThan(0);
+    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] }).then(
+      () => expect.fail('a snapshot must wait for the spool'),
+      (err: Error) => expect(err.message).toMatch(/spool/),
+    );
+
+    inner.mode = 'up';
+    // A batch arriving while the spool drains queues behind it, never ahead.
+    const after = batch(2);
+    await store.append(after);
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.distinctIds).toEqual([...before, ...during.flat(), ...after].map((e) => e.eventId));
+    expect(store.state).toBe('ok');
+    const direct = batch(1);
+    await store.append(direct);
+    expect(inner.appended.at(-1)).toEqual(direct[0]);
+    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] });
+    expect(inner.snapshots).toHaveLength(1);
+  });
+
+  it('keeps retrying with backoff while the store stays down', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner);
+    inner.mode = 'down';
+    await store.append(batch(1));
+    const first = inner.attempts;
+    await waitFor(() => inner.attempts >= first + 3);
+    expect(store.spooledEvents).toBe(1);
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.appended).toHaveLength(1);
+  });
+
+  it('spools a batch whose store append does not answer within the timeout', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { timeoutMs: 50 });
+    inner.mode = 'hang';
+    const started = Date.now();
+    const a = batch(2);
+    await store.append(a);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(store.spooledEvents).toBe(2);
+    expect((await store.health()).state).toBe('spooling');
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.appended).toEqual(a);
+  });
+
+  it('refuses with 503 semantics when the spool cannot take a batch, losing nothing acknowledged', async () => {
+    const inner = new FlakyStore();
+    const { store, dir } = await durable(inner, { maxBytes: 3000 });
+    inner.mode = 'down';
+    const acknowledged: LogEvent[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < 30 && !refusal; i++) {
+      const b = batch(2);
+      try {
+        await store.append(b);
+        acknowledged.push(...b);
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    expect(refusal).toBeInstanceOf(StoreUnavailableError);
+    expect((refusal as StoreUnavailableError).code).toBe('unavailable');
+    expect((refusal as StoreUnavailableError).retryAfterSeconds).toBe(7);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(store.state).toBe('failing');
+    expect((await store.health()).state).toBe('failing');
+
+    // An unwritable spool directory is refused the same way.
+    await rename(dir, `${dir}.aside`);
+    dirs.push(`${dir}.aside`);
+    await writeFile(dir, 'a file');
+    await expect(store.append(batch(1))).rejects.toBeInstanceOf(StoreUnavailableError);
+    await rm(dir);
+    await rename(`${dir}.aside`, dir);
+
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.distinctIds).toEqual(acknowledged.map((e) => e.eventId));
+    await store.append(batch(1));
+    expect(store.state).toBe('ok');
+  });
+
+  it('without a spool refuses a failed append with StoreUnavailableError', async () => {
+    const inner = new FlakyStore();
+    const { store, errors } = await durable(inner, { withSpool: false });
+    inner.mode = 'down';
+    await expect(store.append(batch(1))).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(errors).toEqual([]); // the writer counts this one
+    expect((await store.health()).state).toBe('failing');
+    await expect(store.query({ project: 'p', limit: 1, order: 'asc' })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('drains a spool left by a previous process before anything reads the log', async () => {
+    const dir = await tempDir();
+    const leftover = [batch(3), batch(6)];
+    const { spool } = await Spool.open(dir);
+    for (const b of leftover) await spool.append(b);
+    await spool.close();
+
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { dir });
+    expect(store.spooledEvents).toBe(9);
+    expect(await store.drainNow()).toBe(9);
+    expect(inner.distinctIds).toEqual(leftover.flat().map((e) => e.eventId));
+    expect(store.spooledEvents).toBe(0);
+  });
+
+  it('drainNow throws when the store refuses, keeping the spool', async () => {
+    const dir = await tempDir();
+    const { spool } = await Spool.open(dir);
+    await spool.append(batch(2));
+    await spool.close();
+    const inner = new FlakyStore();
+    inner.mode = 'down';
+    const { store } = await durable(inner, { dir });
+    await expect(store.drainNow()).rejects.toThrow(/could not drain the spool/);
+    expect(store.spooledEvents).toBe(2);
+  });
+
+  it('sets aside a spooled segment the store rejects as invalid, and drains the rest', async () => {
+    const inner = new FlakyStore();
+    const { store, dir } = await durable(inner);
+    inner.mode = 'down';
+    await store.append([event({ ts: -1 })]);
+    // Force a new segment for the next batch: the drainer seals the open one when it reads it.
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.rejected'))).toHaveLength(1);
+    const ok = batch(1);
+    await store.append(ok);
+    expect(inner.appended).toEqual(ok);
+  });
+
+  it('serves a BatchWriter: every write resolves once durable, through an outage', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner);
+    const writer = new BatchWriter(store, { flushIntervalMs: 0, maxBatchEvents: 3 });
+    const written: LogEvent[] = [];
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      if (i === 10) inner.mode = 'down';
+      if (i === 30) inner.mode = 'up';
+      const b = batch(1 + (i % 3));
+      written.push(...b);
+      writes.push(writer.write(b));
+      if (i % 4 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(writes);
+    await writer.close();
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.refused).toBeGreaterThan(0);
+    expect(inner.distinctIds).toEqual(written.map((e) => e.eventId));
+  });
+});
