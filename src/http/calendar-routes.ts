@@ -1,0 +1,46 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { calendarDefinitionSchema, HOLIDAY_TYPES } from '../domain/calendar.js';
+import type { SloEngine } from '../engine/slo-engine.js';
+import type { AppEnv } from './env.js';
+import { defineRoute } from './route.js';
+import { errorResponses, idParams, jsonResponse } from './schemas.js';
+
+/** A calendar body: the definition; its id comes from the path when the body has none. */
+const calendarBodySchema = calendarDefinitionSchema.extend({ id: z.string().max(128).optional() });
+
+const calendarSchema = z.object({
+  id: z.string(),
+  project: z.string(),
+  tz: z.string(),
+  weekdays: z.array(z.number()).describe('0 = Sunday ... 6 = Saturday'),
+  holidays: z.object({ country: z.string(), state: z.string().optional(), region: z.string().optional(), types: z.array(z.enum(HOLIDAY_TYPES)) }).optional(),
+  extraDates: z.array(z.string()),
+  excludeDates: z.array(z.string()),
+  newDayAt: z.string(),
+  created: z.string(),
+  updated: z.string(),
+});
+
+const daysSchema = z.object({ days: z.array(z.object({ date: z.string(), business: z.boolean(), reason: z.string().optional() })) });
+const daysQuery = z.object({
+  from: z.string().max(32).optional().describe('YYYY-MM-DD; today in the calendar zone when absent'),
+  to: z.string().max(32).optional().describe('YYYY-MM-DD, inclusive; from + 30 days when absent; at most 3 years after from'),
+});
+
+/** The business calendar routes (SPEC §3, §4). */
+export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
+  const tags = ['calendars'];
+  defineRoute(app, { method: 'put', path: '/v1/calendars/:id', summary: 'Create or replace a business calendar', tags, params: idParams, body: calendarBodySchema, responses: { 200: jsonResponse('replaced', calendarSchema), 201: jsonResponse('created', calendarSchema), ...errorResponses } }, async (c, { params, body }) => {
+    const { calendar, created } = await engine.defineCalendar(c.get('project'), params.id, body ?? {});
+    return c.json(calendar, created ? 201 : 200);
+  });
+
+  defineRoute(app, { method: 'get', path: '/v1/calendars/:id', summary: 'Get a business calendar', tags, params: idParams, responses: { 200: jsonResponse('the calendar', calendarSchema), ...errorResponses } }, (c, { params }) =>
+    c.json(engine.getCalendar(c.get('project'), params.id)),
+  );
+
+  defineRoute(app, { method: 'get', path: '/v1/calendars/:id/days', summary: 'Which dates are business days, and why not', tags, params: idParams, query: daysQuery, responses: { 200: jsonResponse('days', daysSchema), ...errorResponses } }, (c, { params, query }) =>
+    c.json({ days: engine.calendarDays(c.get('project'), params.id, query.from, query.to) }),
+  );
+}
