@@ -1,0 +1,171 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { Clock } from '../domain/clock.js';
+import type { DebtInput, ScheduleInput } from '../domain/debt-definition.js';
+import type { Payment } from '../domain/payment.js';
+import { DomainError, ID_PATTERN } from '../domain/problems.js';
+import type { DebtEngine } from '../engine/debt-engine.js';
+import type { DebtJson } from '../engine/debt-view.js';
+import type { AppEnv } from './env.js';
+import { BadRequestError } from './errors.js';
+import type { PingKeyLookup } from './ping-routes.js';
+import { defineRoute } from './route.js';
+import { errorResponses } from './schemas.js';
+
+/**
+ * Sentry-style cron check-ins (Sentry's HTTP ingestion endpoint), so jobs that report to
+ * Sentry Crons switch by changing the URL: `{project}` is the compter project, `{key}` its ping
+ * key and `{debtId}` the monitor slug.
+ *
+ *   status in_progress → start, ok → success, error → fail; check_in_id is the run id
+ *   (absent or the nil UUID on ok/error: the most recent open run, as Sentry does);
+ *   duration (seconds) is kept when no start was seen; monitor_config creates or updates the debt.
+ */
+
+const STATUSES = ['in_progress', 'ok', 'error'] as const;
+const CHECK_IN_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const NIL_ID = '00000000000000000000000000000000';
+const MINUTE_S = 60;
+const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400, week: 604_800 };
+
+const monitorConfigSchema = z.object({
+  schedule: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('crontab'), value: z.string().min(1).max(256) }),
+    z.object({ type: z.literal('interval'), value: z.number().int().min(1).max(100_000), unit: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']) }),
+  ]),
+  checkin_margin: z.number().min(0).max(100_000).nullable().optional().describe('minutes; becomes the grace'),
+  max_runtime: z.number().min(1).max(100_000).nullable().optional().describe('minutes; becomes maxRuntime'),
+  timezone: z.string().max(64).nullable().optional().describe('IANA zone of a crontab schedule (default UTC)'),
+  failure_issue_threshold: z.number().int().min(1).max(1000).nullable().optional().describe('becomes failuresBeforeAlert'),
+  recovery_threshold: z.number().int().nullable().optional().describe('accepted; compter recovers on the first success'),
+  owner: z.string().max(256).nullable().optional(),
+});
+
+const checkInBody = z.object({
+  status: z.enum(STATUSES).optional(),
+  check_in_id: z.string().max(64).optional(),
+  duration: z.number().min(0).max(7 * 86_400).nullable().optional().describe('seconds'),
+  environment: z.string().max(64).optional(),
+  release: z.string().max(256).optional(),
+  monitor_slug: z.string().max(128).optional(),
+  monitor_config: monitorConfigSchema.optional(),
+});
+
+const checkInQuery = z.object({
+  status: z.enum(STATUSES).optional(),
+  check_in_id: z.string().max(64).optional(),
+  duration: z.coerce.number().min(0).max(7 * 86_400).optional(),
+  environment: z.string().max(64).optional(),
+});
+
+const checkInParams = z.object({
+  project: z.string().max(128),
+  debtId: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
+  key: z.string().max(256),
+});
+
+type CheckInBody = z.infer<typeof checkInBody>;
+type MonitorConfig = z.infer<typeof monitorConfigSchema>;
+
+/** A check_in_id as a run id (lower-case, dashed), 'latest' for the nil UUID, or undefined when absent. */
+export function checkInRunId(value: string | undefined): string | 'latest' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!CHECK_IN_ID.test(value)) throw new BadRequestError('check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);
+  const hex = value.replaceAll('-', '').toLowerCase();
+  if (hex === NIL_ID) return 'latest';
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The schedule a monitor_config describes, as a debt schedule. */
+function scheduleOf(config: MonitorConfig): ScheduleInput {
+  const { schedule } = config;
+  if (schedule.type === 'crontab') return { cron: schedule.value, tz: config.timezone ?? 'UTC' };
+  const unitSeconds = UNIT_SECONDS[schedule.unit];
+  if (unitSeconds === undefined) {
+    throw new DomainError('invalid', `an interval in ${schedule.unit}s has no fixed length; use a crontab schedule`, [{ path: 'monitor_config.schedule.unit', message: 'must be minute, hour, day or week (months and years: use a crontab schedule)' }]);
+  }
+  return { every: schedule.value * unitSeconds };
+}
+
+/**
+ * The definition a monitor_config asks for: the existing debt's definition (name, labels,
+ * stages... kept) with the schedule and whatever the config sets replaced.
+ */
+export function monitorDefinition(config: MonitorConfig, existing: DebtJson | undefined): DebtInput {
+  const input: DebtInput = existing
+    ? {
+        name: existing.name,
+        grace: existing.grace,
+        startWithin: existing.startWithin,
+        maxRuntime: existing.maxRuntime,
+        minRuntime: existing.minRuntime,
+        stages: existing.stages,
+        failuresBeforeAlert: existing.failuresBeforeAlert,
+        labels: existing.labels,
+        paused: existing.paused,
+      }
+    : {};
+  input.schedule = scheduleOf(config);
+  if (config.checkin_margin != null) input.grace = config.checkin_margin * MINUTE_S;
+  if (config.max_runtime != null) input.maxRuntime = config.max_runtime * MINUTE_S;
+  if (config.failure_issue_threshold != null) input.failuresBeforeAlert = config.failure_issue_threshold;
+  return input;
+}
+
+function existingDebt(engine: DebtEngine, project: string, id: string): DebtJson | undefined {
+  try {
+    return engine.get(project, id);
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'not_found') return undefined;
+    throw err;
+  }
+}
+
+/** Registers `GET|POST /api/{project}/cron/{debtId}/{key}/` (with or without the trailing slash). */
+export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock, pingKeys: PingKeyLookup): void {
+  const checkIn = async (c: Context<AppEnv>, params: z.infer<typeof checkInParams>, query: z.infer<typeof checkInQuery>, body: CheckInBody | undefined): Promise<Response> => {
+    const project = pingKeys.resolve(params.key);
+    // A key of another project answers like an unknown one: the URL reveals nothing.
+    if (project === undefined || project !== params.project) throw new DomainError('not_found', 'no project with this id and key');
+    c.get('rateLimit')?.(project);
+    const status = body?.status ?? query.status;
+    if (status === undefined) throw new BadRequestError('status is required: in_progress, ok or error', [{ path: 'status', message: 'required: in_progress, ok or error' }]);
+    const checkInId = checkInRunId(body?.check_in_id ?? query.check_in_id);
+    const durationSeconds = body?.duration ?? query.duration;
+    const environment = body?.environment ?? query.environment;
+
+    if (body?.monitor_config) {
+      const input = monitorDefinition(body.monitor_config, existingDebt(engine, project, params.debtId));
+      await engine.defineIfChanged(project, params.debtId, input);
+    }
+
+    const payment: Payment = { kind: status === 'in_progress' ? 'start' : status === 'ok' ? 'success' : 'fail', at: clock.now() };
+    if (status === 'in_progress') {
+      if (checkInId !== undefined && checkInId !== 'latest') payment.runId = checkInId;
+    } else {
+      // Like Sentry: an end without its id (or with the nil id) closes the most recent open run.
+      const runId = checkInId === undefined || checkInId === 'latest' ? engine.latestOpenRunId(project, params.debtId) : checkInId;
+      if (runId) payment.runId = runId;
+      if (durationSeconds != null) payment.durationMs = Math.round(durationSeconds * 1000);
+    }
+    if (environment) payment.message = `environment: ${environment}`;
+    try {
+      await engine.payQuietly(project, params.debtId, payment);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'not_found') {
+        throw new DomainError('not_found', `no debt "${params.debtId}"; send a monitor_config with the check-in to create it`);
+      }
+      throw err;
+    }
+    // Sentry's ingestion endpoint answers 202 without a body.
+    return c.body(null, 202);
+  };
+
+  const responses = { 202: { description: 'check-in recorded (no body, as Sentry answers)' }, ...errorResponses };
+  for (const path of ['/api/:project/cron/:debtId/:key/', '/api/:project/cron/:debtId/:key']) {
+    const note = path.endsWith('/') ? '' : ' (same, without the trailing slash)';
+    defineRoute(app, { method: 'post', path, summary: `Sentry-style cron check-in${note}: status, check_in_id, duration, environment, monitor_config`, tags: ['pings'], params: checkInParams, query: checkInQuery, body: checkInBody, responses }, (c, { params, query, body }) => checkIn(c, params, query, body));
+    defineRoute(app, { method: 'get', path, summary: `Sentry-style cron check-in by query string${note}: ?status=in_progress|ok|error&check_in_id=&duration=&environment=`, tags: ['pings'], params: checkInParams, query: checkInQuery, responses }, (c, { params, query }) => checkIn(c, params, query, undefined));
+  }
+}
