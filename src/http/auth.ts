@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Context, MiddlewareHandler } from 'hono';
+import { DomainError, type Problem } from '../domain/problems.js';
+import { grantsScope, MAX_TOKEN_LENGTH, type Scope, type TokenRecord } from '../domain/tokens.js';
+import type { AppEnv } from './env.js';
+
+/** Who a request acts as: a configured token, or everyone when compter runs open. */
+export interface Principal {
+  /** The token's name from compter.yaml; `open` when no tokens are configured. */
+  name: string;
+  project: string;
+  scopes: readonly Scope[];
+  /** Applications it may report job status for; null means any. */
+  applications: ReadonlySet<string> | null;
+}
+
+/** The project every request acts for when no tokens are configured (SPEC §8). */
+export const OPEN_PROJECT = 'default';
+
+const OPEN_PRINCIPAL: Principal = Object.freeze({ name: 'open', project: OPEN_PROJECT, scopes: Object.freeze(['admin'] as Scope[]), applications: null });
+
+/** The configured tokens, by digest. Replaceable at runtime (config reload) without a restart. */
+export class TokenRegistry {
+  private byDigest = new Map<string, Principal>();
+
+  constructor(tokens: readonly TokenRecord[] = []) {
+    this.replace(tokens);
+  }
+
+  /** Swaps in a new token list: a removed token stops working with the next request. */
+  replace(tokens: readonly TokenRecord[]): void {
+    const next = new Map<string, Principal>();
+    for (const t of tokens) {
+      next.set(t.hash.slice('sha256:'.length), Object.freeze({ name: t.name, project: t.project, scopes: Object.freeze([...t.scopes]), applications: t.applications ? new Set(t.applications) : null }));
+    }
+    this.byDigest = next;
+  }
+
+  get size(): number {
+    return this.byDigest.size;
+  }
+
+  /** True when no tokens are configured: every request acts for `default` with every scope. */
+  get isOpen(): boolean {
+    return this.byDigest.size === 0;
+  }
+
+  /**
+   * The token's principal, or null. The secret is hashed first and the map is keyed by the
+   * digest, so how long the lookup takes depends on the digest, which an attacker cannot
+   * steer towards a stored one: no byte-by-byte comparison of the secret ever happens.
+   */
+  lookup(token: string): Principal | null {
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+    return this.byDigest.get(createHash('sha256').update(token, 'utf8').digest('hex')) ?? null;
+  }
+}
+
+// Paths that never take a bearer token: probes, the API document, /metrics (its own optional
+// token), and ping URLs, which are authenticated by the ping id or project ping key they carry.
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics']);
+const OPEN_PREFIXES = ['/ping/', '/api/'];
+// POST routes a job uses to report: payments and job status. Everything else that is not a
+// read needs `write`.
+const PING_POSTS = [/^\/v1\/debts\/[^/]+\/payments$/, /^\/debts\/[^/]+$/, /^\/v1\/job-status$/];
+
+/**
+ * The scope a request needs, from its method and path, or null for an open path. Matched on
+ * the same path string Hono routes on, so the scope and the handler can never disagree.
+ */
+export function requiredScope(method: string, path: string): Scope | null {
+  if (OPEN_PATHS.has(path) || OPEN_PREFIXES.some((p) => path.startsWith(p))) return null;
+  if (method === 'GET' || method === 'HEAD') return 'read';
+  if (method === 'POST' && PING_POSTS.some((re) => re.test(path))) return 'ping';
+  return 'write';
+}
+
+/** Throws `forbidden` unless the request's principal holds `scope` (admin holds all; write holds read). */
+export function requireScope(c: Context<AppEnv>, scope: Scope): void {
+  const principal = c.get('principal');
+  if (!principal) throw new DomainError('unauthorized', 'this route needs a bearer token');
+  if (!grantsScope(principal.scopes, scope)) {
+    throw new DomainError('forbidden', `token "${principal.name}" has scopes [${principal.scopes.join(', ')}]; this request needs "${scope}"`);
+  }
+}
+
+/**
+ * Throws `forbidden` listing every application in `applications` the request's token may not
+ * report job status for (tokens declared with `applications:`). `path` names each item.
+ */
+export function assertApplicationsAllowed(c: Context<AppEnv>, applications: readonly string[], path: (index: number) => string = (i) => `[${i}].application`): void {
+  const allowed = c.get('principal')?.applications;
+  if (!allowed) return;
+  const problems: Problem[] = [];
+  applications.forEach((application, index) => {
+    if (!allowed.has(application)) problems.push({ path: path(index), message: `this token may not report for application "${application.slice(0, 128)}"` });
+  });
+  if (problems.length) {
+    throw new DomainError('forbidden', `token "${c.get('principal')!.name}" may report only for ${[...allowed].map((a) => `"${a}"`).join(', ')}`, problems);
+  }
+}
+
+/** One application: `assertApplicationsAllowed` for a single job-status report. */
+export function assertApplicationAllowed(c: Context<AppEnv>, application: string): void {
+  assertApplicationsAllowed(c, [application], () => 'application');
+}
+
+/** The bearer token of an Authorization header, or null when there is none or it is malformed. */
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+/**
+ * Middleware: authenticates the bearer token, sets `project` and `principal`, and checks the
+ * scope the route needs. Another project's ids need no check here: every route passes
+ * `c.get('project')` to the engine, which looks ids up within that project only, so they
+ * answer 404 and do not reveal that they exist.
+ */
+export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const scope = requiredScope(c.req.method, c.req.path);
+    if (scope === null) {
+      c.set('principal', null);
+      c.set('project', OPEN_PROJECT);
+      return next();
+    }
+    if (tokens.isOpen) {
+      c.set('principal', OPEN_PRINCIPAL);
+      c.set('project', OPEN_PROJECT);
+      return next();
+    }
+    const token = bearerToken(c.req.header('authorization'));
+    const principal = token === null ? null : tokens.lookup(token);
+    if (!principal) {
+      c.header('WWW-Authenticate', 'Bearer realm="compter"');
+      throw new DomainError('unauthorized', token === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'unknown or revoked token');
+    }
+    c.set('principal', principal);
+    c.set('project', principal.project);
+    requireScope(c, scope);
+    return next();
+  };
+}
+
+/** How compter may listen, given its address and whether tokens are configured (SPEC §4). */
+export type BindDecision =
+  | { mode: 'tokens' }
+  | { mode: 'open'; message: string }
+  | { mode: 'open-warned'; message: string }
+  | { mode: 'refuse'; message: string };
+
+/** True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === 'localhost.') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (isIPv6(h)) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+    if (mapped) return isIPv4(mapped[1]!) && mapped[1]!.startsWith('127.');
+    return /^(0{0,4}:){2,7}0{0,3}1$/.test(h) || h === '::1';
+  }
+  return false;
+}
+
+/**
+ * The secure default: with tokens, listen anywhere; without, only on loopback, unless the
+ * operator says COMPTER_ALLOW_OPEN=1 (then with a warning).
+ */
+export function bindPolicy(host: string, tokenCount: number, allowOpen: boolean): BindDecision {
+  if (tokenCount > 0) return { mode: 'tokens' };
+  if (isLoopbackHost(host)) {
+    return { mode: 'open', message: `no tokens are configured: every request acts for project "${OPEN_PROJECT}" with every scope; serving on loopback address ${host} only` };
+  }
+  if (allowOpen) {
+    return { mode: 'open-warned', message: `no tokens are configured and COMPTER_ALLOW_OPEN is set: anyone who can reach ${host} can read, write and delete every debt of project "${OPEN_PROJECT}"` };
+  }
+  return {
+    mode: 'refuse',
+    message: `refusing to listen on ${host} without tokens: anyone who can reach it could read and change every debt. Declare tokens in compter.yaml (compter token new --project <p> --scopes ping,read), listen on a loopback address (COMPTER_HOST=127.0.0.1), or set COMPTER_ALLOW_OPEN=1 to run open anyway`,
+  };
+}
