@@ -10,6 +10,8 @@ import { sql, type SqlFragment } from './sql.js';
 
 export const EVENTS_TABLE = 'events';
 export const SNAPSHOTS_TABLE = 'snapshots';
+export const TREND_ROWS_TABLE = 'trend_rows';
+export const TREND_ROWS_VIEW = 'trend_rows_mv';
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
 /** One schema change; each statement must be idempotent (`IF NOT EXISTS`), see `migrate()`. */
@@ -114,12 +116,67 @@ ORDER BY (is_marker, chunk_index)`;
 }
 
 /**
+ * `trend_rows`: the rows the trend queries read (clickhouse/trend-sql.ts), kept by a
+ * materialized view on `events`: successful `job.status` and every `slo.closed`, sorted by
+ * business date. `events` is sorted by entity, so a window of business dates is a scan of the
+ * whole log there (about 4 s at 10M events on 18.16) and an index range here. The view's
+ * SELECT cannot fail on any row (no casts; visitParamExtractString returns '' for anything it
+ * does not find), so it never makes an insert into `events` fail. Copies of an event (a
+ * re-sent batch, or a row the backfill and the view both wrote) keep their event_id, and the
+ * trend queries take one row per event_id, so copies change no answer; ReplacingMergeTree
+ * folds them eventually. Partitioned by the business date's month, a string prefix that any
+ * value has.
+ */
+export function trendRowsTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, TREND_ROWS_TABLE)} (
+  project String,
+  type String,
+  business_date String,
+  application String,
+  job String,
+  slo String,
+  slot String,
+  event_id String,
+  ts_ms UInt64,
+  status String,
+  duration_ms Nullable(Int64),
+  lateness_ms Nullable(Int64)
+) ENGINE = ReplacingMergeTree()
+PARTITION BY substring(business_date, 1, 7)
+ORDER BY (project, type, business_date, application, job, slo, slot, event_id)`;
+}
+
+/** The rows of `events` that `trend_rows` holds, in its column order. */
+function trendRowsSelect(database: string): SqlFragment {
+  return sql`SELECT project, type, business_date, application, job, slo,
+  if(type = 'slo.closed', visitParamExtractString(attributes, 'slot'), '') AS slot,
+  event_id, ts_ms, status, duration_ms, lateness_ms
+FROM ${qualified(database, EVENTS_TABLE)}
+WHERE (type = 'job.status' AND status = 'succeed') OR type = 'slo.closed'`;
+}
+
+/** Keeps `trend_rows` filled from every insert into `events` from now on. */
+export function trendRowsViewSql(database: string): SqlFragment {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(database, TREND_ROWS_VIEW)}
+TO ${qualified(database, TREND_ROWS_TABLE)} AS ${trendRowsSelect(database)}`;
+}
+
+/**
+ * Copies the rows `events` held before the view existed. Runs after the view is created, so
+ * nothing inserted meanwhile is missed; what both wrote is a harmless copy (see above).
+ */
+export function trendRowsBackfillSql(database: string): SqlFragment {
+  return sql`INSERT INTO ${qualified(database, TREND_ROWS_TABLE)} ${trendRowsSelect(database)}`;
+}
+
+/**
  * In version order. Append only; never edit an applied one. 18.16 has no
  * `ADD COLUMN IF NOT EXISTS`: a future column migration must check `system.columns` first.
  */
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'create events', statements: (db) => [eventsTableSql(db)] },
   { version: 2, name: 'create snapshots', statements: (db) => [snapshotsTableSql(db)] },
+  { version: 3, name: 'trend rows', statements: (db) => [trendRowsTableSql(db), trendRowsViewSql(db), trendRowsBackfillSql(db)] },
 ];
 
 /** The `events` row as written with JSONEachRow. */
