@@ -53,12 +53,23 @@ async function compter(store, extraEnv = {}) {
   });
   try {
     progress(`compter (${store}): defining ${DEBTS} debts`);
+    const pingIds = [];
     for (let i = 0; i < DEBTS; i++) {
       const res = await fetch(`${url}/v1/debts/bench-${i}`, { method: 'PUT', body: '{"schedule":{"every":"1h"}}', headers: { 'content-type': 'application/json' } });
       if (res.status !== 201) throw new Error(`define failed: ${res.status} ${await res.text()}`);
+      pingIds.push((await res.json()).pingId);
     }
-    const script = join(dataDir, 'pay.lua');
-    writeFileSync(script, `
+    const pingScript = join(dataDir, 'ping.lua');
+    writeFileSync(pingScript, `
+local ids = { ${pingIds.map((id) => `"${id}"`).join(', ')} }
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/ping/" .. ids[(n % ${DEBTS}) + 1])
+end
+`);
+    const payScript = join(dataDir, 'pay.lua');
+    writeFileSync(payScript, `
 local n = 0
 request = function()
   n = n + 1
@@ -66,8 +77,10 @@ request = function()
   return wrk.format("POST", path, { ["content-type"] = "application/json" }, "{}")
 end
 `);
-    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, payments to ${DEBTS} debts`);
-    const result = wrk(url, { connections: CONNECTIONS, seconds, script });
+    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, healthchecks-style pings to ${DEBTS} debts`);
+    const ping = wrk(url, { connections: CONNECTIONS, seconds, script: pingScript });
+    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, JSON payments to ${DEBTS} debts`);
+    const pay = wrk(url, { connections: CONNECTIONS, seconds, script: payScript });
     let metrics;
     try {
       metrics = await (await fetch(`${url}/metrics`)).text();
@@ -75,7 +88,7 @@ end
       throw new Error(`/metrics failed after the load (${err.cause?.message ?? err.message}); compter said:\n${server.output().slice(-3000)}`);
     }
     const appended = Number(/^compter_events_appended_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-    return { ...result, appended };
+    return { ...ping, payments: strip(pay), appended };
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -89,7 +102,8 @@ progress('done\n');
 const rows = [
   { server: 'bare Hono handler', 'req/s': bare.rps.toFixed(0), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), 'vs bare': '1.00', 'non-2xx': bare.non2xx },
   { server: 'Pushgateway push', 'req/s': push.rps.toFixed(0), 'p50 ms': push.p50.toFixed(2), 'p99 ms': push.p99.toFixed(2), 'vs bare': (push.rps / bare.rps).toFixed(2), 'non-2xx': push.non2xx },
-  { server: 'compter duckdb (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
+  { server: 'compter duckdb: GET /ping/{id} (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
+  { server: 'compter duckdb: POST payments (durable)', 'req/s': duck.payments.rps.toFixed(0), 'p50 ms': duck.payments.p50.toFixed(2), 'p99 ms': duck.payments.p99.toFixed(2), 'vs bare': (duck.payments.rps / bare.rps).toFixed(2), 'non-2xx': duck.payments.non2xx },
 ];
 printTable(rows);
 console.log(`events appended by compter during the run: ${duck.appended}`);

@@ -1,30 +1,51 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import type { Clock } from './domain/clock.js';
 import type { DebtEngine } from './engine/debt-engine.js';
+import type { SloEngine } from './engine/slo-engine.js';
+import { registerCalendarRoutes } from './http/calendar-routes.js';
+import { registerJobStatusRoutes } from './http/job-status-routes.js';
+import { registerSloRoutes } from './http/slo-routes.js';
+import { registerTrendRoutes, type TrendReader } from './http/trend-routes.js';
+import { authenticate, TokenRegistry } from './http/auth.js';
 import { registerDebtRoutes } from './http/debt-routes.js';
 import type { AppEnv } from './http/env.js';
 import { errorResponse, toErrorResponse } from './http/errors.js';
 import { registerOpsRoutes, type Readiness } from './http/ops-routes.js';
+import { rateLimit, RateLimiter } from './http/rate-limit.js';
+import { requestLimits } from './http/request-limits.js';
 import { registerSeedRoutes } from './http/seed-routes.js';
+import { registerPingKeyRoutes } from './http/ping-key-routes.js';
+import { registerPingRoutes } from './http/ping-routes.js';
+import { registerSentryRoutes } from './http/sentry-routes.js';
+import type { PingKeys } from './engine/ping-keys.js';
 import type { CompterMetrics } from './metrics/registry.js';
+import { tracingMiddleware } from './tracing/http-middleware.js';
+import { isTracingActive } from './tracing/tracing.js';
 
 export interface AppDeps {
   engine: DebtEngine;
+  /** Calendars, job status and SLOs (their routes are served when given). */
+  slos?: SloEngine;
+  /** Slowdown trends (`/v1/trends/*` are served when given). */
+  trends?: TrendReader;
   clock: Clock;
   logger: Logger;
   metrics: CompterMetrics;
   readiness: () => Promise<Readiness>;
   version: string;
-  /** Largest request body accepted, bytes (default 1 MiB). */
+  /** Largest request body accepted on definition routes, bytes (default 1 MiB; pings take less). */
   bodyLimitBytes?: number;
+  /** Configured tokens; none (the default) runs open, everything acting for project `default`. */
+  tokens?: TokenRegistry;
+  /** Per-project rate limits; none by default. */
+  limiter?: RateLimiter;
   /** Bearer token required on /metrics, when set. */
   metricsToken?: string;
+  /** Project ping keys (key-form ping URLs, Sentry-style check-ins, GET /v1/ping-key). */
+  pingKeys?: PingKeys;
 }
-
-const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 let requestCounter = 0;
 const requestPrefix = process.pid.toString(36);
@@ -32,6 +53,8 @@ const requestPrefix = process.pid.toString(36);
 /** Builds the HTTP application: middleware, the one onError, every route. Never listens. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
+  // Outermost, so a request's span covers everything below; only when the SDK runs (tracing/).
+  if (isTracingActive()) app.use('*', tracingMiddleware(deps.version));
   const { metrics, logger } = deps;
 
   app.use('*', async (c, next) => {
@@ -45,17 +68,25 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     metrics.httpRequestDuration.observe({ route }, (performance.now() - start) / 1000);
   });
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
-      onError: (c) => errorResponse(c, 413, 'too_large', `request body exceeds ${deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT} bytes`),
-    }),
-  );
+  // Size limits first (cheap, no body read when Content-Length says), then who is asking, then
+  // whether their project has budget left: unauthenticated requests never spend a project's.
+  app.use('*', requestLimits(deps.bodyLimitBytes === undefined ? {} : { definitionBodyBytes: deps.bodyLimitBytes }));
+  app.use('*', authenticate(deps.tokens ?? new TokenRegistry()));
+  app.use('*', rateLimit(deps.limiter ?? new RateLimiter(), deps.clock, (project) => metrics.rateLimited.inc({ project })));
 
   registerOpsRoutes(app, deps);
   registerSeedRoutes(app, deps.engine, deps.clock);
   registerDebtRoutes(app, deps.engine, deps.clock);
+  if (deps.slos) {
+    registerCalendarRoutes(app, deps.slos);
+    registerJobStatusRoutes(app, deps.slos, deps.clock);
+    registerSloRoutes(app, deps.slos);
+  }
+  if (deps.trends) registerTrendRoutes(app, deps.trends);
+  const pingKeys = deps.pingKeys ?? { resolve: () => undefined };
+  registerPingRoutes(app, deps.engine, deps.clock, pingKeys);
+  registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);
+  if (deps.pingKeys) registerPingKeyRoutes(app, deps.pingKeys);
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));
   app.onError((err, c) =>

@@ -2,8 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { calendarDefinitionSchema, validateCalendarDefinition } from './domain/calendar.js';
 import { debtInputSchema, normalizeDebtInput } from './domain/debt-definition.js';
+import { normalizeSloInput, sloInputSchema } from './domain/slo.js';
 import { ID_PATTERN, type Problem } from './domain/problems.js';
+import { pingKeysConfigSchema } from './domain/ping-key.js';
+import { limitsSchema, tokenListProblems, tokenRecordSchema } from './domain/tokens.js';
 
 /** Settings from the environment (SPEC §8). */
 export const envSchema = z.object({
@@ -22,25 +26,39 @@ export const envSchema = z.object({
   COMPTER_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Take a snapshot of the projection after this many events and on shutdown; 0 never. */
   COMPTER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(200_000),
+  /** ClickHouse only: where accepted events wait while ClickHouse is unreachable (default `<data dir>/spool`). */
+  COMPTER_SPOOL_DIR: z.string().min(1).optional(),
+  /** Refuse (503) writes that would grow the spool beyond this; 0 = until the disk is full. */
+  COMPTER_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).default(0),
+  /** Longest wait for one ClickHouse insert before its batch is spooled instead. */
+  COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /** How often the job trend gauges are recomputed from the event store, seconds. */
+  COMPTER_TRENDS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
 const configDebtSchema = debtInputSchema.extend({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'), project: z.string().regex(ID_PATTERN).optional() });
+const configCalendarSchema = calendarDefinitionSchema.extend({ project: z.string().regex(ID_PATTERN).optional() });
+const configSloSchema = sloInputSchema.extend({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'), project: z.string().regex(ID_PATTERN).optional() });
 
 /** The shape of compter.yaml (SPEC §8). Sections other issues fill are accepted as declared. */
 export const fileConfigSchema = z
   .object({
-    calendars: z.array(z.record(z.string(), z.unknown())).default([]),
+    calendars: z.array(configCalendarSchema).default([]),
     debts: z.array(configDebtSchema).default([]),
-    slos: z.array(z.record(z.string(), z.unknown())).default([]),
-    tokens: z.array(z.record(z.string(), z.unknown())).default([]),
-    limits: z.record(z.string(), z.unknown()).optional(),
+    slos: z.array(configSloSchema).default([]),
+    tokens: z.array(tokenRecordSchema).default([]),
+    limits: limitsSchema.optional(),
+    /** Ping keys by project (`/ping/{pingKey}/{debtId}`); a project without one gets a generated key. */
+    pingKeys: pingKeysConfigSchema.optional(),
   })
   .strict();
 
 export type FileConfig = z.infer<typeof fileConfigSchema>;
 export type ConfigDebt = z.infer<typeof configDebtSchema>;
+export type ConfigCalendar = z.infer<typeof configCalendarSchema>;
+export type ConfigSlo = z.infer<typeof configSloSchema>;
 
 /** Reads the environment; throws an Error naming every bad variable. */
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): Env {
@@ -70,7 +88,7 @@ export function parseConfig(text: string): { config?: FileConfig; problems: Prob
   if (!parsed.success) {
     return { problems: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };
   }
-  const problems: Problem[] = [];
+  const problems: Problem[] = tokenListProblems(parsed.data.tokens);
   const seen = new Set<string>();
   parsed.data.debts.forEach((debt, index) => {
     const project = debt.project ?? 'default';
@@ -81,6 +99,7 @@ export function parseConfig(text: string): { config?: FileConfig; problems: Prob
     const result = normalizeDebtInput(input, { id: debt.id, project, pingId: 'config' });
     for (const p of result.problems) problems.push({ path: `debts[${index}].${p.path}`, message: p.message });
   });
+  problems.push(...calendarAndSloProblems(parsed.data));
   return problems.length ? { problems } : { config: parsed.data, problems };
 }
 
@@ -93,6 +112,40 @@ export function readConfigFile(path: string): { config?: FileConfig; problems: P
     return { problems: [{ path: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }] };
   }
   return parseConfig(text);
+}
+
+/**
+ * Every deeper problem of the calendars and SLOs (zones, holiday regions, dates, `HH:MM+Nd`
+ * times, crons) at its path (`slos[1].jobs[0].expectedEnd`), and duplicate ids. Whether an
+ * SLO's calendar exists is checked when the config is applied: it may have been defined
+ * through the API.
+ */
+function calendarAndSloProblems(config: FileConfig): Problem[] {
+  const problems: Problem[] = [];
+  const calendars = new Set<string>();
+  config.calendars.forEach((calendar, index) => {
+    const { project = 'default', ...definition } = calendar;
+    const key = `${project}/${calendar.id}`;
+    if (calendars.has(key)) problems.push({ path: `calendars[${index}].id`, message: `duplicate calendar ${key}` });
+    calendars.add(key);
+    const result = validateCalendarDefinition(definition);
+    if (!result.ok) for (const p of result.problems) problems.push({ path: `calendars[${index}].${bracketIndexes(p.path)}`, message: p.message });
+  });
+  const slos = new Set<string>();
+  config.slos.forEach((slo, index) => {
+    const { project = 'default', ...input } = slo;
+    const key = `${project}/${slo.id}`;
+    if (slos.has(key)) problems.push({ path: `slos[${index}].id`, message: `duplicate SLO ${key}` });
+    slos.add(key);
+    const result = normalizeSloInput(input, { id: slo.id, project });
+    for (const p of result.problems) problems.push({ path: `slos[${index}].${bracketIndexes(p.path)}`, message: p.message });
+  });
+  return problems;
+}
+
+/** `jobs.0.expectedEnd` → `jobs[0].expectedEnd`, as the file's own paths read. */
+function bracketIndexes(path: string): string {
+  return path.replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -8,17 +8,32 @@ import { createApp } from './app.js';
 import { configPath, readConfigFile, type Env, type FileConfig } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { DebtEngine } from './engine/debt-engine.js';
+import { SloEngine } from './engine/slo-engine.js';
+import { SloTrendInputs, trendProjectsOf } from './engine/slo-trend-inputs.js';
+import { TrendService } from './engine/trend-service.js';
+import { TrendSeries } from './metrics/trend-series.js';
+import { trendQueriesFor } from './store/trend-store.js';
 import { Snapshotter } from './engine/snapshotter.js';
 import type { Projection } from './engine/projection.js';
 import { LogPosition, rebuildProjections } from './engine/rebuild.js';
+import { PingKeys } from './engine/ping-keys.js';
 import { EventIdGenerator } from './domain/event-id.js';
+import { bindPolicy, TokenRegistry } from './http/auth.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { SERVER_LIMITS } from './http/request-limits.js';
 import { TimelineCache } from './engine/timelines.js';
 import type { Readiness } from './http/ops-routes.js';
 import { createMetrics } from './metrics/registry.js';
+import { JobSeries } from './metrics/job-series.js';
+import { SloSeries } from './metrics/slo-series.js';
 import { BatchWriter } from './store/batch-writer.js';
 import { DuckDbEventStore } from './store/duckdb/duckdb-store.js';
 import type { EventStore } from './store/event-store.js';
 import { ClickHouseEventStore } from './store/clickhouse/clickhouse-store.js';
+import { DurableEventStore } from './store/durable-store.js';
+import { Spool } from './store/spool.js';
+import type { CompterMetrics } from './metrics/registry.js';
+import { shutdownTracing } from './tracing/tracing.js';
 
 /** compter's version, from the package.json above this module (src/ or dist/src/). */
 export function version(): string {
@@ -35,6 +50,37 @@ export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * The store the writer appends to. ClickHouse gets the local spool (SPEC §5): while it is
+ * unreachable, batches are fsynced under COMPTER_SPOOL_DIR and acknowledged, then drained in
+ * order. DuckDB is a local file, so its failures are disk failures the spool would share:
+ * there a failed append is answered 503 with Retry-After.
+ */
+async function openDurableStore(env: Env, metrics: CompterMetrics, logger: Logger): Promise<DurableEventStore> {
+  const inner = await openStore(env);
+  let spool: Spool | null = null;
+  if (env.COMPTER_STORE === 'clickhouse') {
+    const dir = env.COMPTER_SPOOL_DIR ?? join(env.COMPTER_DATA_DIR, 'spool');
+    const opened = await Spool.open(dir, { maxBytes: env.COMPTER_SPOOL_MAX_BYTES });
+    spool = opened.spool;
+    if (opened.recovery.events > 0 || opened.recovery.droppedBytes > 0) logger.warn({ dir, ...opened.recovery }, 'spool recovered; draining it before the rebuild');
+  }
+  const store = new DurableEventStore(inner, {
+    spool,
+    logger,
+    appendTimeoutMs: env.COMPTER_STORE === 'clickhouse' ? env.COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS : 0,
+    drainBatchEvents: env.COMPTER_BATCH_SIZE,
+    hooks: {
+      onStoreError: (err) => {
+        metrics.eventStoreErrors.inc();
+        logger.warn({ err: (err as Error).message }, 'event store operation failed');
+      },
+    },
+  });
+  metrics.setSpoolEventsSource(() => store.spooledEvents);
+  return store;
 }
 
 async function openStore(env: Env): Promise<EventStore> {
@@ -58,8 +104,15 @@ function loadFileConfig(env: Env, logger: Logger): { path: string | null; config
 }
 
 /** Defines the config's debts that are new or changed (config as code). */
-async function applyConfig(engine: DebtEngine, config: FileConfig): Promise<number> {
+async function applyConfig(engine: DebtEngine, config: FileConfig, slos: SloEngine): Promise<number> {
   let changed = 0;
+  // Calendars first: SLOs and rrule debts name them.
+  for (const { project = 'default', ...calendar } of config.calendars) {
+    if (await slos.defineCalendarIfChanged(project, calendar.id, calendar)) changed++;
+  }
+  for (const { project = 'default', ...input } of config.slos) {
+    if (await slos.defineSloIfChanged(project, input.id, input)) changed++;
+  }
   for (const { project = 'default', ...input } of config.debts) {
     if (await engine.defineIfChanged(project, input.id, input)) changed++;
   }
@@ -70,11 +123,17 @@ async function applyConfig(engine: DebtEngine, config: FileConfig): Promise<numb
 export interface Compter {
   app: ReturnType<typeof createApp>;
   engine: DebtEngine;
+  /** Calendars, job runs and SLOs. */
+  slos: SloEngine;
+  /** Each project's ping key (config or generated). */
+  pingKeys: PingKeys;
   store: EventStore;
   writer: BatchWriter;
   metrics: ReturnType<typeof createMetrics>;
   logger: Logger;
   configFile: string | null;
+  /** The configured API tokens (empty: running open). */
+  tokens: TokenRegistry;
   rebuilt: Awaited<ReturnType<typeof rebuildProjections>>;
   snapshotter: Snapshotter;
   reloadConfig(): Promise<number>;
@@ -88,9 +147,12 @@ export interface Compter {
  */
 export async function createCompter(env: Env, clock: Clock = systemClock, logger: Logger = pino({ level: env.COMPTER_LOG_LEVEL, base: { service: 'compter' } })): Promise<Compter> {
   const { path: configFile, config } = loadFileConfig(env, logger);
-  const store = await openStore(env);
-  await store.migrate();
   const metrics = createMetrics({ version: version() });
+  const store = await openDurableStore(env, metrics, logger);
+  await store.migrate();
+  // Events a crash left in the spool go to the log first, so the rebuild sees them.
+  const drained = await store.drainNow();
+  if (drained > 0) logger.info({ events: drained }, 'spool drained to the event store');
   let snapshotter: Snapshotter | null = null;
   const writer = new BatchWriter(store, {
     maxBatchEvents: env.COMPTER_BATCH_SIZE,
@@ -109,46 +171,80 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   });
   const ids = new EventIdGenerator();
   const position = new LogPosition();
-  const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(), metrics: metrics.debts, logger, ids, position });
-  const projections: Projection[] = [engine];
+  const sloSeries = new SloSeries();
+  const jobSeries = new JobSeries();
+  metrics.addExposition(sloSeries);
+  metrics.addExposition(jobSeries);
+  const slos = new SloEngine({ clock, sink: writer, store, logger, ids, position, sloMetrics: sloSeries, jobMetrics: jobSeries });
+  const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(slos), metrics: metrics.debts, logger, ids, position });
+  const pingKeys = new PingKeys({ clock, sink: writer, ids, position });
+  pingKeys.setDeclared(config?.pingKeys);
+  // The SLO engine first: calendars must exist when rrule debts that name them replay.
+  const projections: Projection[] = [slos, engine, pingKeys];
   const rebuilt = await rebuildProjections(store, projections, position, logger);
   snapshotter = new Snapshotter(projections, position, store, writer, logger, env.COMPTER_SNAPSHOT_EVERY_EVENTS);
   snapshotter.start();
-  if (config) await applyConfig(engine, config);
+  if (config) await applyConfig(engine, config, slos);
+  // Trends: the routes run fresh SQL; the job trend gauges are recomputed on a fixed period.
+  const trendSeries = new TrendSeries();
+  metrics.addExposition(trendSeries);
+  let trendProjects = trendProjectsOf(config);
+  const trends = new TrendService({ queries: trendQueriesFor(store), inputs: new SloTrendInputs(slos, () => trendProjects), clock, series: trendSeries, logger, refreshSeconds: env.COMPTER_TRENDS_REFRESH_SECONDS });
+  trends.start();
 
+  // `spooling` answers 200: writes are still made durable (in the local spool), so a load
+  // balancer should keep sending payments; only `failing` (nothing can be made durable) is 503.
   const readiness = async (): Promise<Readiness> => {
-    try {
-      await store.ping();
-      return { status: 'ok', store: store.kind };
-    } catch (err) {
-      return { status: 'unavailable', store: store.kind, detail: (err as Error).message };
-    }
+    const health = await store.health();
+    const status = health.state === 'ok' ? 'ok' : health.state === 'spooling' ? 'spooling' : 'unavailable';
+    return health.detail === undefined ? { status, store: store.kind } : { status, store: store.kind, detail: health.detail };
   };
-  const app = createApp({ engine, clock, logger, metrics, readiness, version: version(), metricsToken: env.COMPTER_METRICS_TOKEN });
+  const tokens = new TokenRegistry(config?.tokens ?? []);
+  const limiter = new RateLimiter(config?.limits);
+  const app = createApp({ engine, slos, clock, logger, metrics, readiness, version: version(), metricsToken: env.COMPTER_METRICS_TOKEN, tokens, limiter, pingKeys, trends });
   let closing: Promise<void> | null = null;
   return {
     app,
     engine,
+    slos,
+    pingKeys,
     store,
     writer,
     metrics,
     logger,
     configFile,
+    tokens,
     rebuilt,
     snapshotter,
     async reloadConfig() {
       const { config: fresh } = loadFileConfig(env, logger);
-      return fresh ? applyConfig(engine, fresh) : 0;
+      if (!fresh) return 0;
+      // Removing the last token must not silently open a server that listens beyond loopback.
+      const access = bindPolicy(env.COMPTER_HOST, fresh.tokens.length, isAllowOpen(env));
+      if (tokens.size > 0 && access.mode === 'refuse') throw new Error(`the new config declares no tokens: ${access.message}`);
+      const changed = await applyConfig(engine, fresh, slos);
+      tokens.replace(fresh.tokens);
+      trendProjects = trendProjectsOf(fresh);
+      pingKeys.setDeclared(fresh.pingKeys);
+      limiter.configure(fresh.limits);
+      return changed;
     },
     close: () =>
       (closing ??= (async () => {
         engine.stop();
+        slos.stop();
+        await trends.stop();
         snapshotter?.stop();
         await writer.close();
+        await store.settle();
         await snapshotter?.take();
         await store.close();
       })()),
   };
+}
+
+function isAllowOpen(env: Env): boolean {
+  return env.COMPTER_ALLOW_OPEN === '1' || env.COMPTER_ALLOW_OPEN === 'true';
 }
 
 /** Starts compter and its HTTP listener; `close()` stops accepting, then drains in order. */
@@ -156,13 +252,19 @@ export async function startServer(env: Env, clock: Clock = systemClock): Promise
   const startedAt = performance.now();
   const compter = await createCompter(env, clock);
   const { app, logger, store, rebuilt } = compter;
+  const access = bindPolicy(env.COMPTER_HOST, compter.tokens.size, isAllowOpen(env));
+  if (access.mode === 'refuse') {
+    await compter.close();
+    throw new Error(access.message);
+  }
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT, serverOptions: { ...SERVER_LIMITS } }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.COMPTER_HOST.includes(':') ? `[${env.COMPTER_HOST}]` : env.COMPTER_HOST}:${port}`;
   logger.info({ url, store: store.kind, debts: compter.engine.size, ...rebuilt, readyMs: Math.round(performance.now() - startedAt) }, 'compter is ready');
-  logger.warn('no tokens are configured: every request acts for project "default" (serve on a loopback address only)');
+  if (access.mode === 'tokens') logger.info({ tokens: compter.tokens.size }, 'bearer tokens required');
+  else logger.warn(access.message);
 
   const onHangup = () => {
     if (!compter.configFile) return;
@@ -185,6 +287,7 @@ export async function startServer(env: Env, clock: Clock = systemClock): Promise
       clearTimeout(forced);
       await compter.close();
       logger.info('stopped');
+      await shutdownTracing();
     })());
   return { url, port, close };
 }

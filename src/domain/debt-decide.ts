@@ -149,13 +149,14 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   if (match.occurrenceAt !== null) openThrough(state, match.occurrenceAt, ctx);
   const runKey = payment.runId ?? '';
   const run = payment.kind === 'start' ? undefined : state.runs.find((r) => r.key === runKey);
-  const durationMs = run && (payment.kind === 'success' || payment.kind === 'fail') ? Math.max(0, payment.at - run.startedAt) : null;
+  const isEnd = payment.kind === 'success' || payment.kind === 'fail';
+  // Measured from the recorded start when there is one; the client's own figure otherwise.
+  const durationMs = !isEnd ? null : run ? Math.max(0, payment.at - run.startedAt) : (payment.durationMs ?? null);
   const occ = findOpen(state, match.occurrenceAt);
   const attributes: Record<string, unknown> = { occurrenceAt: match.occurrenceAt };
   if (payment.stage !== undefined) attributes.stage = payment.stage;
   if (payment.exitCode !== undefined) attributes.exitCode = payment.exitCode;
   if (payment.message !== undefined) attributes.message = payment.message;
-  const isEnd = payment.kind === 'success' || payment.kind === 'fail';
   let outcome: ClosedOutcome | null = null;
   if (isEnd && occ) {
     outcome = endOutcome(state, payment, occ, run?.stages ?? []);

@@ -16,7 +16,8 @@ export type EventType =
   | 'job.status'
   | 'slo.defined'
   | 'slo.deleted'
-  | 'slo.closed';
+  | 'slo.closed'
+  | 'ping_key.generated';
 
 export interface LogEvent {
   /** Time-ordered id made by compter (see event-id.ts); a resent event keeps its id. */

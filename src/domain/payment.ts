@@ -11,6 +11,8 @@ export interface Payment {
   exitCode?: number;
   host?: string;
   message?: string;
+  /** Run length the client measured; used only when compter saw no start for the run. */
+  durationMs?: number;
   /** When it happened, epoch ms (receipt time unless the client said). */
   at: number;
   businessDate?: string;
@@ -36,6 +38,7 @@ export const paymentInputSchema = z
     host: z.string().max(256).optional(),
     message: z.string().max(1024 * 1024).optional(),
     at: z.string().max(64).optional(),
+    durationSeconds: z.number().min(0).max(MAX_PAST_SKEW_MS / 1000).optional(),
     businessDate: z.string().max(10).optional(),
     schedule: scheduleInputSchema.optional(),
     grace: z.union([z.string().max(64), z.number()]).optional(),
@@ -56,6 +59,7 @@ export function normalizePayment(input: Omit<PaymentInput, 'schedule' | 'grace'>
   if (kind === 'stage' && !input.stage) problems.push({ path: 'stage', message: 'required when kind is "stage"' });
   if (kind !== 'stage' && input.stage !== undefined) problems.push({ path: 'stage', message: 'only allowed when kind is "stage"' });
   if (input.runId !== undefined && !RUN_ID.test(input.runId)) problems.push({ path: 'runId', message: 'must be 1–128 printable ASCII characters without spaces' });
+  if (input.durationSeconds !== undefined && kind !== 'success' && kind !== 'fail') problems.push({ path: 'durationSeconds', message: 'only allowed on a success or fail payment' });
   if (input.businessDate !== undefined && !isRealDate(input.businessDate)) problems.push({ path: 'businessDate', message: 'must be a date YYYY-MM-DD' });
   let at = now;
   if (input.at !== undefined) {
@@ -72,6 +76,7 @@ export function normalizePayment(input: Omit<PaymentInput, 'schedule' | 'grace'>
   if (input.exitCode !== undefined) payment.exitCode = input.exitCode;
   if (input.host !== undefined) payment.host = input.host;
   if (input.message !== undefined) payment.message = truncateUtf8(input.message, MESSAGE_LIMIT_BYTES);
+  if (input.durationSeconds !== undefined) payment.durationMs = Math.round(input.durationSeconds * 1000);
   if (input.businessDate !== undefined) payment.businessDate = input.businessDate;
   return { payment, problems };
 }

@@ -120,11 +120,14 @@ export class DebtEngine implements Projection {
     const key = keyOf(project, debtId);
     const existing = this.debts.get(key);
     const { definition, problems } = normalizeDebtInput(input, { id: debtId, project, pingId: existing?.def.pingId ?? randomUUID() });
+    if (definition) problems.push(...this.deps.timelines.calendarProblems(definition));
     assertNoProblems(problems, 'invalid debt definition');
     const now = this.deps.clock.now();
     const events = this.defineEvents(definition!, now);
+    // Taken before the commit: a DELETE of the same id may run while it is awaited.
+    const state = this.debts.get(key)!;
     await this.commit(events);
-    return { debt: this.json(this.debts.get(key)!), created: !existing };
+    return { debt: this.json(state), created: !existing };
   }
 
   /** Defines a debt only when it is new or its definition differs (config applied at every start). */
@@ -194,6 +197,26 @@ export class DebtEngine implements Projection {
    * true); otherwise not_found, with a message that says how to vivify.
    */
   async pay(project: string, id: string, payment: Payment, vivify?: Vivify): Promise<{ debt: DebtJson; created: boolean }> {
+    const { state, created } = await this.record(project, id, payment, vivify);
+    return { debt: this.json(state), created };
+  }
+
+  /** Records a payment like `pay` without rendering the debt (the ping hot path answers "OK"). */
+  async payQuietly(project: string, id: string, payment: Payment, vivify?: Vivify): Promise<{ created: boolean }> {
+    const { created } = await this.record(project, id, payment, vivify);
+    return { created };
+  }
+
+  /** The id of the debt's most recently started open run ('' for an anonymous one), or undefined when none is open. */
+  latestOpenRunId(project: string, id: string): string | undefined {
+    const runs = this.debts.get(keyOf(project, id))?.runs;
+    if (!runs || runs.length === 0) return undefined;
+    let latest = runs[0]!;
+    for (const run of runs) if (run.startedAt >= latest.startedAt) latest = run;
+    return latest.key;
+  }
+
+  private async record(project: string, id: string, payment: Payment, vivify?: Vivify): Promise<{ state: DebtState; created: boolean }> {
     const key = keyOf(project, id);
     const now = this.deps.clock.now();
     let state = this.debts.get(key);
@@ -206,6 +229,7 @@ export class DebtEngine implements Projection {
       const input: DebtInput = { schedule: vivify.schedule };
       if (vivify.grace !== undefined) input.grace = vivify.grace;
       const { definition, problems } = normalizeDebtInput(input, { id, project, pingId: randomUUID() });
+      if (definition) problems.push(...this.deps.timelines.calendarProblems(definition));
       assertNoProblems(problems, 'cannot create the debt from this payment');
       // Vivified debts begin a moment before the payment that created them, so it can pay.
       events.push(...this.defineEvents(definition!, Math.min(now, payment.at) - 1));
@@ -222,7 +246,7 @@ export class DebtEngine implements Projection {
     }
     events.push(...this.finish(state, now, [...pre, ...paid]));
     await this.commit(events);
-    return { debt: this.json(state), created };
+    return { state, created };
   }
 
   /** Closed, current and upcoming occurrences with a scheduled time in [from, to]. */

@@ -20,6 +20,7 @@ export class LogPosition {
  * replays all history when a snapshot exists.
  */
 export async function rebuildProjections(store: EventStore, projections: Projection[], position: LogPosition, logger: Logger): Promise<{ replayed: number; fromSnapshot: boolean }> {
+  const started = performance.now();
   const snapshot = await store.loadLatestSnapshot();
   if (snapshot) {
     const bySection = new Map(projections.map((p) => [p.section, p]));
@@ -30,6 +31,7 @@ export async function rebuildProjections(store: EventStore, projections: Project
     }
     position.note(snapshot.upToEventId);
   }
+  const snapshotMs = performance.now() - started;
   let replayed = 0;
   for await (const page of store.scan(position.lastEventId, 10_000)) {
     for (const event of page) {
@@ -38,8 +40,10 @@ export async function rebuildProjections(store: EventStore, projections: Project
     }
     replayed += page.length;
   }
-  logger.info({ replayed, fromSnapshot: Boolean(snapshot) }, 'projections rebuilt from the event log');
+  const replayMs = performance.now() - started - snapshotMs;
   for (const p of projections) await p.begin();
+  const ms = (t: number) => Math.round(t);
+  logger.info({ replayed, fromSnapshot: Boolean(snapshot), snapshotMs: ms(snapshotMs), replayMs: ms(replayMs), beginMs: ms(performance.now() - started - snapshotMs - replayMs) }, 'projections rebuilt from the event log');
   return { replayed, fromSnapshot: Boolean(snapshot) };
 }
 

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError, type DomainErrorCode, type Problem } from '../domain/problems.js';
+import { BackpressureError, WriterClosedError } from '../store/batch-writer.js';
 
 /** The one error body of SPEC §4. */
 export interface ErrorBody {
@@ -48,6 +49,9 @@ export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: un
     const code = status === 413 ? 'too_large' : status === 404 ? 'not_found' : status === 401 ? 'unauthorized' : status >= 500 ? 'unavailable' : 'bad_request';
     return errorResponse(c, status, code, err.message || 'request refused');
   }
+  // The writer's queue is full or it is shutting down: nothing was made durable; retry.
+  if (err instanceof BackpressureError) return errorResponse(c, 503, 'unavailable', err.message, undefined, err.retryAfterSeconds);
+  if (err instanceof WriterClosedError) return errorResponse(c, 503, 'unavailable', 'compter is shutting down; retry', undefined, 5);
   onUnexpected(err);
   return errorResponse(c, 500, 'internal', 'unexpected error; it has been logged');
 }

@@ -35,7 +35,9 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
     // On the Node server, write the cached chunks straight to the socket (no copy) and release
     // them once sent; in-process requests (tests) get one joined body.
     const outgoing = (c.env as { outgoing?: Parameters<typeof writeMetricsBody>[0] } | undefined)?.outgoing;
-    if (outgoing) {
+    // Not for HEAD: Hono answers HEAD with a copy of the GET response, which drops the
+    // already-sent marker, and the adapter then stalls the keep-alive connection.
+    if (outgoing && c.req.method !== 'HEAD') {
       writeMetricsBody(outgoing, rendered);
       return RESPONSE_ALREADY_SENT;
     }

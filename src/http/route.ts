@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { Problem } from '../domain/problems.js';
 import { BadRequestError } from './errors.js';
+import { assertJsonShape, assertWellFormedStrings } from './request-limits.js';
 import type { AppEnv } from './env.js';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
@@ -38,11 +39,15 @@ function problemsOf(error: z.ZodError, prefix: string): Problem[] {
 export async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return undefined;
+  assertJsonShape(text);
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new BadRequestError('request body is not valid JSON');
   }
+  assertWellFormedStrings(value);
+  return value;
 }
 
 /**

@@ -121,9 +121,13 @@ const WRITE_COLUMN_LIST = WRITE_COLUMNS.map(([name]) => name).join(', ');
 const STAGING_TABLE = 'incoming_events';
 const CHUNK_TYPES = WRITE_COLUMNS.map(([, , type]) => type);
 
-/** Columns read back, in `toEvent`'s order; DOUBLE casts make JS numbers, not bigints. */
-const READ_COLUMNS = `event_id, project, type, debt, application, job, slo,
-  epoch_ms(ts)::DOUBLE, epoch_ms(ingested_at)::DOUBLE, kind, status, run_id, host,
+/**
+ * Columns read back, in `toEvent`'s order; DOUBLE casts make JS numbers, not bigints. The
+ * free-text columns are read with a one-character prefix that `toEvent` drops: the node API
+ * decodes VARCHARs with a default TextDecoder, which silently strips a leading U+FEFF.
+ */
+const READ_COLUMNS = `event_id, project, type, debt, '.' || application, '.' || job, slo,
+  epoch_ms(ts)::DOUBLE, epoch_ms(ingested_at)::DOUBLE, kind, status, run_id, '.' || host,
   business_date, duration_ms::DOUBLE, lateness_ms::DOUBLE, attributes`;
 
 /** The embedded event store: one DuckDB file under the data directory. */
@@ -454,15 +458,15 @@ function toEvent(row: DuckDBValue[]): LogEvent {
     project: row[1] as string,
     type: row[2] as EventType,
     debt: row[3] as string,
-    application: row[4] as string,
-    job: row[5] as string,
+    application: (row[4] as string).slice(1),
+    job: (row[5] as string).slice(1),
     slo: row[6] as string,
     ts: row[7] as number,
     ingestedAt: row[8] as number,
     kind: row[9] as string,
     status: row[10] as string,
     runId: row[11] as string,
-    host: row[12] as string,
+    host: (row[12] as string).slice(1),
     businessDate: row[13] as string,
     durationMs: row[14] as number | null,
     latenessMs: row[15] as number | null,
