@@ -125,6 +125,7 @@ export interface Compter {
   engine: DebtEngine;
   /** Calendars, job runs and SLOs. */
   slos: SloEngine;
+  trends: TrendService;
   /** Each project's ping key (config or generated). */
   pingKeys: PingKeys;
   store: EventStore;
@@ -175,7 +176,10 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   const jobSeries = new JobSeries();
   metrics.addExposition(sloSeries);
   metrics.addExposition(jobSeries);
-  const slos = new SloEngine({ clock, sink: writer, store, logger, ids, position, sloMetrics: sloSeries, jobMetrics: jobSeries });
+  // The trend service reads the SLO engine's definitions, and the SLO engine predicts ends from the
+  // trend service's p90: bound late so each can be built.
+  let trendStats: { p90DurationMs(project: string, application: string, job: string): number | null } | undefined;
+  const slos = new SloEngine({ clock, sink: writer, store, logger, ids, position, sloMetrics: sloSeries, jobMetrics: jobSeries, p90DurationMs: (p, a, j) => trendStats?.p90DurationMs(p, a, j) ?? null });
   const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(slos), metrics: metrics.debts, logger, ids, position });
   const pingKeys = new PingKeys({ clock, sink: writer, ids, position });
   pingKeys.setDeclared(config?.pingKeys);
@@ -190,6 +194,7 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   metrics.addExposition(trendSeries);
   let trendProjects = trendProjectsOf(config);
   const trends = new TrendService({ queries: trendQueriesFor(store), inputs: new SloTrendInputs(slos, () => trendProjects), clock, series: trendSeries, logger, refreshSeconds: env.COMPTER_TRENDS_REFRESH_SECONDS });
+  trendStats = trends;
   trends.start();
 
   // `spooling` answers 200: writes are still made durable (in the local spool), so a load
@@ -207,6 +212,7 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
     app,
     engine,
     slos,
+    trends,
     pingKeys,
     store,
     writer,

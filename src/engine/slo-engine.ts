@@ -38,6 +38,12 @@ export interface SloEngineDeps {
   position: LogPosition;
   sloMetrics?: SloMetricsSink;
   jobMetrics?: JobMetricsSink;
+  /**
+   * The p90 duration the trend queries computed in the store (SPEC: predicted ends come from the
+   * same statistics as the trends); null when they have none yet, and then the engine's own p90
+   * of recent runs on the SLO's calendar stands in.
+   */
+  p90DurationMs?: (project: string, application: string, job: string) => number | null;
 }
 
 /** Business dates of runs kept per job: enough for trends' windows and the p90 of durations. */
@@ -664,7 +670,7 @@ export class SloEngine implements Projection {
       sloId: state.def.id,
       expectation,
       slackMs: state.def.slackMs,
-      jobs: state.def.jobs.map((j, i) => ({ runs: runsByJob[i]!, p90DurationMs: this.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar) })),
+      jobs: state.def.jobs.map((j, i) => ({ runs: runsByJob[i]!, p90DurationMs: this.deps.p90DurationMs?.(state.def.project, j.application, j.job) ?? this.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar) })),
       now,
     };
   }
