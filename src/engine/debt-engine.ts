@@ -14,6 +14,7 @@ import type { EventStore } from '../store/event-store.js';
 import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type OccurrenceJson } from './debt-view.js';
 import type { TimelineCache } from './timelines.js';
 import { WakeQueue } from './wake-queue.js';
+import { makeLogEvent } from './event-factory.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
 
@@ -343,27 +344,7 @@ export class DebtEngine implements Projection {
   }
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
-    const event: LogEvent = {
-      eventId: this.deps.ids.next(now),
-      project: def.project,
-      type: d.type,
-      debt: def.id,
-      application: '',
-      job: '',
-      slo: '',
-      ts: d.ts,
-      ingestedAt: now,
-      kind: d.kind,
-      status: d.status,
-      runId: d.runId,
-      host: d.host,
-      businessDate: d.businessDate,
-      durationMs: d.durationMs,
-      latenessMs: d.latenessMs,
-      attributes: d.attributes,
-    };
-    this.deps.position.note(event.eventId);
-    return event;
+    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now);
   }
 
   private async commit(events: LogEvent[]): Promise<void> {

@@ -5,6 +5,7 @@ import { generatePingKey } from '../domain/ping-key.js';
 import type { EventSink } from './debt-engine.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
+import { makeLogEvent } from './event-factory.js';
 
 export interface PingKeysDeps {
   clock: Clock;
@@ -64,26 +65,7 @@ export class PingKeys implements Projection {
   private async generate(project: string): Promise<PingKeyInfo> {
     const now = this.deps.clock.now();
     const pingKey = generatePingKey();
-    const event: LogEvent = {
-      eventId: this.deps.ids.next(now),
-      project,
-      type: 'ping_key.generated',
-      debt: '',
-      application: '',
-      job: '',
-      slo: '',
-      ts: now,
-      ingestedAt: now,
-      kind: '',
-      status: '',
-      runId: '',
-      host: '',
-      businessDate: '',
-      durationMs: null,
-      latenessMs: null,
-      attributes: { pingKey },
-    };
-    this.deps.position.note(event.eventId);
+    const event = makeLogEvent(this.deps.ids, this.deps.position, { project, type: 'ping_key.generated', ts: now, attributes: { pingKey } }, now);
     // Usable only once durable: a key handed out and then lost would silently break jobs.
     await this.deps.sink.write([event]);
     this.applyLogEvent(event);

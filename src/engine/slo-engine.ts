@@ -14,6 +14,7 @@ import type { EventStore } from '../store/event-store.js';
 import type { EventSink } from './debt-engine.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
+import { makeLogEvent } from './event-factory.js';
 import { rowJson, sloJson, type CalendarJson, type PerformanceRowJson, type SloJson } from './slo-view.js';
 import { WakeQueue } from './wake-queue.js';
 
@@ -972,26 +973,7 @@ export class SloEngine implements Projection {
   }
 
   private makeEvent(project: string, fields: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>, now: number): LogEvent {
-    const event: LogEvent = {
-      eventId: this.deps.ids.next(now),
-      project,
-      debt: '',
-      application: '',
-      job: '',
-      slo: '',
-      ingestedAt: now,
-      kind: '',
-      status: '',
-      runId: '',
-      host: '',
-      businessDate: '',
-      durationMs: null,
-      latenessMs: null,
-      attributes: {},
-      ...fields,
-    };
-    this.deps.position.note(event.eventId);
-    return event;
+    return makeLogEvent(this.deps.ids, this.deps.position, { ...fields, project }, now);
   }
 
   private async commit(events: LogEvent[]): Promise<void> {

@@ -1,0 +1,30 @@
+import type { EventIdGenerator } from '../domain/event-id.js';
+import type { EventDraft, LogEvent } from '../domain/event.js';
+import type { LogPosition } from './rebuild.js';
+
+/**
+ * Makes a log event from a draft: a fresh time-ordered id, receipt time, and empty entity and
+ * typed columns where the draft is silent. Every projection makes its events here, so ids stay
+ * strictly increasing across them and the log position always knows the newest.
+ */
+export function makeLogEvent(ids: EventIdGenerator, position: LogPosition, draft: EventDraft, now: number): LogEvent {
+  const event: LogEvent = {
+    eventId: ids.next(now),
+    debt: '',
+    application: '',
+    job: '',
+    slo: '',
+    ingestedAt: now,
+    kind: '',
+    status: '',
+    runId: '',
+    host: '',
+    businessDate: '',
+    durationMs: null,
+    latenessMs: null,
+    attributes: {},
+    ...draft,
+  };
+  position.note(event.eventId);
+  return event;
+}
