@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startClickHouse } from './clickhouse.mjs';
 import { freePort, printTable, progress, root, saveResults, startProcess, wrk } from './lib.mjs';
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -96,17 +97,28 @@ end
 const bare = await bareHono();
 const push = await pushgateway();
 const duck = await compter('duckdb');
+progress('starting clickhouse-server for the ClickHouse run');
+const clickhouse = await startClickHouse();
+let house;
+try {
+  house = await compter('clickhouse', { COMPTER_CLICKHOUSE_URL: clickhouse.url, COMPTER_CLICKHOUSE_DATABASE: 'ping_bench' });
+} finally {
+  await clickhouse.stop();
+}
 progress('done\n');
 const rows = [
   { server: 'bare Hono handler', 'req/s': bare.rps.toFixed(0), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), 'vs bare': '1.00', 'non-2xx': bare.non2xx },
   { server: 'Pushgateway push', 'req/s': push.rps.toFixed(0), 'p50 ms': push.p50.toFixed(2), 'p99 ms': push.p99.toFixed(2), 'vs bare': (push.rps / bare.rps).toFixed(2), 'non-2xx': push.non2xx },
   { server: 'compter duckdb: GET /ping/{id} (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
   { server: 'compter duckdb: POST payments (durable)', 'req/s': duck.payments.rps.toFixed(0), 'p50 ms': duck.payments.p50.toFixed(2), 'p99 ms': duck.payments.p99.toFixed(2), 'vs bare': (duck.payments.rps / bare.rps).toFixed(2), 'non-2xx': duck.payments.non2xx },
+  { server: 'compter clickhouse: GET /ping/{id} (durable)', 'req/s': house.rps.toFixed(0), 'p50 ms': house.p50.toFixed(2), 'p99 ms': house.p99.toFixed(2), 'vs bare': (house.rps / bare.rps).toFixed(2), 'non-2xx': house.non2xx },
+  { server: 'compter clickhouse: POST payments (durable)', 'req/s': house.payments.rps.toFixed(0), 'p50 ms': house.payments.p50.toFixed(2), 'p99 ms': house.payments.p99.toFixed(2), 'vs bare': (house.payments.rps / bare.rps).toFixed(2), 'non-2xx': house.payments.non2xx },
 ];
 printTable(rows);
 console.log(`events appended by compter during the run: ${duck.appended}`);
+console.log(`compter clickhouse /ping: ${(house.rps / push.rps).toFixed(1)}x Pushgateway, ${(house.rps / bare.rps).toFixed(2)} of bare Hono`);
 console.log(`compter duckdb vs Pushgateway: ${(duck.rps / push.rps).toFixed(1)}x (target ≥ 10x); vs bare Hono: ${(duck.rps / bare.rps).toFixed(2)} (target ≥ 0.50)`);
-saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), pushgateway: strip(push), duckdb: strip(duck), ratioDuckdbToBare: duck.rps / bare.rps, ratioDuckdbToPushgateway: duck.rps / push.rps });
+saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), pushgateway: strip(push), duckdb: strip(duck), clickhouse: strip(house), ratioClickhouseToBare: house.rps / bare.rps, ratioDuckdbToBare: duck.rps / bare.rps, ratioDuckdbToPushgateway: duck.rps / push.rps });
 
 function strip({ raw, ...rest }) {
   return rest;
