@@ -188,7 +188,9 @@ async function child(variant, n) {
 
 // ---------------------------------------------------------------- the scraping side (parent)
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+// A fresh connection per request: a pooled one idle through a 10 s baseline scrape outlives the
+// server's 5 s keep-alive timeout, and reusing it fails with ECONNRESET.
+const agent = new http.Agent({ keepAlive: false });
 
 /** curl when installed: a C client, like Prometheus' Go scraper, so the client's own cost stays small. */
 const hasCurl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' }).status === 0;
