@@ -13,7 +13,7 @@ import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
 import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type OccurrenceJson } from './debt-view.js';
 import type { TimelineCache } from './timelines.js';
-import { WakeQueue } from './wake-queue.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
@@ -47,8 +47,6 @@ export interface Vivify {
   grace?: string | number;
 }
 
-/** setTimeout cannot wait longer than 2^31-1 ms; longer sleeps wake early and re-check. */
-const MAX_SLEEP_MS = 2 ** 31 - 1;
 
 function keyOf(project: string, id: string): string {
   return `${project}\u0000${id}`;
@@ -64,12 +62,11 @@ export class DebtEngine implements Projection {
   readonly section = 'debts';
   private readonly debts = new Map<string, DebtState>();
   private readonly byPingId = new Map<string, string>();
-  private readonly wakes = new WakeQueue();
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt: number | null = null;
-  private isRunning = false;
+  private readonly wakes: DeadlineTimer;
 
-  constructor(private readonly deps: DebtEngineDeps) {}
+  constructor(private readonly deps: DebtEngineDeps) {
+    this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
+  }
 
   /** Number of debts held. */
   get size(): number {
@@ -78,19 +75,16 @@ export class DebtEngine implements Projection {
 
   /** After replay: catches every debt up to now (logging what happened while down), starts the timer. */
   async begin(): Promise<void> {
-    this.isRunning = true;
+    this.wakes.start();
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
     for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
     if (events.length) void this.commitInBackground(events);
-    this.armTimer();
   }
 
   /** Stops the timer. Pending writes are drained by whoever owns the sink. */
   stop(): void {
-    this.isRunning = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.wakes.stop();
   }
 
   /** Folds one logged event into the projection (start-up replay and other instances' events). */
@@ -337,10 +331,7 @@ export class DebtEngine implements Projection {
   private afterChange(state: DebtState, now: number): void {
     const key = keyOf(state.def.project, state.def.id);
     this.deps.metrics?.update(debtMetricsView(state, now, this.deps.timelines));
-    if (!this.isRunning) return;
-    this.wakes.schedule(key, nextWakeAt(state, now, this.deps.timelines));
-    const at = this.wakes.peekAt();
-    if (at !== null && (this.timerAt === null || at < this.timerAt)) this.armTimer();
+    if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.deps.timelines));
   }
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
@@ -361,20 +352,6 @@ export class DebtEngine implements Projection {
     }
   }
 
-  private armTimer(): void {
-    if (!this.isRunning) return;
-    if (this.timer) clearTimeout(this.timer);
-    const at = this.wakes.peekAt();
-    this.timerAt = at;
-    if (at === null) {
-      this.timer = null;
-      return;
-    }
-    const delay = Math.min(Math.max(0, at - this.deps.clock.now()), MAX_SLEEP_MS);
-    this.timer = setTimeout(() => this.onTimer(), delay);
-    this.timer.unref?.();
-  }
-
   /**
    * Handles every debt whose wake-up is due: re-checks it against its current state and acts.
    * Resolves when the events it produced are written (the timer does not wait for that).
@@ -387,12 +364,5 @@ export class DebtEngine implements Projection {
       if (state) events.push(...this.settle(state, now, []));
     }
     return events.length ? this.commitInBackground(events) : Promise.resolve();
-  }
-
-  private onTimer(): void {
-    this.timer = null;
-    this.timerAt = null;
-    void this.tick();
-    this.armTimer();
   }
 }

@@ -16,7 +16,7 @@ import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
 import { makeLogEvent } from './event-factory.js';
 import { rowJson, sloJson, type CalendarJson, type PerformanceRowJson, type SloJson } from './slo-view.js';
-import { WakeQueue } from './wake-queue.js';
+import { DeadlineTimer } from './deadline-timer.js';
 
 /** Where the engine reports per-SLO metric changes. */
 export interface SloMetricsSink {
@@ -58,8 +58,6 @@ export const MAX_PERFORMANCE_DAYS = 400;
 export const MAX_PERFORMANCE_ROWS = 10_000;
 /** The timer re-checks every SLO at least this often (new dates come into view). */
 const MAX_WAKE_GAP_MS = 6 * 3_600_000;
-/** setTimeout cannot wait longer than 2^31-1 ms. */
-const MAX_SLEEP_MS = 2 ** 31 - 1;
 const DAY_MS = 86_400_000;
 /** Dates the performance route answers for: day offsets and the walk past `to` stay inside the years 0000–9999. */
 const FIRST_DATE = '1970-01-01';
@@ -173,12 +171,11 @@ export class SloEngine implements Projection {
   private readonly p90Cache = new Map<string, { version: number; calendar: BusinessCalendar; value: number | null }>();
   /** Identity of each report being written → that write, so a resend arriving meanwhile can wait for it. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly wakes = new WakeQueue();
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt: number | null = null;
-  private isRunning = false;
+  private readonly wakes: DeadlineTimer;
 
-  constructor(private readonly deps: SloEngineDeps) {}
+  constructor(private readonly deps: SloEngineDeps) {
+    this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
+  }
 
   /** Numbers of calendars, SLOs and jobs held. */
   get sizes(): { calendars: number; slos: number; jobs: number } {
@@ -189,20 +186,17 @@ export class SloEngine implements Projection {
 
   /** After replay: closes every row time settled while compter was down, exports metrics, starts the timer. */
   async begin(): Promise<void> {
-    this.isRunning = true;
+    this.wakes.start();
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
     for (const state of this.slos.values()) events.push(...this.settle(state, now));
     for (const job of this.jobs.values()) this.deps.jobMetrics?.update(jobMetricsView(job));
     if (events.length) void this.commitInBackground(events);
-    this.armTimer();
   }
 
   /** Stops the timer. */
   stop(): void {
-    this.isRunning = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.wakes.stop();
   }
 
   /** Folds one logged event into the projection. */
@@ -529,27 +523,6 @@ export class SloEngine implements Projection {
     return events.length ? this.commitInBackground(events) : Promise.resolve();
   }
 
-  private onTimer(): void {
-    this.timer = null;
-    this.timerAt = null;
-    void this.tick();
-    this.armTimer();
-  }
-
-  private armTimer(): void {
-    if (!this.isRunning) return;
-    if (this.timer) clearTimeout(this.timer);
-    const at = this.wakes.peekAt();
-    this.timerAt = at;
-    if (at === null) {
-      this.timer = null;
-      return;
-    }
-    const delay = Math.min(Math.max(0, at - this.deps.clock.now()), MAX_SLEEP_MS);
-    this.timer = setTimeout(() => this.onTimer(), delay);
-    this.timer.unref?.();
-  }
-
   /* ---------------------------------------------------------------- rows */
 
   /**
@@ -607,15 +580,13 @@ export class SloEngine implements Projection {
       deliveries: { ...state.deliveries },
     });
 
-    if (this.isRunning) {
+    if (this.wakes.isRunning) {
       let wakeAt = now + MAX_WAKE_GAP_MS;
       for (const o of open) {
         const at = nextChangeAt(o.input);
         if (at !== null && at < wakeAt) wakeAt = at;
       }
       this.wakes.schedule(key, wakeAt);
-      const at = this.wakes.peekAt();
-      if (at !== null && (this.timerAt === null || at < this.timerAt)) this.armTimer();
     }
     return events;
   }
