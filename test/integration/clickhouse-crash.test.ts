@@ -1,11 +1,12 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCompter, type TestCompter } from '../support/app-harness.js';
+import { observe, scenario } from '../support/restart-scenario.js';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess } from '../support/compter-process.js';
-import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, PaymentLoad } from '../support/payment-load.js';
+import { clickhouseEnv, ClickHouseInspector, compareWithStored, defineDebts, freshDatabase, metricValue, PaymentLoad, TempDirs } from '../support/payment-load.js';
 
 /*
  * Crashes and restarts of compter on a real clickhouse-server: kill -9 under load, kill -9
@@ -13,7 +14,7 @@ import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, Pay
  */
 
 let clickhouse: ClickHouseServer;
-const dirs: string[] = [];
+const dirs = new TempDirs('compter-ch-crash-');
 
 beforeAll(async () => {
   clickhouse = await startClickHouse();
@@ -21,31 +22,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await clickhouse?.stop();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await dirs.removeAll();
 });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'compter-ch-crash-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function processEnv(database: string, dataDir: string): Record<string, string> {
-  return {
-    COMPTER_STORE: 'clickhouse',
-    COMPTER_CLICKHOUSE_URL: clickhouse.url,
-    COMPTER_CLICKHOUSE_DATABASE: database,
-    COMPTER_DATA_DIR: dataDir,
-    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
-  };
-}
-
-async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
-  for (const id of debts) {
-    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
-    expect(res.status).toBe(201);
-  }
-}
 
 async function payments(url: string, debt: string): Promise<number> {
   return ((await (await fetch(`${url}/v1/debts/${debt}`)).json()) as { payments: number }).payments;
@@ -56,9 +34,9 @@ const DEBTS = Array.from({ length: 6 }, (_, i) => `crash-${i}`);
 describe('kill -9 of compter on ClickHouse', () => {
   it('loses no acknowledged payment under load', { timeout: 120_000 }, async () => {
     const database = freshDatabase();
-    const dataDir = await tempDir();
+    const dataDir = await dirs.make();
     const inspector = new ClickHouseInspector(clickhouse.url, database);
-    const first = await startCompterProcess(processEnv(database, dataDir));
+    const first = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
     await defineDebts(first.url, DEBTS);
     const load = new PaymentLoad(first.url, DEBTS);
     load.start(24);
@@ -66,7 +44,7 @@ describe('kill -9 of compter on ClickHouse', () => {
     await first.kill9();
     await load.stop();
 
-    const second = await startCompterProcess(processEnv(database, dataDir));
+    const second = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
     try {
       const { missing, duplicated } = compareWithStored(load.acknowledged, await inspector.idsPerMessage());
       expect(missing, 'acknowledged but lost').toEqual([]);
@@ -80,9 +58,9 @@ describe('kill -9 of compter on ClickHouse', () => {
 
   it('drains at start-up what a killed process left in its spool', { timeout: 180_000 }, async () => {
     const database = freshDatabase();
-    const dataDir = await tempDir();
+    const dataDir = await dirs.make();
     const inspector = new ClickHouseInspector(clickhouse.url, database);
-    const first = await startCompterProcess(processEnv(database, dataDir));
+    const first = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
     await defineDebts(first.url, DEBTS);
     const load = new PaymentLoad(first.url, DEBTS);
     load.start(12);
@@ -97,7 +75,7 @@ describe('kill -9 of compter on ClickHouse', () => {
     expect((await readdir(join(dataDir, 'spool'))).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(0);
 
     await clickhouse.start();
-    const second = await startCompterProcess(processEnv(database, dataDir));
+    const second = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
     try {
       // Drained before the rebuild: the files are gone and the projection counts every payment.
       expect((await readdir(join(dataDir, 'spool'))).filter((f) => f.endsWith('.seg'))).toEqual([]);
@@ -115,32 +93,10 @@ describe('kill -9 of compter on ClickHouse', () => {
 });
 
 /** The scenario of test/http/restart.test.ts: schedules, stages, a missed slot, a failure. */
-async function scenario(c: TestCompter): Promise<void> {
-  await c.json('PUT', '/v1/debts/hourly', { schedule: { cron: '0 * * * *', tz: 'UTC' }, grace: '5m', stages: ['a'] });
-  await c.json('PUT', '/v1/debts/every', { schedule: { every: '30m' }, grace: 0 });
-  await c.json('PUT', '/v1/debts/unscheduled', {});
-  await c.json('POST', '/v1/debts/vivified/payments?every=1h', {});
-  c.clock.set(Date.parse('2026-11-20T13:01:00Z'));
-  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'start', runId: 'r1' });
-  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'stage', stage: 'a', runId: 'r1' });
-  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'success', runId: 'r1' });
-  await c.json('POST', '/v1/debts/unscheduled/payments', {});
-  c.clock.set(Date.parse('2026-11-20T15:10:00Z'));
-  await c.engine.tick();
-  await c.json('POST', '/v1/debts/hourly/payments', { kind: 'start', runId: 'r2' });
-  await c.json('POST', '/v1/debts/every/payments', { kind: 'fail', exitCode: 2 });
-}
-
-async function observe(c: TestCompter): Promise<{ debts: unknown; metrics: string[] }> {
-  const debts = (await c.json('GET', '/v1/debts')).body;
-  const text = await (await c.request('/metrics')).text();
-  const metrics = text.split('\n').filter((l) => /^compter_(debt|payments|occurrences)/.test(l)).sort();
-  return { debts, metrics };
-}
 
 describe('a restart on ClickHouse', () => {
   async function restartMatches(snapshotEvery: string) {
-    const dataDir = await tempDir();
+    const dataDir = await dirs.make();
     const env = { COMPTER_STORE: 'clickhouse', COMPTER_CLICKHOUSE_URL: clickhouse.url, COMPTER_CLICKHOUSE_DATABASE: freshDatabase(), COMPTER_SNAPSHOT_EVERY_EVENTS: snapshotEvery };
     const first = await startTestCompter({ dataDir, env });
     await scenario(first);

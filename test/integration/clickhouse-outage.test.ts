@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
-import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, PaymentLoad, sleep } from '../support/payment-load.js';
+import { clickhouseEnv, ClickHouseInspector, compareWithStored, defineDebts, freshDatabase, metricValue, PaymentLoad, sleep, TempDirs } from '../support/payment-load.js';
 
 /*
  * compter on a real clickhouse-server, which is SIGKILLed in the middle of a load and started
@@ -13,7 +12,7 @@ import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, Pay
  */
 
 let clickhouse: ClickHouseServer;
-const dirs: string[] = [];
+const dirs = new TempDirs('compter-outage-');
 
 beforeAll(async () => {
   clickhouse = await startClickHouse();
@@ -21,32 +20,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await clickhouse?.stop();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await dirs.removeAll();
 });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'compter-outage-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function compterEnv(database: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    COMPTER_STORE: 'clickhouse',
-    COMPTER_CLICKHOUSE_URL: clickhouse.url,
-    COMPTER_CLICKHOUSE_DATABASE: database,
-    COMPTER_DATA_DIR: dataDir,
-    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
-    ...extra,
-  };
-}
-
-async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
-  for (const id of debts) {
-    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
-    expect(res.status).toBe(201);
-  }
-}
 
 async function readyz(url: string): Promise<{ status: number; body: { status: string; detail?: string } }> {
   const res = await fetch(`${url}/readyz`);
@@ -76,9 +51,9 @@ const DEBTS = Array.from({ length: 6 }, (_, i) => `outage-${i}`);
 describe('ClickHouse stopped during a load and restarted', () => {
   it('acknowledges into the spool, drains it in order, and stores every acknowledged payment once', { timeout: 180_000 }, async () => {
     const database = freshDatabase();
-    const dataDir = await tempDir();
+    const dataDir = await dirs.make();
     const inspector = new ClickHouseInspector(clickhouse.url, database);
-    let compter: CompterProcess | undefined = await startCompterProcess(compterEnv(database, dataDir));
+    let compter: CompterProcess | undefined = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
     try {
       expect((await readyz(compter.url)).body.status).toBe('ok');
       await defineDebts(compter.url, DEBTS);
@@ -121,7 +96,7 @@ describe('ClickHouse stopped during a load and restarted', () => {
       expect(metricValue(metrics, 'compter_event_store_errors_total')).toBeGreaterThan(0);
       expect(metricValue(metrics, 'compter_events_appended_total')).toBeGreaterThanOrEqual(load.acknowledgedCount);
       expect(await compter.stop()).toBe(0);
-      compter = await startCompterProcess(compterEnv(database, dataDir));
+      compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir));
       expect(await paymentCounts(compter.url, DEBTS)).toEqual(expected);
     } finally {
       await compter?.stop();

@@ -1,10 +1,10 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename, rm, writeFile } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
-import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
-import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, sleep } from '../support/payment-load.js';
+import { startCompterProcess } from '../support/compter-process.js';
+import { clickhouseEnv, ClickHouseInspector, compareWithStored, freshDatabase, metricValue, sleep, TempDirs } from '../support/payment-load.js';
 
 /*
  * compter on a real clickhouse-server: 1,000 concurrent payments stored exactly once, and
@@ -13,7 +13,7 @@ import { ClickHouseInspector, compareWithStored, freshDatabase, metricValue, sle
  */
 
 let clickhouse: ClickHouseServer;
-const dirs: string[] = [];
+const dirs = new TempDirs('compter-ch-spool-');
 
 beforeAll(async () => {
   clickhouse = await startClickHouse();
@@ -21,25 +21,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await clickhouse?.stop();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await dirs.removeAll();
 });
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'compter-ch-spool-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function start(database: string, dataDir: string, extra: Record<string, string> = {}): Promise<CompterProcess> {
-  return startCompterProcess({
-    COMPTER_STORE: 'clickhouse',
-    COMPTER_CLICKHOUSE_URL: clickhouse.url,
-    COMPTER_CLICKHOUSE_DATABASE: database,
-    COMPTER_DATA_DIR: dataDir,
-    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
-    ...extra,
-  });
-}
 
 async function pay(url: string, debt: string, message: string): Promise<Response> {
   return fetch(`${url}/v1/debts/${debt}/payments`, { method: 'POST', body: JSON.stringify({ kind: 'log', message }), headers: { 'content-type': 'application/json' } });
@@ -85,7 +68,7 @@ async function payUntilRefused(url: string, debt: string, prefix: string, timeou
 describe('writes on ClickHouse', () => {
   it('stores 1,000 concurrent payments exactly once', { timeout: 120_000 }, async () => {
     const database = freshDatabase();
-    const compter = await start(database, await tempDir());
+    const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, await dirs.make()));
     const inspector = new ClickHouseInspector(clickhouse.url, database);
     try {
       const debts = Array.from({ length: 10 }, (_, i) => `many-${i}`);
@@ -121,7 +104,7 @@ describe('writes on ClickHouse', () => {
 describe('a spool that cannot take writes while ClickHouse is down', () => {
   it('answers 503 with Retry-After when the spool is full, and loses nothing acknowledged', { timeout: 120_000 }, async () => {
     const database = freshDatabase();
-    const compter = await start(database, await tempDir(), { COMPTER_SPOOL_MAX_BYTES: String(64 * 1024) });
+    const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, await dirs.make(), { COMPTER_SPOOL_MAX_BYTES: String(64 * 1024) }));
     const inspector = new ClickHouseInspector(clickhouse.url, database);
     try {
       await define(compter.url, 'full');
@@ -152,9 +135,9 @@ describe('a spool that cannot take writes while ClickHouse is down', () => {
 
   it('answers 503 with Retry-After when the spool directory is not writable, and loses nothing acknowledged', { timeout: 120_000 }, async () => {
     const database = freshDatabase();
-    const dataDir = await tempDir();
+    const dataDir = await dirs.make();
     const spoolDir = join(dataDir, 'my-spool');
-    const compter = await start(database, dataDir, { COMPTER_SPOOL_DIR: spoolDir });
+    const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir, { COMPTER_SPOOL_DIR: spoolDir }));
     const inspector = new ClickHouseInspector(clickhouse.url, database);
     try {
       await define(compter.url, 'unwritable');

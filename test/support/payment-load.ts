@@ -1,5 +1,8 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Concurrent payments with unique messages against a running compter, recording exactly
@@ -131,4 +134,42 @@ export function metricValue(text: string, name: string): number | null {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The temporary directories one test file makes; `removeAll()` in its afterAll. */
+export class TempDirs {
+  private readonly dirs: string[] = [];
+
+  constructor(private readonly prefix: string) {}
+
+  /** A new empty directory under the system temp dir. */
+  async make(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), this.prefix));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const d of this.dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  }
+}
+
+/** The environment of a compter process on ClickHouse with its own database and data directory. */
+export function clickhouseEnv(clickhouseUrl: string, database: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    COMPTER_STORE: 'clickhouse',
+    COMPTER_CLICKHOUSE_URL: clickhouseUrl,
+    COMPTER_CLICKHOUSE_DATABASE: database,
+    COMPTER_DATA_DIR: dataDir,
+    COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: '2000',
+    ...extra,
+  };
+}
+
+/** Defines hourly debts through the API; each must answer 201. */
+export async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
+  for (const id of debts) {
+    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+    if (res.status !== 201) throw new Error(`defining ${id}: ${res.status} ${await res.text()}`);
+  }
 }
