@@ -1,6 +1,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import { ClickHouseQueryBuilder, type ClickHouseFormat } from './clickhouse-query.js';
 
 /**
@@ -214,4 +215,30 @@ export function finish(builder: dashboard.DashboardBuilder): dashboard.Dashboard
     if (Array.isArray(nested)) for (const n of nested) n.id = ++id;
   }
   return d;
+}
+
+/** How one dashboard lays out its stat panels: their width, and what they show without data. */
+export interface StatLayout {
+  span: number;
+  noValue?: string;
+}
+
+/** A one-number panel: a Prometheus instant query coloured by threshold steps. */
+export type StatPanel = (title: string, description: string, expr: string, steps: [number | null, string][], unit?: string, legendFormat?: string) => stat.PanelBuilder;
+
+/** The stat-panel maker for a dashboard with `layout`. */
+export function statPanels(layout: StatLayout): StatPanel {
+  return (title, description, expr, steps, unit = 'none', legendFormat) => {
+    const target: PromTargetOptions = { instant: true };
+    if (legendFormat !== undefined) target.legend = legendFormat;
+    let panel = new stat.PanelBuilder().title(title).description(description).datasource(promDs).withTarget(prom(expr, target)).unit(unit);
+    if (layout.noValue !== undefined) panel = panel.noValue(layout.noValue);
+    return panel
+      .reduceOptions(lastValue())
+      .graphMode(common.BigValueGraphMode.None)
+      .colorMode(common.BigValueColorMode.Background)
+      .thresholds(thresholds(...steps))
+      .span(layout.span)
+      .height(4);
+  };
 }

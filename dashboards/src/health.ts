@@ -1,21 +1,18 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRIC } from '../../src/metrics/names.js';
 import {
   finish,
   labelVariable,
-  lastValue,
   legend,
   newDashboard,
   prom,
   prometheusDatasourceVariable,
   promDs,
   sel,
-  thresholds,
   tooltipAll,
-  type PromTargetOptions,
+  statPanels,
 } from './common.js';
 
 /** compter itself: scrape health, HTTP traffic, the event store and spool, the Node.js process. */
@@ -24,22 +21,7 @@ import {
 const h = ['job=~"$job"', 'instance=~"$instance"'];
 const RATE = '[$__rate_interval]';
 
-function statPanel(title: string, description: string, expr: string, steps: [number | null, string][], unit = 'none', legendFormat?: string): stat.PanelBuilder {
-  const target: PromTargetOptions = { instant: true };
-  if (legendFormat !== undefined) target.legend = legendFormat;
-  return new stat.PanelBuilder()
-    .title(title)
-    .description(description)
-    .datasource(promDs)
-    .withTarget(prom(expr, target))
-    .unit(unit)
-    .reduceOptions(lastValue())
-    .graphMode(common.BigValueGraphMode.None)
-    .colorMode(common.BigValueColorMode.Background)
-    .thresholds(thresholds(...steps))
-    .span(4)
-    .height(4);
-}
+const statPanel = statPanels({ span: 4 });
 
 interface Series {
   expr: string;

@@ -1,6 +1,5 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRIC } from '../../src/metrics/names.js';
@@ -9,7 +8,6 @@ import {
   finish,
   isoTime,
   labelVariable,
-  lastValue,
   legend,
   mergeTable,
   newDashboard,
@@ -17,8 +15,8 @@ import {
   prometheusDatasourceVariable,
   promDs,
   sel,
-  thresholds,
   tooltipAll,
+  statPanels,
 } from './common.js';
 
 /** Debts: what is overdue now, what falls due next, how often jobs pay, how occurrences end. */
@@ -38,21 +36,7 @@ function countStatus(status: string): string {
   return `count(${perDebt} (${sel(METRIC.debtStatus, ...f, `status=~"${status}"`)}) == 1)`;
 }
 
-function statPanel(title: string, description: string, expr: string, steps: [number | null, string][], unit = 'none'): stat.PanelBuilder {
-  return new stat.PanelBuilder()
-    .title(title)
-    .description(description)
-    .datasource(promDs)
-    .withTarget(prom(expr, { instant: true }))
-    .unit(unit)
-    .noValue('0')
-    .reduceOptions(lastValue())
-    .graphMode(common.BigValueGraphMode.None)
-    .colorMode(common.BigValueColorMode.Background)
-    .thresholds(thresholds(...steps))
-    .span(4)
-    .height(4);
-}
+const statPanel = statPanels({ span: 4, noValue: '0' });
 
 /** The overview dashboard (uid compter-overview). */
 export function overviewDashboard(): dashboard.Dashboard {

@@ -1,7 +1,6 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRIC } from '../../src/metrics/names.js';
@@ -26,6 +25,7 @@ import {
   sqlMatch,
   thresholds,
   tooltipAll,
+  statPanels,
 } from './common.js';
 
 /**
@@ -54,21 +54,7 @@ function closedDeliveries(columns: string): string {
   ].join('\n');
 }
 
-function statPanel(title: string, description: string, expr: string, steps: [number | null, string][], unit = 'none'): stat.PanelBuilder {
-  return new stat.PanelBuilder()
-    .title(title)
-    .description(description)
-    .datasource(promDs)
-    .withTarget(prom(expr, { instant: true }))
-    .unit(unit)
-    .noValue('0')
-    .reduceOptions(lastValue())
-    .graphMode(common.BigValueGraphMode.None)
-    .colorMode(common.BigValueColorMode.Background)
-    .thresholds(thresholds(...steps))
-    .span(6)
-    .height(4);
-}
+const statPanel = statPanels({ span: 6, noValue: '0' });
 
 /** The SLO performance dashboard (uid compter-slo-performance). */
 export function sloPerformanceDashboard(): dashboard.Dashboard {
