@@ -21,16 +21,21 @@ export const envSchema = z.object({
   COMPTER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COMPTER_METRICS_TOKEN: z.string().min(1).optional(),
   COMPTER_ALLOW_OPEN: z.enum(['0', '1', 'true', 'false']).optional(),
-  /** Group commit: the longest an event waits for its batch, and the largest batch. */
-  COMPTER_FLUSH_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /**
+   * Group commit: the longest an event waits for its batch (0: a batch forms while the previous
+   * one commits), and the largest batch.
+   */
+  COMPTER_FLUSH_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(0),
   COMPTER_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5000),
   /** Take a snapshot of the projection after this many events and on shutdown; 0 never. */
   COMPTER_SNAPSHOT_EVERY_EVENTS: z.coerce.number().int().min(0).default(200_000),
-  /** ClickHouse only: where accepted events wait while ClickHouse is unreachable (default `<data dir>/spool`). */
+  /** The local journal: the commit point; `off` makes the event store's own write the commit point. */
+  COMPTER_SPOOL: z.enum(['on', 'off']).default('on'),
+  /** Where accepted events are journaled before the event store holds them (default `<data dir>/spool`). */
   COMPTER_SPOOL_DIR: z.string().min(1).optional(),
   /** Refuse (503) writes that would grow the spool beyond this; 0 = until the disk is full. */
   COMPTER_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).default(0),
-  /** Longest wait for one ClickHouse insert before its batch is spooled instead. */
+  /** Longest wait for one ClickHouse insert before it counts as failed (and is retried from the journal). */
   COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   /** How often the job trend gauges are recomputed from the event store, seconds. */
   COMPTER_TRENDS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),

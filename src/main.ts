@@ -53,19 +53,19 @@ export interface RunningServer {
 }
 
 /**
- * The store the writer appends to. ClickHouse gets the local spool (SPEC §5): while it is
- * unreachable, batches are fsynced under COMPTER_SPOOL_DIR and acknowledged, then drained in
- * order. DuckDB is a local file, so its failures are disk failures the spool would share:
- * there a failed append is answered 503 with Retry-After.
+ * The store the writer appends to, behind the local journal (SPEC §5): a batch is fsynced under
+ * COMPTER_SPOOL_DIR and acknowledged, then stored in DuckDB or ClickHouse in the background, in
+ * order; while the store is unreachable the journal keeps accepting. COMPTER_SPOOL=off makes
+ * the store's own write the commit point (a failed one is answered 503 with Retry-After).
  */
 async function openDurableStore(env: Env, metrics: CompterMetrics, logger: Logger): Promise<DurableEventStore> {
   const inner = await openStore(env);
   let spool: Spool | null = null;
-  if (env.COMPTER_STORE === 'clickhouse') {
+  if (env.COMPTER_SPOOL === 'on') {
     const dir = env.COMPTER_SPOOL_DIR ?? join(env.COMPTER_DATA_DIR, 'spool');
     const opened = await Spool.open(dir, { maxBytes: env.COMPTER_SPOOL_MAX_BYTES });
     spool = opened.spool;
-    if (opened.recovery.events > 0 || opened.recovery.droppedBytes > 0) logger.warn({ dir, ...opened.recovery }, 'spool recovered; draining it before the rebuild');
+    if (opened.recovery.events > 0 || opened.recovery.droppedBytes > 0) logger.warn({ dir, ...opened.recovery }, 'spool recovered; storing it before the rebuild');
   }
   const store = new DurableEventStore(inner, {
     spool,

@@ -3,30 +3,31 @@ import type { Logger } from 'pino';
 import type { LogEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
 import type { EventQuery, EventStore, Snapshot } from './event-store.js';
-import { SpoolError, type Spool, type SpoolSegment } from './spool.js';
+import { SpoolError, type Spool } from './spool.js';
 
 /*
- * The store the BatchWriter appends to: the real adapter behind a local spool (SPEC §5).
+ * The store the BatchWriter appends to: the real adapter behind a local journal (SPEC §5).
  *
- * - A batch goes to the store (waiting at most `appendTimeoutMs`). If that fails, it is
- *   written to the spool and fsynced, and then it counts as durable: the writers are
- *   acknowledged. A store answer that comes after the timeout is harmless: the spooled copy
- *   is re-sent later with the same event ids, and reads deduplicate by id.
- * - While the spool holds anything, new batches go to the spool too, behind the older ones,
- *   so the store receives every event in the order it was accepted. A background loop drains
- *   the spool oldest segment first, with exponential backoff while the store keeps failing,
- *   and deletes a segment only after all of its events were appended.
- * - If the spool cannot take a batch either (disk full, unwritable directory, over
- *   COMPTER_SPOOL_MAX_BYTES), the batch is refused with StoreUnavailableError (503 with
- *   Retry-After): nothing of it was acknowledged, and nothing acknowledged before is touched.
- * - Without a spool (the embedded DuckDB store, whose failures are local disk failures too) a
- *   failed append is refused the same way.
- * - Reads go to the store only: while events wait in the spool the history routes do not
- *   show them (the projection in memory does count them). Snapshots are refused until the
- *   spool is empty, so a snapshot never covers events the log does not hold yet.
- * - A batch the adapter rejects as invalid (RangeError: compter made an event the store
- *   cannot hold) is never spooled; if one reaches the spool anyway its segment is renamed
- *   `.rejected` and kept for an operator instead of blocking every later event.
+ * - The commit point is the spool: a batch is written there and fsynced (about a millisecond
+ *   on a local disk), and then it counts as durable and the writers are acknowledged. A
+ *   background loop stores the journal in the event store in append order, in batches of up
+ *   to `drainBatchEvents`, so one store write serves many acknowledgements and a slow or
+ *   unreachable store never slows a ping down. An append that answers after its timeout is
+ *   harmless: the chunk is sent again with the same event ids, and reads deduplicate by id.
+ * - While the store fails, the loop retries with exponential backoff and the journal keeps
+ *   accepting (`spooling` on /readyz). If the spool cannot take a batch (disk full,
+ *   unwritable directory, over COMPTER_SPOOL_MAX_BYTES), the batch is refused with
+ *   StoreUnavailableError (503 with Retry-After): nothing of it was acknowledged, and nothing
+ *   acknowledged before is touched.
+ * - Without a spool (COMPTER_SPOOL=off) a batch goes to the store directly and a failed
+ *   append is refused the same way.
+ * - Reads: the history routes see every acknowledged event: a query merges the store's answer
+ *   with the matching events still waiting in the journal's memory. Snapshots wait until the
+ *   journal is stored up to the moment they were asked for, so a snapshot never covers events
+ *   the log does not hold yet.
+ * - A chunk the adapter rejects as invalid (RangeError: compter made an event the store
+ *   cannot hold) is retried one record at a time; a record that still fails is set aside in a
+ *   `.rejected` file for an operator instead of blocking every later event.
  */
 
 /** Events could not be made durable: neither the store nor the spool took them. */
@@ -37,7 +38,7 @@ export class StoreUnavailableError extends DomainError {
   }
 }
 
-/** `ok`: writes reach the store. `spooling`: accepted into the spool. `failing`: refused. */
+/** `ok`: the journal is being stored. `spooling`: accepted, the store is behind or down. `failing`: refused. */
 export type DurabilityState = 'ok' | 'spooling' | 'failing';
 
 /** What /readyz and the logs are told. */
@@ -49,31 +50,33 @@ export interface DurabilityHealth {
 
 /** Callbacks for self metrics and logs; every one is optional. */
 export interface DurableStoreHooks {
-  /** A store operation failed without the caller seeing it fail (spooled, draining, reads). */
+  /** A store operation failed without the caller seeing it fail (journal drain, reads). */
   onStoreError?(err: unknown): void;
-  /** A spooled segment was appended to the store and deleted. */
+  /** Journaled events were appended to the store. */
   onDrained?(events: number): void;
 }
 
 export interface DurableStoreOptions {
-  /** Null: no spool, failed appends are refused. */
+  /** Null: no journal, batches go to the store and failed appends are refused. */
   spool: Spool | null;
   logger: Logger;
   /** Longest wait for one store append (and ping) before it counts as failed; default 5 s. */
   appendTimeoutMs?: number;
-  /** Largest append while draining; default 5000 events (records are never split). */
+  /** Largest store append from the journal; default 5000 events (records are never split). */
   drainBatchEvents?: number;
   /** Drain retry backoff: first and longest wait, ms; defaults 250 and 5000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
   /** Retry-After on refusals; default 5 s. */
   retryAfterSeconds?: number;
+  /** Longest wait for the journal to be stored before a snapshot is deferred; default 10 s. */
+  snapshotWaitMs?: number;
   hooks?: DurableStoreHooks;
 }
 
 const tracer = trace.getTracer('compter');
 
-/** An EventStore that keeps accepting into a local spool while the real one is down. */
+/** An EventStore whose commit point is a local fsynced journal, stored in the background. */
 export class DurableEventStore implements EventStore {
   readonly kind: EventStore['kind'];
   private readonly spool: Spool | null;
@@ -83,13 +86,22 @@ export class DurableEventStore implements EventStore {
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private readonly retryAfterSeconds: number;
+  private readonly snapshotWaitMs: number;
   private readonly hooks: DurableStoreHooks;
   private lastWriteError: unknown = null;
+  /** The last failed store append from the journal; null once one succeeds. */
+  private drainError: unknown = null;
   private draining: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  /** Ends the loop's wait for work (an append), and its backoff sleep (close only). */
+  private wakeIdle: (() => void) | null = null;
+  private wakeSleep: (() => void) | null = null;
   private isClosed = false;
-  /** The segment being drained, kept across retries so it is read from disk once. */
-  private current: { segment: SpoolSegment; chunks: LogEvent[][]; next: number } | null = null;
+  /** Events accepted into the journal and stored from it, counted in the same order. */
+  private accepted: number;
+  private storedCount = 0;
+  private storedWaiters: { target: number; resolve: () => void }[] = [];
+  /** After an invalid chunk: store one record at a time up to this point, to find the bad one. */
+  private isolate: { segmentId: number; to: number } | null = null;
 
   constructor(
     readonly inner: EventStore,
@@ -103,18 +115,21 @@ export class DurableEventStore implements EventStore {
     this.retryInitialMs = options.retryInitialMs ?? 250;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 5;
+    this.snapshotWaitMs = options.snapshotWaitMs ?? 10_000;
     this.hooks = options.hooks ?? {};
+    // Recovered segments are stored first, so they count as accepted before anything new.
+    this.accepted = this.spool?.events ?? 0;
   }
 
-  /** Events accepted into the spool and not yet stored (`compter_spool_events`). */
+  /** Events accepted into the journal and not yet stored (`compter_spool_events`). */
   get spooledEvents(): number {
     return this.spool?.events ?? 0;
   }
 
-  /** The state of the last write and the spool, without asking the store. */
+  /** The state of the last write and the drain, without asking the store. */
   get state(): DurabilityState {
     if (this.lastWriteError !== null) return 'failing';
-    return this.spooledEvents > 0 ? 'spooling' : 'ok';
+    return this.isBehind() ? 'spooling' : 'ok';
   }
 
   migrate(): Promise<void> {
@@ -122,8 +137,8 @@ export class DurableEventStore implements EventStore {
   }
 
   /**
-   * Resolves once every event is in the store or fsynced in the spool; rejects with
-   * StoreUnavailableError when neither took them.
+   * Resolves once every event is fsynced in the journal (or, without one, in the store);
+   * rejects with StoreUnavailableError when it could not be made durable.
    */
   append(events: readonly LogEvent[]): Promise<void> {
     return tracer.startActiveSpan('compter.store.append', async (span) => {
@@ -142,61 +157,65 @@ export class DurableEventStore implements EventStore {
     });
   }
 
-  private async appendDurably(events: readonly LogEvent[]): Promise<'stored' | 'spooled'> {
-    if (this.spool && this.spool.events > 0) {
-      await this.toSpool(events);
-      this.startDraining();
-      return 'spooled';
-    }
-    try {
-      await withTimeout(this.inner.append(events), this.appendTimeoutMs, 'event store append');
-      this.lastWriteError = null;
-      return 'stored';
-    } catch (err) {
-      if (err instanceof RangeError) throw err;
-      if (!this.spool) {
+  private async appendDurably(events: readonly LogEvent[]): Promise<'stored' | 'journaled'> {
+    if (!this.spool) {
+      try {
+        await withTimeout(this.inner.append(events), this.appendTimeoutMs, 'event store append');
+        this.lastWriteError = null;
+        return 'stored';
+      } catch (err) {
+        if (err instanceof RangeError) throw err;
         this.lastWriteError = err;
         throw new StoreUnavailableError(`the event store did not take the events: ${(err as Error).message}`, this.retryAfterSeconds, err);
       }
-      // Counted here because the writer never sees this failure: the spool absorbs it.
-      this.hooks.onStoreError?.(err);
-      if (this.spooledEvents === 0) this.logger.warn({ err: (err as Error).message }, 'event store append failed; spooling events locally');
-      await this.toSpool(events);
-      this.startDraining();
-      return 'spooled';
     }
-  }
-
-  private async toSpool(events: readonly LogEvent[]): Promise<void> {
     try {
-      await this.spool!.append(events);
+      await this.spool.append(events);
       this.lastWriteError = null;
     } catch (err) {
       this.lastWriteError = err;
-      this.logger.error({ err: (err as Error).message, dir: this.spool!.dir }, 'the spool refused a batch; answering 503');
+      this.logger.error({ err: (err as Error).message, dir: this.spool.dir }, 'the spool refused a batch; answering 503');
       const reason = err instanceof SpoolError ? err.message : String(err);
       throw new StoreUnavailableError(`events cannot be made durable now (${reason})`, this.retryAfterSeconds, err);
     }
+    this.accepted += events.length;
+    this.startDraining();
+    return 'journaled';
   }
 
   scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]> {
     return this.inner.scan(afterEventId, pageSize);
   }
 
-  /** The store's answer; a store that cannot answer is a 503, not a 500. */
+  /**
+   * The store's answer merged with the matching events still in the journal, so every
+   * acknowledged event is seen; a store that cannot answer is a 503, not a 500.
+   */
   async query(q: EventQuery): Promise<LogEvent[]> {
+    // Taken before the store is asked: an event stored meanwhile is in one answer or the other.
+    const waiting = this.spool ? [...filterEvents(this.spool.unstored(), q)] : [];
+    let stored: LogEvent[];
     try {
-      return await this.inner.query(q);
+      stored = await this.inner.query(q);
     } catch (err) {
       if (err instanceof RangeError) throw err;
       this.hooks.onStoreError?.(err);
       throw new StoreUnavailableError(`the event store cannot be read now: ${(err as Error).message}`, this.retryAfterSeconds, err);
     }
+    if (waiting.length === 0) return stored;
+    const byId = new Map<string, LogEvent>();
+    for (const e of stored) byId.set(e.eventId, e);
+    for (const e of waiting) if (!byId.has(e.eventId)) byId.set(e.eventId, e);
+    const merged = [...byId.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    if (q.order === 'desc') merged.reverse();
+    return merged.slice(0, q.limit);
   }
 
-  /** Refused while the spool holds events: the snapshot would be ahead of the log. */
+  /** Waits until the journal is stored up to now (deferred, throwing, if it takes too long). */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    if (this.spooledEvents > 0) throw new Error(`snapshot deferred: ${this.spooledEvents} events still wait in the spool`);
+    if (!(await this.storedUpTo(this.accepted, this.snapshotWaitMs))) {
+      throw new Error(`snapshot deferred: ${this.spooledEvents} events still wait in the spool`);
+    }
     await this.inner.saveSnapshot(snapshot);
   }
 
@@ -209,9 +228,9 @@ export class DurableEventStore implements EventStore {
   }
 
   /**
-   * For /readyz: `ok` when the store answers and nothing is spooled; `spooling` while writes
-   * are accepted into the spool (store down, or draining); `failing` when the last write was
-   * refused and the store is still out of reach (or the spool is not empty).
+   * For /readyz: `ok` when the store answers and keeps up with the journal; `spooling` while
+   * writes are accepted into the journal but the store is down or far behind; `failing` when
+   * the last write was refused and the store is still out of reach (or the journal is behind).
    */
   async health(): Promise<DurabilityHealth> {
     let storeError: unknown = null;
@@ -222,26 +241,27 @@ export class DurableEventStore implements EventStore {
     }
     const spooledEvents = this.spooledEvents;
     const where = this.spool ? ` in ${this.spool.dir}` : '';
-    if (this.lastWriteError !== null && (storeError !== null || spooledEvents > 0)) {
+    if (this.lastWriteError !== null && (storeError !== null || this.isBehind())) {
       return { state: 'failing', spooledEvents, detail: `writes are refused: ${(this.lastWriteError as Error).message}` };
     }
-    if (storeError === null && spooledEvents === 0) return { state: 'ok', spooledEvents };
+    if (storeError === null && !this.isBehind()) return { state: 'ok', spooledEvents };
     if (!this.spool) return { state: 'failing', spooledEvents, detail: `event store unreachable: ${(storeError as Error).message}` };
+    const reason = storeError ?? this.drainError;
     const detail =
-      storeError !== null
-        ? `event store unreachable (${(storeError as Error).message}); ${spooledEvents} events spooled${where}`
+      reason !== null
+        ? `event store unreachable (${(reason as Error).message}); ${spooledEvents} events spooled${where}`
         : `draining ${spooledEvents} spooled events${where}`;
     return { state: 'spooling', spooledEvents, detail };
   }
 
   /**
-   * Appends every spooled event to the store now (start-up, before the rebuild reads the log);
-   * throws if the store refuses.
+   * Stores every journaled event now (start-up, before the rebuild reads the log); throws if
+   * the store refuses.
    */
   async drainNow(): Promise<number> {
     let drained = 0;
-    while (this.spool && this.spool.events > 0) {
-      const result = await this.drainOldest();
+    while (this.spool) {
+      const result = await this.drainNext();
       if (result.isEmpty) break;
       if (result.error !== undefined) throw new Error(`could not drain the spool in ${this.spool.dir} to the event store: ${(result.error as Error).message}`);
       drained += result.events;
@@ -251,51 +271,86 @@ export class DurableEventStore implements EventStore {
 
   /**
    * Shutdown: stops the background loop and makes one last attempt, bounded by `budgetMs`,
-   * to drain the spool. Whatever stays is drained at the next start.
+   * to store the journal. Whatever stays is stored at the next start.
    */
   async settle(budgetMs = 10_000): Promise<void> {
     if (!this.spool) return;
     this.isClosed = true;
-    this.wake?.();
+    this.wakeIdle?.();
+    this.wakeSleep?.();
     await this.draining;
     const deadline = Date.now() + budgetMs;
     while (this.spool.events > 0 && Date.now() < deadline) {
-      const result = await this.drainOldest();
+      const result = await this.drainNext();
       if (result.isEmpty || result.error !== undefined) break;
     }
-    if (this.spool.events > 0) this.logger.warn({ events: this.spool.events, dir: this.spool.dir }, 'events left in the spool; they are drained at the next start');
+    if (this.spool.events > 0) this.logger.warn({ events: this.spool.events, dir: this.spool.dir }, 'events left in the spool; they are stored at the next start');
   }
 
   async close(): Promise<void> {
     this.isClosed = true;
-    this.wake?.();
+    this.wakeIdle?.();
+    this.wakeSleep?.();
     await this.draining;
     await this.spool?.close();
     await this.inner.close();
   }
 
-  private startDraining(): void {
-    if (this.draining || this.isClosed) return;
-    this.draining = this.drainLoop().finally(() => {
-      this.draining = null;
-      // A batch spooled between the loop's last check and now must not wait for the next failure.
-      if (this.spooledEvents > 0) this.startDraining();
+  /** The store failed its last append from the journal, or is more than a few batches behind. */
+  private isBehind(): boolean {
+    return this.drainError !== null || this.spooledEvents > 2 * this.drainBatchEvents;
+  }
+
+  /** Resolves true once `target` accepted events are stored, false after `ms`. */
+  private storedUpTo(target: number, ms: number): Promise<boolean> {
+    if (!this.spool || this.storedCount >= target) return Promise.resolve(true);
+    this.startDraining();
+    return new Promise((resolve) => {
+      const waiter = { target, resolve: () => resolve(true) };
+      this.storedWaiters.push(waiter);
+      setTimeout(() => {
+        const index = this.storedWaiters.indexOf(waiter);
+        if (index < 0) return;
+        this.storedWaiters.splice(index, 1);
+        resolve(false);
+      }, ms).unref();
     });
   }
 
-  /** Drains oldest first until the spool is empty, backing off while the store fails. */
+  /** Counts events the journal no longer waits on (stored, or set aside) and wakes waiters. */
+  private noteDone(events: number): void {
+    this.storedCount += events;
+    if (this.storedWaiters.length === 0) return;
+    const done = this.storedWaiters.filter((w) => w.target <= this.storedCount);
+    this.storedWaiters = this.storedWaiters.filter((w) => w.target > this.storedCount);
+    for (const w of done) w.resolve();
+  }
+
+  private startDraining(): void {
+    if (this.draining || this.isClosed) {
+      this.wakeIdle?.();
+      return;
+    }
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  /** Stores the journal oldest first as it grows, backing off while the store fails. */
   private async drainLoop(): Promise<void> {
     let delayMs = this.retryInitialMs;
-    // The store just failed: give it a moment before the first retry.
-    await this.sleep(delayMs);
-    while (!this.isClosed && this.spooledEvents > 0) {
-      let result: { events: number; error?: unknown };
+    while (!this.isClosed) {
+      let result: { events: number; error?: unknown; isEmpty?: boolean };
       try {
-        result = await this.drainOldest();
+        result = await this.drainNext();
       } catch (err) {
         // Reading or deleting a segment failed: a local disk problem; keep retrying.
         this.logger.error({ err }, 'could not read or remove a spool segment');
         result = { events: 0, error: err };
+      }
+      if (result.isEmpty) {
+        await this.idle();
+        continue;
       }
       if (result.error === undefined) {
         delayMs = this.retryInitialMs;
@@ -304,50 +359,62 @@ export class DurableEventStore implements EventStore {
       await this.sleep(delayMs);
       delayMs = Math.min(delayMs * 2, this.retryMaxMs);
     }
-    if (this.spooledEvents === 0) this.logger.info('spool drained; writing to the event store directly again');
   }
 
-  /** Appends the oldest segment (resuming where a failed try stopped) and deletes it. */
-  private async drainOldest(): Promise<{ events: number; error?: unknown; isEmpty?: boolean }> {
+  /** Appends the oldest unstored chunk of the journal to the store and marks it stored. */
+  private async drainNext(): Promise<{ events: number; error?: unknown; isEmpty?: boolean }> {
     const spool = this.spool!;
-    if (!this.current) {
-      const segment = await spool.oldest();
-      if (!segment) return { events: 0, isEmpty: true };
-      this.current = { segment, chunks: chunkBatches(segment.batches, this.drainBatchEvents), next: 0 };
-    }
-    const current = this.current;
-    while (current.next < current.chunks.length) {
-      const chunk = current.chunks[current.next]!;
-      try {
-        await tracer.startActiveSpan('compter.spool.drain', async (span) => {
-          span.setAttribute('compter.store', this.kind);
-          span.setAttribute('compter.events', chunk.length);
-          try {
-            await withTimeout(this.inner.append(chunk), this.appendTimeoutMs, 'event store append');
-          } catch (err) {
-            failSpan(span, err);
-            throw err;
-          } finally {
-            span.end();
-          }
-        });
-      } catch (err) {
-        if (err instanceof RangeError) {
-          this.current = null;
-          const path = await spool.quarantine(current.segment.id);
-          this.logger.error({ err: err.message, path }, 'the event store refuses a spooled segment as invalid; it was set aside');
-          this.hooks.onStoreError?.(err);
+    const isolating = this.isolate !== null;
+    const chunk = await spool.next(isolating ? 1 : this.drainBatchEvents);
+    if (!chunk) return { events: 0, isEmpty: true };
+    if (this.isolate && (chunk.segmentId !== this.isolate.segmentId || chunk.from >= this.isolate.to)) this.isolate = null;
+    try {
+      await tracer.startActiveSpan('compter.spool.drain', async (span) => {
+        span.setAttribute('compter.store', this.kind);
+        span.setAttribute('compter.events', chunk.events.length);
+        try {
+          await withTimeout(this.inner.append(chunk.events), this.appendTimeoutMs, 'event store append');
+        } catch (err) {
+          failSpan(span, err);
+          throw err;
+        } finally {
+          span.end();
+        }
+      });
+    } catch (err) {
+      if (err instanceof RangeError) {
+        this.hooks.onStoreError?.(err);
+        if (chunk.to - chunk.from > 1) {
+          this.isolate = { segmentId: chunk.segmentId, to: chunk.to };
           return { events: 0 };
         }
-        this.hooks.onStoreError?.(err);
-        return { events: 0, error: err };
+        const path = await spool.setAside(chunk);
+        this.noteDone(chunk.events.length);
+        this.logger.error({ err: err.message, path, events: chunk.events.length }, 'the event store refuses a journaled batch as invalid; it was set aside');
+        return { events: 0 };
       }
-      current.next++;
+      if (this.drainError === null) this.logger.warn({ err: (err as Error).message }, 'event store append failed; keeping events in the local spool');
+      this.drainError = err;
+      this.hooks.onStoreError?.(err);
+      return { events: 0, error: err };
     }
-    this.current = null;
-    await spool.remove(current.segment.id);
-    this.hooks.onDrained?.(current.segment.events);
-    return { events: current.segment.events };
+    if (this.drainError !== null) this.logger.info('event store answers again; storing the spool');
+    this.drainError = null;
+    await spool.stored(chunk);
+    this.noteDone(chunk.events.length);
+    this.hooks.onDrained?.(chunk.events.length);
+    return { events: chunk.events.length };
+  }
+
+  /** Waits for the next append (or close). */
+  private idle(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wakeIdle = () => {
+        this.wakeIdle = null;
+        resolve();
+      };
+    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -358,27 +425,28 @@ export class DurableEventStore implements EventStore {
         clearTimeout(timer);
         resolve();
       }
-      this.wake = () => {
-        this.wake = null;
+      this.wakeSleep = () => {
+        this.wakeSleep = null;
         done();
       };
     });
   }
 }
 
-/** Joins consecutive batches into appends of at most `maxEvents` (a batch is never split). */
-function chunkBatches(batches: LogEvent[][], maxEvents: number): LogEvent[][] {
-  const chunks: LogEvent[][] = [];
-  let chunk: LogEvent[] = [];
-  for (const batch of batches) {
-    if (chunk.length > 0 && chunk.length + batch.length > maxEvents) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-    for (const e of batch) chunk.push(e);
+/** The events a query would select, by the same rules the adapters apply in SQL. */
+function* filterEvents(events: Iterable<LogEvent>, q: EventQuery): Generator<LogEvent> {
+  const types = q.types ? new Set<string>(q.types) : null;
+  for (const e of events) {
+    if (e.project !== q.project) continue;
+    if (q.debt !== undefined && e.debt !== q.debt) continue;
+    if (q.slo !== undefined && e.slo !== q.slo) continue;
+    if (q.application !== undefined && e.application !== q.application) continue;
+    if (q.job !== undefined && e.job !== q.job) continue;
+    if (types && !types.has(e.type)) continue;
+    if (q.fromTs !== undefined && e.ts < q.fromTs) continue;
+    if (q.toTs !== undefined && e.ts >= q.toTs) continue;
+    yield e;
   }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
 }
 
 /** `promise`, or a rejection after `ms`; a late rejection of `promise` is ignored. */

@@ -1,12 +1,12 @@
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { LogEvent } from '../domain/event.js';
 
 /*
- * The local spool (SPEC §5): where accepted events wait, durable on this host's disk, while
- * the event store cannot take them. The store decorator (durable-store.ts) writes here and
- * drains it; this file only knows files.
+ * The local journal (SPEC §5): every accepted batch is written here and fsynced before it is
+ * acknowledged, then stored in the event store in the background (durable-store.ts). This
+ * file only knows files, and which of its records the store already holds.
  *
  * Layout: `<dir>/<16-digit sequence>.seg`, oldest first. A segment is
  *
@@ -14,17 +14,21 @@ import type { LogEvent } from '../domain/event.js';
  *     record*   record = u32 BE payload bytes | u32 BE event count | u32 BE crc32(payload) | payload
  *
  * and one record is one appended batch, its payload the batch as a UTF-8 JSON array of
- * LogEvents (event ids kept, so a batch drained twice is recognised on read).
+ * LogEvents (event ids kept, so a batch stored twice is recognised on read).
  *
  * - Durability: `append` writes the record and `fdatasync`s before it resolves; a new
  *   segment's directory entry is synced too. Nothing is acknowledged before that.
+ * - Storing: `next` hands out the oldest records the store does not hold yet, in append
+ *   order, from memory when this process wrote them (from disk when recovered, or when more
+ *   than `maxMemoryEvents` wait); `stored` marks them. A segment is deleted once every record
+ *   in it is stored and it is sealed; the segment being appended to is sealed and deleted as
+ *   soon as it is fully stored and holds `rotateBytes` or is `rotateMs` old, so a crash
+ *   leaves little that is stored twice (harmless: reads deduplicate by event id).
  * - Torn records: appends run one at a time, so only a segment's last record can be torn by
  *   a crash, and it was never acknowledged. `open` keeps each segment's valid prefix (length,
  *   count and checksum all agree) and truncates the rest. A failed write (ENOSPC, EIO) seals
  *   its segment at the last good record, so later records never follow a torn one.
  * - Recovered segments are never appended to: new records go to a new segment.
- * - Order: segments and the records in them are read back in append order; a segment is
- *   removed only by `remove`, after its events were stored.
  */
 
 const MAGIC = Buffer.from('compter-spool 1\n', 'latin1');
@@ -50,6 +54,12 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** Refuse appends that would take the spool above this many bytes; 0 (default) = no limit. */
   maxBytes?: number;
+  /** A fully stored segment being appended to is deleted once it holds this much; default 1 MiB. */
+  rotateBytes?: number;
+  /** ... or is this old, ms; default 5000. */
+  rotateMs?: number;
+  /** Unstored events kept in memory; beyond it, sealed segments are read back from disk. Default 200,000. */
+  maxMemoryEvents?: number;
 }
 
 /** What `open` found on disk. */
@@ -60,12 +70,13 @@ export interface SpoolRecovery {
   droppedBytes: number;
 }
 
-/** A segment's events, read back for draining. */
-export interface SpoolSegment {
-  readonly id: number;
-  /** Its records in append order: one batch each. */
-  readonly batches: LogEvent[][];
-  readonly events: number;
+/** Consecutive records of one segment, handed to the store by `next` and marked by `stored`. */
+export interface SpoolChunk {
+  readonly segmentId: number;
+  /** Record indexes [from, to) in the segment. */
+  readonly from: number;
+  readonly to: number;
+  readonly events: readonly LogEvent[];
 }
 
 interface SegmentInfo {
@@ -76,18 +87,31 @@ interface SegmentInfo {
   events: number;
   /** Open for appends (only the newest segment, and only one this process created). */
   handle: FileHandle | null;
+  /** Each record's batch while it waits in memory (stored ones are emptied); null: read from disk. */
+  records: LogEvent[][] | null;
+  recordCount: number;
+  storedRecords: number;
+  storedEvents: number;
+  openedAt: number;
 }
 
-/** An append-only, fsynced, segmented file queue of event batches. */
+const STORED: LogEvent[] = [];
+
+/** An append-only, fsynced, segmented file journal of event batches. */
 export class Spool {
   private readonly segments: SegmentInfo[] = [];
   private nextId: number;
   private pendingEvents = 0;
+  private memoryEvents = 0;
   private storedBytes = 0;
   private tail: Promise<unknown> = Promise.resolve();
   private isClosed = false;
+  private rotationTimer: NodeJS.Timeout | null = null;
   private readonly segmentBytes: number;
   private readonly maxBytes: number;
+  private readonly rotateBytes: number;
+  private readonly rotateMs: number;
+  private readonly maxMemoryEvents: number;
 
   private constructor(
     readonly dir: string,
@@ -96,6 +120,9 @@ export class Spool {
   ) {
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     this.maxBytes = options.maxBytes ?? 0;
+    this.rotateBytes = options.rotateBytes ?? 1024 * 1024;
+    this.rotateMs = options.rotateMs ?? 5000;
+    this.maxMemoryEvents = options.maxMemoryEvents ?? 200_000;
     this.segments.push(...found);
     this.nextId = (found[found.length - 1]?.id ?? 0) + 1;
     for (const s of found) {
@@ -119,21 +146,21 @@ export class Spool {
     let droppedBytes = 0;
     for (const name of names) {
       const path = join(dir, name);
-      const { validBytes, events, fileBytes } = await recoverSegment(path);
+      const { validBytes, events, records, fileBytes } = await recoverSegment(path);
       droppedBytes += fileBytes - validBytes;
       if (events === 0) {
         await unlink(path);
         continue;
       }
       if (validBytes < fileBytes) await truncateFile(path, validBytes);
-      found.push({ id: Number(SEGMENT_NAME.exec(name)![1]), path, size: validBytes, events, handle: null });
+      found.push({ id: Number(SEGMENT_NAME.exec(name)![1]), path, size: validBytes, events, handle: null, records: null, recordCount: records, storedRecords: 0, storedEvents: 0, openedAt: 0 });
     }
     if (names.length > 0) await syncDirectory(dir);
     const spool = new Spool(dir, options, found);
     return { spool, recovery: { segments: found.length, events: spool.events, droppedBytes } };
   }
 
-  /** Events accepted and not yet removed, counting appends still being written. */
+  /** Events accepted and not yet stored, counting appends still being written. */
   get events(): number {
     return this.pendingEvents;
   }
@@ -160,67 +187,105 @@ export class Spool {
   }
 
   /**
-   * The oldest segment's batches, or null when the spool is empty. If it is the segment being
-   * appended to, it is sealed first: later appends start a new one.
+   * The oldest records the store does not hold yet, at most `maxEvents` events (at least one
+   * record; records are never split, and a chunk never spans segments), or null when every
+   * written record is stored.
    */
-  oldest(): Promise<SpoolSegment | null> {
+  async next(maxEvents: number): Promise<SpoolChunk | null> {
+    const segment = this.segments.find((s) => s.storedRecords < s.recordCount);
+    if (!segment) return null;
+    const records = segment.records ?? (await this.readBack(segment));
+    const events: LogEvent[] = [];
+    let to = segment.storedRecords;
+    while (to < segment.recordCount) {
+      const record = records[to]!;
+      if (to > segment.storedRecords && events.length + record.length > maxEvents) break;
+      for (const e of record) events.push(e);
+      to++;
+    }
+    return { segmentId: segment.id, from: segment.storedRecords, to, events };
+  }
+
+  /** Marks a chunk from `next` as held by the store; deletes segments that are done. */
+  async stored(chunk: SpoolChunk): Promise<void> {
+    const segment = this.segments.find((s) => s.id === chunk.segmentId);
+    if (!segment || segment.storedRecords !== chunk.from) return;
+    segment.storedRecords = chunk.to;
+    segment.storedEvents += chunk.events.length;
+    this.pendingEvents -= chunk.events.length;
+    if (segment.records) {
+      for (let i = chunk.from; i < chunk.to; i++) segment.records[i] = STORED;
+      this.memoryEvents -= chunk.events.length;
+    }
+    if (segment.storedRecords < segment.recordCount) return;
+    const age = Date.now() - segment.openedAt;
+    if (segment.handle && segment.size < this.rotateBytes && age < this.rotateMs) {
+      // Appends may keep coming; if they do not, delete it once it is old enough.
+      this.rotationTimer ??= setTimeout(() => {
+        this.rotationTimer = null;
+        const newest = this.segments[this.segments.length - 1];
+        if (newest) this.dropIfStored(newest).catch(() => undefined);
+      }, this.rotateMs - age).unref();
+      return;
+    }
+    await this.dropIfStored(segment);
+  }
+
+  /** Deletes `segment` if every record in it is stored, after the appends queued before. */
+  private dropIfStored(segment: SegmentInfo): Promise<void> {
     return this.serialize(async () => {
-      const segment = this.segments[0];
-      if (!segment) return null;
-      if (segment.handle) await this.seal(segment);
-      const bytes = await readFile(segment.path);
-      const batches: LogEvent[][] = [];
-      let events = 0;
-      forEachRecord(bytes.subarray(0, segment.size), (payload, count) => {
-        batches.push(JSON.parse(payload.toString('utf8')) as LogEvent[]);
-        events += count;
-      });
-      return { id: segment.id, batches, events };
+      // An append queued before this task may have added a record since.
+      if (segment.storedRecords !== segment.recordCount || !this.segments.includes(segment)) return;
+      await this.drop(segment);
     });
   }
 
-  /** Deletes a segment returned by `oldest` once its events are stored. */
-  remove(id: number): Promise<void> {
-    return this.serialize(async () => {
-      const index = this.segments.findIndex((s) => s.id === id);
-      if (index < 0) return;
-      const [segment] = this.segments.splice(index, 1);
-      if (segment!.handle) await this.seal(segment!);
-      await unlink(segment!.path);
-      await syncDirectory(this.dir);
-      this.pendingEvents -= segment!.events;
-      this.storedBytes -= segment!.size;
-    });
+  /** Every unstored event held in memory, oldest first (recovered segments are not included). */
+  *unstored(): Generator<LogEvent> {
+    for (const s of this.segments) {
+      if (!s.records) continue;
+      for (let i = s.storedRecords; i < s.recordCount; i++) yield* s.records[i]!;
+    }
   }
 
   /**
-   * Renames a segment that can never be stored (its events fail the store's validation) to
-   * `<name>.rejected`, so it stops blocking the ones after it and stays for an operator.
+   * Sets aside one chunk the store can never hold (its events fail the store's validation):
+   * its events are written, fsynced, to `<segment>.<record>.rejected` for an operator, and the
+   * chunk is marked stored so it stops blocking the ones after it.
    */
-  quarantine(id: number): Promise<string | null> {
-    return this.serialize(async () => {
-      const index = this.segments.findIndex((s) => s.id === id);
-      if (index < 0) return null;
-      const [segment] = this.segments.splice(index, 1);
-      if (segment!.handle) await this.seal(segment!);
-      const target = `${segment!.path}.rejected`;
-      await rename(segment!.path, target);
-      await syncDirectory(this.dir);
-      this.pendingEvents -= segment!.events;
-      this.storedBytes -= segment!.size;
-      return target;
-    });
+  async setAside(chunk: SpoolChunk): Promise<string> {
+    const segment = this.segments.find((s) => s.id === chunk.segmentId);
+    const base = segment?.path ?? join(this.dir, `${String(chunk.segmentId).padStart(16, '0')}${SEGMENT_SUFFIX}`);
+    const path = `${base}.${chunk.from}.rejected`;
+    const handle = await open(path, 'w');
+    try {
+      await writeFully(handle, [Buffer.from(JSON.stringify(chunk.events), 'utf8')], 0);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await syncDirectory(this.dir);
+    await this.stored(chunk);
+    return path;
   }
 
-  /** Waits for running appends and closes the open segment; the files stay for the next start. */
+  /**
+   * Waits for running appends and closes the open segment; fully stored segments are deleted,
+   * the rest stay for the next start.
+   */
   close(): Promise<void> {
     this.isClosed = true;
+    if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    this.rotationTimer = null;
     return this.serialize(async () => {
-      for (const s of this.segments) if (s.handle) await this.seal(s);
+      for (const s of [...this.segments]) {
+        if (s.handle) await this.seal(s);
+        if (s.storedRecords === s.recordCount) await this.drop(s);
+      }
     });
   }
 
-  /** Runs `task` after every earlier append, read and removal: one file operation at a time. */
+  /** Runs `task` after every earlier append and removal: one file operation at a time. */
   private serialize<T>(task: () => Promise<T>): Promise<T> {
     const run = this.tail.then(task, task);
     this.tail = run.catch(() => undefined);
@@ -234,9 +299,12 @@ export class Spool {
     header.writeUInt32BE(events.length, 4);
     header.writeUInt32BE(crc32(payload), 8);
     const recordBytes = RECORD_HEADER_BYTES + payload.length;
-    if (this.maxBytes > 0 && this.storedBytes + recordBytes + MAGIC.length > this.maxBytes) {
-      throw new SpoolError(`spool is full (${this.storedBytes} bytes held, limit ${this.maxBytes})`);
+    const isFull = () => this.maxBytes > 0 && this.storedBytes + recordBytes + MAGIC.length > this.maxBytes;
+    if (isFull()) {
+      // Segments whose records are all stored only wait to be deleted: make room with them first.
+      for (const s of this.segments.filter((x) => x.storedRecords === x.recordCount)) await this.drop(s);
     }
+    if (isFull()) throw new SpoolError(`spool is full (${this.storedBytes} bytes held, limit ${this.maxBytes})`);
     let segment = this.segments[this.segments.length - 1];
     if (!segment?.handle || segment.size >= this.segmentBytes) {
       if (segment?.handle) await this.seal(segment);
@@ -256,6 +324,9 @@ export class Spool {
     }
     segment.size += recordBytes;
     segment.events += events.length;
+    segment.recordCount++;
+    segment.records!.push(events as LogEvent[]);
+    this.memoryEvents += events.length;
     this.storedBytes += recordBytes;
   }
 
@@ -263,7 +334,7 @@ export class Spool {
     const id = this.nextId++;
     const path = join(this.dir, `${String(id).padStart(16, '0')}${SEGMENT_SUFFIX}`);
     const handle = await open(path, 'wx');
-    const segment: SegmentInfo = { id, path, size: 0, events: 0, handle };
+    const segment: SegmentInfo = { id, path, size: 0, events: 0, handle, records: [], recordCount: 0, storedRecords: 0, storedEvents: 0, openedAt: Date.now() };
     try {
       await writeFully(handle, [MAGIC], 0);
       await handle.datasync();
@@ -279,10 +350,39 @@ export class Spool {
     return segment;
   }
 
+  /** Closes a segment for appends; past the memory limit its records are left to the disk copy. */
   private async seal(segment: SegmentInfo): Promise<void> {
     const handle = segment.handle;
     segment.handle = null;
     await handle?.close().catch(() => undefined);
+    if (segment.records && this.memoryEvents > this.maxMemoryEvents && segment.storedRecords < segment.recordCount) {
+      this.memoryEvents -= countUnstored(segment);
+      segment.records = null;
+    }
+  }
+
+  /** Reads a sealed segment's records back from disk (recovered, or spilled past the memory limit). */
+  private async readBack(segment: SegmentInfo): Promise<LogEvent[][]> {
+    const bytes = await readFile(segment.path);
+    const records: LogEvent[][] = [];
+    forEachRecord(bytes.subarray(0, segment.size), (payload) => {
+      records.push(JSON.parse(payload.toString('utf8')) as LogEvent[]);
+    });
+    if (records.length !== segment.recordCount) throw new SpoolError(`${segment.path} changed on disk: ${records.length} records, expected ${segment.recordCount}`);
+    for (let i = 0; i < segment.storedRecords; i++) records[i] = STORED;
+    segment.records = records;
+    this.memoryEvents += countUnstored(segment);
+    return records;
+  }
+
+  /** Deletes a segment whose records are all stored. */
+  private async drop(segment: SegmentInfo): Promise<void> {
+    if (segment.handle) await this.seal(segment);
+    await unlink(segment.path);
+    await syncDirectory(this.dir);
+    const index = this.segments.indexOf(segment);
+    if (index >= 0) this.segments.splice(index, 1);
+    this.storedBytes -= segment.size;
   }
 
   private async dropEmpty(segment: SegmentInfo): Promise<void> {
@@ -293,20 +393,30 @@ export class Spool {
   }
 }
 
+function countUnstored(segment: SegmentInfo): number {
+  let n = 0;
+  for (let i = segment.storedRecords; i < segment.recordCount; i++) n += segment.records![i]!.length;
+  return n;
+}
+
 /** Checks a segment file: its valid prefix in bytes and the events in it. */
-async function recoverSegment(path: string): Promise<{ validBytes: number; events: number; fileBytes: number }> {
+async function recoverSegment(path: string): Promise<{ validBytes: number; events: number; records: number; fileBytes: number }> {
   const bytes = await readFile(path);
   if (bytes.length < MAGIC.length) {
     // Created by a crashed first append: a prefix of the header at most, nothing acknowledged.
-    if (MAGIC.subarray(0, bytes.length).equals(bytes)) return { validBytes: 0, events: 0, fileBytes: bytes.length };
+    if (MAGIC.subarray(0, bytes.length).equals(bytes)) return { validBytes: 0, events: 0, records: 0, fileBytes: bytes.length };
     throw new Error(`${path} is not a compter spool segment; move it out of the spool directory`);
   }
   if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new Error(`${path} is not a compter spool segment of a known version; move it out of the spool directory`);
   }
   let events = 0;
-  const validBytes = forEachRecord(bytes, (_payload, count) => (events += count));
-  return { validBytes, events, fileBytes: bytes.length };
+  let records = 0;
+  const validBytes = forEachRecord(bytes, (_payload, count) => {
+    events += count;
+    records++;
+  });
+  return { validBytes, events, records, fileBytes: bytes.length };
 }
 
 /**

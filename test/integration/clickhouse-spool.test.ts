@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +81,9 @@ describe('writes on ClickHouse', () => {
         }),
       );
       expect(answers.filter((s) => s !== 200)).toEqual([]);
-      // Physically once: no retry, no spool, no duplicate row (not merely deduplicated on read).
+      // Acknowledged from the local journal; ClickHouse holds them once it is stored.
+      await waitUntil('the journal to be stored', async () => (await spoolEvents(compter.url)) === 0, 30_000);
+      // Physically once: no retry, no duplicate row (not merely deduplicated on read).
       expect(await inspector.paymentCounts()).toEqual({ rows: 1000, ids: 1000 });
       const perMessage = await inspector.idsPerMessage();
       expect(perMessage.size).toBe(1000);
@@ -141,6 +143,7 @@ describe('a spool that cannot take writes while ClickHouse is down', () => {
     const inspector = new ClickHouseInspector(clickhouse.url, database);
     try {
       await define(compter.url, 'unwritable');
+      await waitUntil('the definition to be stored', async () => (await spoolEvents(compter.url)) === 0, 30_000);
       // A first outage fills the spool; it drains when ClickHouse is back.
       await clickhouse.kill();
       const acknowledged = new Set<string>();
@@ -152,6 +155,9 @@ describe('a spool that cannot take writes while ClickHouse is down', () => {
       expect(await spoolEvents(compter.url)).toBe(20);
       await clickhouse.start();
       await waitUntil('the spool to drain', async () => (await spoolEvents(compter.url)) === 0, 60_000);
+      // Once stored and idle for a few seconds, the journal closes and deletes its segment, so
+      // the next write has to create a file in the directory.
+      await waitUntil('the stored segment to be deleted', async () => (await readdir(spoolDir)).every((f) => !f.endsWith('.seg')), 30_000);
 
       // The directory disappears and a file takes its place (this works as root, unlike
       // chmod 000), then ClickHouse goes down again: the next batch has nowhere to go.

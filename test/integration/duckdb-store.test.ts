@@ -109,10 +109,14 @@ describe('DuckDbEventStore', () => {
     const batch = events('p-atomic', 5_000);
     batch[2_500] = { ...batch[2_500]!, durationMs: Number.NaN };
     await expect(store.append(batch)).rejects.toThrow(/durationMs/);
-    // This one gets past the conversion and fails inside DuckDB, on the NOT NULL constraint.
+    // These get past the checks in JS and fail inside DuckDB: the NOT NULL constraint, and an
+    // unpaired surrogate JSON cannot carry. Both are RangeErrors: no retry would store them.
     const nullKind = events('p-atomic', 5_000);
     nullKind[4_000] = { ...nullKind[4_000]!, kind: null as unknown as string };
-    await expect(store.append(nullKind)).rejects.toThrow();
+    await expect(store.append(nullKind)).rejects.toBeInstanceOf(RangeError);
+    const surrogate = events('p-atomic', 10);
+    surrogate[3] = { ...surrogate[3]!, attributes: { message: 'lone \ud800 surrogate' } };
+    await expect(store.append(surrogate)).rejects.toBeInstanceOf(RangeError);
     expect(await store.query({ project: 'p-atomic', limit: 10, order: 'asc' })).toEqual([]);
     const good = events('p-atomic', 2);
     await store.append(good);

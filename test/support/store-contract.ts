@@ -95,6 +95,14 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(await store.query({ project: log.project, limit: 100, order: 'desc' })).toEqual([c, b, a]);
     });
 
+    it('refuses a batch it can never hold with RangeError, storing none of it', async () => {
+      const log = new EventLog();
+      const good = log.event();
+      const bad = [log.event({ ts: Number.NaN }), log.event({ durationMs: Number.POSITIVE_INFINITY }), log.event({ latenessMs: Number.NaN })];
+      for (const e of bad) await expect(store.append([good, e])).rejects.toBeInstanceOf(RangeError);
+      expect(await store.query({ project: log.project, limit: 10, order: 'asc' })).toEqual([]);
+    });
+
     it('an empty append is a no-op', async () => {
       await store.append([]);
     });

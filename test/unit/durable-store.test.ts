@@ -36,9 +36,12 @@ class FlakyStore implements EventStore {
     yield [...this.appended];
   }
 
-  async query(_q: EventQuery): Promise<LogEvent[]> {
-    if (this.mode !== 'up') throw new Error('connect ECONNREFUSED');
-    return [...this.appended];
+  /** What is stored, filtered by project and debt only (enough for these tests), in id order. */
+  async query(q: EventQuery): Promise<LogEvent[]> {
+    if (this.mode === 'down') throw new Error('connect ECONNREFUSED');
+    const rows = this.appended.filter((e) => e.project === q.project && (q.debt === undefined || e.debt === q.debt));
+    if (q.order === 'desc') rows.reverse();
+    return rows.slice(0, q.limit);
   }
 
   async saveSnapshot(s: Snapshot): Promise<void> {
@@ -77,18 +80,19 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number } = {}) {
+async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number } = {}) {
   const dir = options.dir ?? (await tempDir());
-  const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0 })).spool;
+  const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0, rotateMs: 0 })).spool;
   const errors: unknown[] = [];
   const store = new DurableEventStore(inner, {
     spool,
     logger,
     appendTimeoutMs: options.timeoutMs ?? 1000,
-    retryInitialMs: 5,
-    retryMaxMs: 20,
+    retryInitialMs: options.retryMs ?? 5,
+    retryMaxMs: options.retryMs ?? 20,
     retryAfterSeconds: 7,
     drainBatchEvents: 4,
+    snapshotWaitMs: 100,
     hooks: { onStoreError: (err) => errors.push(err) },
   });
   stores.push(store);
@@ -116,48 +120,91 @@ async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('DurableEventStore', () => {
-  it('appends straight to a store that answers, spooling nothing', async () => {
+  it('acknowledges once journaled and stores the journal in the background', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner);
+    const { store, dir } = await durable(inner);
     const a = batch(3);
     await store.append(a);
+    await waitFor(() => store.spooledEvents === 0);
     expect(inner.appended).toEqual(a);
-    expect(store.spooledEvents).toBe(0);
     expect(store.state).toBe('ok');
     expect(await store.health()).toEqual({ state: 'ok', spooledEvents: 0 });
+    // Fully stored segments are deleted (rotateMs 0 here).
+    const { readdir } = await import('node:fs/promises');
+    await waitFor(() => true);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
   });
 
-  it('acknowledges into the spool while the store is down, then drains everything in order', async () => {
+  it('acknowledges at once while the store hangs, and stores everything after', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { timeoutMs: 50 });
+    inner.mode = 'hang';
+    const started = performance.now();
+    const a = batch(2);
+    await store.append(a);
+    expect(performance.now() - started).toBeLessThan(45);
+    await waitFor(() => store.state === 'spooling');
+    expect(store.spooledEvents).toBe(2);
+    expect((await store.health()).state).toBe('spooling');
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.distinctIds).toEqual(a.map((e) => e.eventId));
+    expect(store.state).toBe('ok');
+  });
+
+  it('reads merge the store with the journal: every acknowledged event is seen, once', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { timeoutMs: 50 });
+    const stored = batch(3);
+    await store.append(stored);
+    await waitFor(() => store.spooledEvents === 0);
+    inner.mode = 'hang';
+    const waiting = batch(2);
+    const elsewhere = [event({ debt: 'other' })];
+    await store.append(waiting);
+    await store.append(elsewhere);
+    const all = [...stored, ...waiting].map((e) => e.eventId);
+    const asc = await store.query({ project: 'p', debt: 'd', limit: 10, order: 'asc' });
+    expect(asc.map((e) => e.eventId)).toEqual(all);
+    const desc = await store.query({ project: 'p', debt: 'd', limit: 4, order: 'desc' });
+    expect(desc.map((e) => e.eventId)).toEqual([...all].reverse().slice(0, 4));
+    expect((await store.query({ project: 'p', debt: 'other', limit: 10, order: 'asc' })).map((e) => e.eventId)).toEqual([elsewhere[0]!.eventId]);
+    expect(await store.query({ project: 'q', limit: 10, order: 'asc' })).toEqual([]);
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect((await store.query({ project: 'p', debt: 'd', limit: 10, order: 'asc' })).map((e) => e.eventId)).toEqual(all);
+  });
+
+  it('keeps accepting while the store is down, then stores everything in order', async () => {
     const inner = new FlakyStore();
     const { store, errors } = await durable(inner);
     const before = batch(2);
     await store.append(before);
+    await waitFor(() => store.spooledEvents === 0);
     inner.mode = 'down';
     const during = [batch(3), batch(1), batch(5), batch(2)];
-    for (const b of during) await store.append(b); // resolves: durable in the spool
+    for (const b of during) await store.append(b); // resolves: durable in the journal
     expect(store.spooledEvents).toBe(11);
-    expect(store.state).toBe('spooling');
+    await waitFor(() => store.state === 'spooling');
     const health = await store.health();
     expect(health.state).toBe('spooling');
     expect(health.detail).toMatch(/unreachable.*11 events spooled/);
     expect(errors.length).toBeGreaterThan(0);
     await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] }).then(
-      () => expect.fail('a snapshot must wait for the spool'),
+      () => expect.fail('a snapshot must wait for the journal to be stored'),
       (err: Error) => expect(err.message).toMatch(/spool/),
     );
 
     inner.mode = 'up';
-    // A batch arriving while the spool drains queues behind it, never ahead.
+    // A batch arriving while the journal drains queues behind it, never ahead.
     const after = batch(2);
     await store.append(after);
+    // A snapshot waits for the journal to be stored, then goes through.
+    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] });
+    expect(inner.snapshots).toHaveLength(1);
     await waitFor(() => store.spooledEvents === 0);
     expect(inner.distinctIds).toEqual([...before, ...during.flat(), ...after].map((e) => e.eventId));
     expect(store.state).toBe('ok');
-    const direct = batch(1);
-    await store.append(direct);
-    expect(inner.appended.at(-1)).toEqual(direct[0]);
-    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] });
-    expect(inner.snapshots).toHaveLength(1);
   });
 
   it('keeps retrying with backoff while the store stays down', async () => {
@@ -165,27 +212,27 @@ describe('DurableEventStore', () => {
     const { store } = await durable(inner);
     inner.mode = 'down';
     await store.append(batch(1));
+    await waitFor(() => inner.attempts >= 1);
     const first = inner.attempts;
     await waitFor(() => inner.attempts >= first + 3);
-    expect(store.spooledEvents).toBe(1);
     inner.mode = 'up';
     await waitFor(() => store.spooledEvents === 0);
     expect(inner.appended).toHaveLength(1);
   });
 
-  it('spools a batch whose store append does not answer within the timeout', async () => {
+  it('does not retry a failing store on every append while it backs off', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner, { timeoutMs: 50 });
-    inner.mode = 'hang';
-    const started = Date.now();
-    const a = batch(2);
-    await store.append(a);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
-    expect(store.spooledEvents).toBe(2);
-    expect((await store.health()).state).toBe('spooling');
+    const { store } = await durable(inner, { retryMs: 1000 });
+    inner.mode = 'down';
+    await store.append(batch(1));
+    await waitFor(() => inner.attempts >= 1);
+    const attempts = inner.attempts;
+    for (let i = 0; i < 5; i++) await store.append(batch(1));
+    expect(inner.attempts).toBe(attempts);
+    expect(store.spooledEvents).toBe(6);
     inner.mode = 'up';
     await waitFor(() => store.spooledEvents === 0);
-    expect(inner.appended).toEqual(a);
+    expect(inner.distinctIds).toHaveLength(6);
   });
 
   it('refuses with 503 semantics when the spool cannot take a batch, losing nothing acknowledged', async () => {
@@ -222,6 +269,7 @@ describe('DurableEventStore', () => {
     await waitFor(() => store.spooledEvents === 0);
     expect(inner.distinctIds).toEqual(acknowledged.map((e) => e.eventId));
     await store.append(batch(1));
+    await waitFor(() => store.spooledEvents === 0);
     expect(store.state).toBe('ok');
   });
 
@@ -262,19 +310,25 @@ describe('DurableEventStore', () => {
     expect(store.spooledEvents).toBe(2);
   });
 
-  it('sets aside a spooled segment the store rejects as invalid, and drains the rest', async () => {
+  it('sets aside only the journaled batch the store rejects as invalid, and stores the rest', async () => {
     const inner = new FlakyStore();
     const { store, dir } = await durable(inner);
     inner.mode = 'down';
-    await store.append([event({ ts: -1 })]);
-    // Force a new segment for the next batch: the drainer seals the open one when it reads it.
+    const good1 = batch(1);
+    const bad = [event({ ts: -1 })];
+    const good2 = batch(2);
+    for (const b of [good1, bad, good2]) await store.append(b);
     inner.mode = 'up';
     await waitFor(() => store.spooledEvents === 0);
-    const { readdir } = await import('node:fs/promises');
-    expect((await readdir(dir)).filter((f) => f.endsWith('.rejected'))).toHaveLength(1);
+    expect(inner.distinctIds).toEqual([...good1, ...good2].map((e) => e.eventId));
+    const { readdir, readFile } = await import('node:fs/promises');
+    const rejected = (await readdir(dir)).filter((f) => f.endsWith('.rejected'));
+    expect(rejected).toHaveLength(1);
+    expect(JSON.parse(await readFile(join(dir, rejected[0]!), 'utf8'))).toEqual(bad);
     const ok = batch(1);
     await store.append(ok);
-    expect(inner.appended).toEqual(ok);
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.appended.at(-1)).toEqual(ok[0]);
   });
 
   it('serves a BatchWriter: every write resolves once durable, through an outage', async () => {
@@ -282,16 +336,22 @@ describe('DurableEventStore', () => {
     const { store } = await durable(inner);
     const writer = new BatchWriter(store, { flushIntervalMs: 0, maxBatchEvents: 3 });
     const written: LogEvent[] = [];
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < 40; i++) {
-      if (i === 10) inner.mode = 'down';
-      if (i === 30) inner.mode = 'up';
-      const b = batch(1 + (i % 3));
-      written.push(...b);
-      writes.push(writer.write(b));
-      if (i % 4 === 0) await new Promise((r) => setImmediate(r));
-    }
-    await Promise.all(writes);
+    const write = async (from: number, to: number) => {
+      const writes: Promise<void>[] = [];
+      for (let i = from; i < to; i++) {
+        const b = batch(1 + (i % 3));
+        written.push(...b);
+        writes.push(writer.write(b));
+        if (i % 4 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(writes);
+    };
+    await write(0, 10);
+    inner.mode = 'down';
+    await write(10, 30);
+    await waitFor(() => inner.refused > 0);
+    inner.mode = 'up';
+    await write(30, 40);
     await writer.close();
     await waitFor(() => store.spooledEvents === 0);
     expect(inner.refused).toBeGreaterThan(0);

@@ -60,14 +60,14 @@ async function segmentFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.seg')).sort();
 }
 
-/** Reads every segment oldest first, removing each, as the drainer does. */
+/** Takes every unstored record oldest first, one at a time, marking each stored, as the drainer does. */
 async function drainAll(spool: Spool): Promise<LogEvent[][]> {
   const batches: LogEvent[][] = [];
   for (;;) {
-    const segment = await spool.oldest();
-    if (!segment) return batches;
-    batches.push(...segment.batches);
-    await spool.remove(segment.id);
+    const chunk = await spool.next(1);
+    if (!chunk) return batches;
+    batches.push([...chunk.events]);
+    await spool.stored(chunk);
   }
 }
 
@@ -147,7 +147,7 @@ describe('Spool', () => {
     await expect(Spool.open(dir)).rejects.toThrow(/not a compter spool segment/);
   });
 
-  it('drains segments oldest first; a drained segment is deleted, an appended one is not', async () => {
+  it('stores records oldest first; a sealed segment is deleted once all of it is stored', async () => {
     const dir = await tempDir();
     const { spool } = await openSpool(dir, { segmentBytes: 1 });
     const batches = [batch(1), batch(2), batch(3)];
@@ -155,31 +155,104 @@ describe('Spool', () => {
     expect(await segmentFiles(dir)).toHaveLength(3);
     expect(spool.events).toBe(6);
 
-    const first = await spool.oldest();
-    expect(first!.batches).toEqual([batches[0]]);
-    // Not removed yet: a crash now would drain it again (deduplicated by event id on read).
+    const first = await spool.next(100);
+    // A chunk never spans segments.
+    expect(first!.events).toEqual(batches[0]);
+    // Not stored yet: handed out again, and a crash now would store it again (deduplicated by id on read).
+    expect((await spool.next(100))!.events).toEqual(batches[0]);
     expect(await segmentFiles(dir)).toHaveLength(3);
-    await spool.remove(first!.id);
+    await spool.stored(first!);
     expect(await segmentFiles(dir)).toHaveLength(2);
     expect(spool.events).toBe(5);
     expect(await drainAll(spool)).toEqual(batches.slice(1));
   });
 
-  it('seals the segment being appended to when it is drained; later appends start a new one', async () => {
+  it('joins records into chunks up to the limit, never splitting one', async () => {
+    const { spool } = await openSpool(await tempDir());
+    const batches = [batch(2), batch(2), batch(5), batch(1)];
+    for (const b of batches) await spool.append(b);
+    const one = await spool.next(4);
+    expect(one!.events).toEqual([...batches[0]!, ...batches[1]!]);
+    await spool.stored(one!);
+    const two = await spool.next(4);
+    expect(two!.events).toEqual(batches[2]); // larger than the limit: alone
+    await spool.stored(two!);
+    expect([...spool.unstored()]).toEqual(batches[3]);
+    expect(spool.events).toBe(1);
+  });
+
+  it('keeps the segment being appended to until it is fully stored and big or old enough', async () => {
     const dir = await tempDir();
-    const { spool } = await openSpool(dir);
-    const a = batch(2);
-    await spool.append(a);
-    const pending = spool.append(batch(1)); // queued behind nothing, racing the read below
-    const segment = await spool.oldest();
-    await pending;
-    const b = batch(4);
+    const { spool } = await openSpool(dir, { rotateBytes: 1 << 30, rotateMs: 60_000 });
+    await spool.append(batch(2));
+    await drainAll(spool);
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    const b = batch(3);
     await spool.append(b);
-    expect(await segmentFiles(dir)).toHaveLength(2);
-    expect(segment!.batches[0]).toEqual(a);
-    await spool.remove(segment!.id);
+    expect(await segmentFiles(dir)).toHaveLength(1);
     expect(await drainAll(spool)).toEqual([b]);
+    // Fully stored: closing deletes it, so the next start stores nothing twice.
+    await spool.close();
+    expect(await segmentFiles(dir)).toEqual([]);
+
+    const { spool: rotating } = await openSpool(dir, { rotateMs: 0 });
+    await rotating.append(batch(1));
+    await drainAll(rotating);
+    expect(await segmentFiles(dir)).toEqual([]);
+    const c = batch(2);
+    await rotating.append(c);
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    expect(await drainAll(rotating)).toEqual([c]);
+  });
+
+  it('deletes a fully stored segment once appends stop for rotateMs', async () => {
+    const dir = await tempDir();
+    const { spool } = await openSpool(dir, { rotateMs: 50 });
+    await spool.append(batch(2));
+    await drainAll(spool);
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await segmentFiles(dir)).toEqual([]);
+    const b = batch(1);
+    await spool.append(b);
+    expect(await drainAll(spool)).toEqual([b]);
+  });
+
+  it('makes room under its size limit by deleting segments that are fully stored', async () => {
+    const dir = await tempDir();
+    const { spool } = await openSpool(dir, { maxBytes: 4096, rotateMs: 60_000 });
+    // Far more than 4 KiB in total, but each batch is stored before the next one comes.
+    for (let i = 0; i < 30; i++) {
+      await spool.append(batch(3));
+      await drainAll(spool);
+    }
+    expect(spool.bytes).toBeLessThanOrEqual(4096);
     expect(spool.events).toBe(0);
+  });
+
+  it('reads sealed segments back from disk past its memory limit, in order', async () => {
+    const dir = await tempDir();
+    const { spool } = await openSpool(dir, { segmentBytes: 1, maxMemoryEvents: 3 });
+    const batches = [batch(2), batch(2), batch(2), batch(2)];
+    for (const b of batches) await spool.append(b);
+    // Only what is still in memory is visible to reads; the rest is on disk.
+    expect([...spool.unstored()].length).toBeLessThan(8);
+    expect(await drainAll(spool)).toEqual(batches);
+    expect(spool.events).toBe(0);
+  });
+
+  it('after a crash, gives back every record not yet deleted, stored or not', async () => {
+    const dir = await tempDir();
+    const { spool } = await openSpool(dir, { rotateBytes: 1 << 30, rotateMs: 60_000 });
+    const a = batch(2);
+    const b = batch(1);
+    await spool.append(a);
+    await spool.stored((await spool.next(1))!);
+    await spool.append(b);
+    // No close: the process dies here.
+    const { spool: again, recovery } = await openSpool(dir);
+    expect(recovery.events).toBe(3);
+    expect(await drainAll(again)).toEqual([a, b]);
   });
 
   it('counts an append as spooled from the moment it is accepted', async () => {
@@ -216,22 +289,21 @@ describe('Spool', () => {
 
   it('rejects with SpoolError when its directory is gone or not a directory, and recovers after', async () => {
     const dir = await tempDir();
-    const { spool } = await openSpool(dir);
-    const a = batch(2);
-    await spool.append(a);
-    // Drain the open segment, so the next append has to create a file in the directory.
-    const segment = await spool.oldest();
+    const { spool } = await openSpool(dir, { rotateMs: 0 });
+    await spool.append(batch(2));
+    // Stored and deleted, so the next append has to create a file in the directory.
+    await drainAll(spool);
+    expect(await segmentFiles(dir)).toEqual([]);
     const aside = `${dir}.aside`;
     dirs.push(aside);
     await rename(dir, aside);
     await writeFile(dir, 'not a directory');
     await expect(spool.append(batch(1))).rejects.toBeInstanceOf(SpoolError);
-    expect(spool.events).toBe(2);
+    expect(spool.events).toBe(0);
     await rm(dir);
     await rename(aside, dir);
     const b = batch(1);
     await spool.append(b);
-    await spool.remove(segment!.id);
     expect(await drainAll(spool)).toEqual([b]);
   });
 
