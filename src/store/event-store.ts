@@ -38,9 +38,11 @@ export interface EventStore {
   migrate(): Promise<void>;
   /**
    * Durably stores a batch in one write. On resolve every event is committed. Appending an
-   * event whose `eventId` is already stored must not make it appear twice on read.
+   * event whose `eventId` is already stored must not make it appear twice on read. `json`,
+   * when given, is `JSON.stringify(events)` already made by the caller (the journal has it);
+   * an adapter that serializes to JSON may use it instead of making it again.
    */
-  append(events: readonly LogEvent[]): Promise<void>;
+  append(events: readonly LogEvent[], json?: string): Promise<void>;
   /** Every event with id > `afterEventId` (all when null), in id order, deduplicated, in pages. */
   scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]>;
   /** A filtered, limited read, deduplicated by id. */

@@ -77,6 +77,8 @@ export interface SpoolChunk {
   readonly from: number;
   readonly to: number;
   readonly events: readonly LogEvent[];
+  /** The same events as one JSON array, made from the records' own text (no second stringify). */
+  readonly json: string;
 }
 
 interface SegmentInfo {
@@ -89,6 +91,8 @@ interface SegmentInfo {
   handle: FileHandle | null;
   /** Each record's batch while it waits in memory (stored ones are emptied); null: read from disk. */
   records: LogEvent[][] | null;
+  /** Each record's JSON text, alongside `records` (null together). */
+  texts: string[] | null;
   recordCount: number;
   storedRecords: number;
   storedEvents: number;
@@ -153,7 +157,7 @@ export class Spool {
         continue;
       }
       if (validBytes < fileBytes) await truncateFile(path, validBytes);
-      found.push({ id: Number(SEGMENT_NAME.exec(name)![1]), path, size: validBytes, events, handle: null, records: null, recordCount: records, storedRecords: 0, storedEvents: 0, openedAt: 0 });
+      found.push({ id: Number(SEGMENT_NAME.exec(name)![1]), path, size: validBytes, events, handle: null, records: null, texts: null, recordCount: records, storedRecords: 0, storedEvents: 0, openedAt: 0 });
     }
     if (names.length > 0) await syncDirectory(dir);
     const spool = new Spool(dir, options, found);
@@ -194,7 +198,9 @@ export class Spool {
   async next(maxEvents: number): Promise<SpoolChunk | null> {
     const segment = this.segments.find((s) => s.storedRecords < s.recordCount);
     if (!segment) return null;
-    const records = segment.records ?? (await this.readBack(segment));
+    if (!segment.records) await this.readBack(segment);
+    const records = segment.records!;
+    const texts = segment.texts!;
     const events: LogEvent[] = [];
     let to = segment.storedRecords;
     while (to < segment.recordCount) {
@@ -203,7 +209,9 @@ export class Spool {
       for (const e of record) events.push(e);
       to++;
     }
-    return { segmentId: segment.id, from: segment.storedRecords, to, events };
+    const from = segment.storedRecords;
+    const json = to - from === 1 ? texts[from]! : `[${texts.slice(from, to).map((t) => t.slice(1, -1)).join(',')}]`;
+    return { segmentId: segment.id, from, to, events, json };
   }
 
   /** Marks a chunk from `next` as held by the store; deletes segments that are done. */
@@ -214,7 +222,10 @@ export class Spool {
     segment.storedEvents += chunk.events.length;
     this.pendingEvents -= chunk.events.length;
     if (segment.records) {
-      for (let i = chunk.from; i < chunk.to; i++) segment.records[i] = STORED;
+      for (let i = chunk.from; i < chunk.to; i++) {
+        segment.records[i] = STORED;
+        segment.texts![i] = '';
+      }
       this.memoryEvents -= chunk.events.length;
     }
     if (segment.storedRecords < segment.recordCount) return;
@@ -293,7 +304,8 @@ export class Spool {
   }
 
   private async write(events: readonly LogEvent[]): Promise<void> {
-    const payload = Buffer.from(JSON.stringify(events), 'utf8');
+    const text = JSON.stringify(events);
+    const payload = Buffer.from(text, 'utf8');
     const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
     header.writeUInt32BE(payload.length, 0);
     header.writeUInt32BE(events.length, 4);
@@ -326,6 +338,7 @@ export class Spool {
     segment.events += events.length;
     segment.recordCount++;
     segment.records!.push(events as LogEvent[]);
+    segment.texts!.push(text);
     this.memoryEvents += events.length;
     this.storedBytes += recordBytes;
   }
@@ -334,7 +347,7 @@ export class Spool {
     const id = this.nextId++;
     const path = join(this.dir, `${String(id).padStart(16, '0')}${SEGMENT_SUFFIX}`);
     const handle = await open(path, 'wx');
-    const segment: SegmentInfo = { id, path, size: 0, events: 0, handle, records: [], recordCount: 0, storedRecords: 0, storedEvents: 0, openedAt: Date.now() };
+    const segment: SegmentInfo = { id, path, size: 0, events: 0, handle, records: [], texts: [], recordCount: 0, storedRecords: 0, storedEvents: 0, openedAt: Date.now() };
     try {
       await writeFully(handle, [MAGIC], 0);
       await handle.datasync();
@@ -358,21 +371,28 @@ export class Spool {
     if (segment.records && this.memoryEvents > this.maxMemoryEvents && segment.storedRecords < segment.recordCount) {
       this.memoryEvents -= countUnstored(segment);
       segment.records = null;
+      segment.texts = null;
     }
   }
 
   /** Reads a sealed segment's records back from disk (recovered, or spilled past the memory limit). */
-  private async readBack(segment: SegmentInfo): Promise<LogEvent[][]> {
+  private async readBack(segment: SegmentInfo): Promise<void> {
     const bytes = await readFile(segment.path);
     const records: LogEvent[][] = [];
+    const texts: string[] = [];
     forEachRecord(bytes.subarray(0, segment.size), (payload) => {
-      records.push(JSON.parse(payload.toString('utf8')) as LogEvent[]);
+      const text = payload.toString('utf8');
+      records.push(JSON.parse(text) as LogEvent[]);
+      texts.push(text);
     });
     if (records.length !== segment.recordCount) throw new SpoolError(`${segment.path} changed on disk: ${records.length} records, expected ${segment.recordCount}`);
-    for (let i = 0; i < segment.storedRecords; i++) records[i] = STORED;
+    for (let i = 0; i < segment.storedRecords; i++) {
+      records[i] = STORED;
+      texts[i] = '';
+    }
     segment.records = records;
+    segment.texts = texts;
     this.memoryEvents += countUnstored(segment);
-    return records;
   }
 
   /** Deletes a segment whose records are all stored. */

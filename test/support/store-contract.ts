@@ -103,6 +103,13 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(await store.query({ project: log.project, limit: 10, order: 'asc' })).toEqual([]);
     });
 
+    it('takes a batch with its JSON made by the caller, and reads the same events back', async () => {
+      const log = new EventLog();
+      const events = [log.event(), log.event({ attributes: { message: 'é😀 "q"', n: [1, 2.5, null] }, durationMs: 1500 })];
+      await store.append(events, JSON.stringify(events));
+      expect(await store.query({ project: log.project, limit: 10, order: 'asc' })).toEqual(events);
+    });
+
     it('an empty append is a no-op', async () => {
       await store.append([]);
     });

@@ -80,7 +80,7 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number } = {}) {
+async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number; drainIntervalMs?: number } = {}) {
   const dir = options.dir ?? (await tempDir());
   const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0, rotateMs: 0 })).spool;
   const errors: unknown[] = [];
@@ -93,6 +93,7 @@ async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: b
     retryAfterSeconds: 7,
     drainBatchEvents: 4,
     snapshotWaitMs: 100,
+    drainIntervalMs: options.drainIntervalMs ?? 5,
     hooks: { onStoreError: (err) => errors.push(err) },
   });
   stores.push(store);
@@ -152,6 +153,28 @@ describe('DurableEventStore', () => {
     expect(store.state).toBe('ok');
   });
 
+  it('stores a slowly filling journal in few appends, one per drain interval', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { drainIntervalMs: 1000 });
+    const written: LogEvent[] = [];
+    for (let i = 0; i < 10; i++) {
+      const b = batch(1);
+      written.push(...b);
+      await store.append(b);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor(() => store.spooledEvents === 0);
+    expect(inner.distinctIds).toEqual(written.map((e) => e.eventId));
+    // The first append goes at once; the other nine wait for the interval and go together
+    // (in chunks of drainBatchEvents = 4 here).
+    expect(inner.attempts).toBeLessThanOrEqual(4);
+    // A snapshot does not wait for the interval.
+    await store.append(batch(1));
+    const started = performance.now();
+    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] });
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   it('reads merge the store with the journal: every acknowledged event is seen, once', async () => {
     const inner = new FlakyStore();
     const { store } = await durable(inner, { timeoutMs: 50 });
@@ -185,7 +208,8 @@ describe('DurableEventStore', () => {
     const during = [batch(3), batch(1), batch(5), batch(2)];
     for (const b of during) await store.append(b); // resolves: durable in the journal
     expect(store.spooledEvents).toBe(11);
-    await waitFor(() => store.state === 'spooling');
+    await waitFor(() => errors.length > 0);
+    expect(store.state).toBe('spooling');
     const health = await store.health();
     expect(health.state).toBe('spooling');
     expect(health.detail).toMatch(/unreachable.*11 events spooled/);

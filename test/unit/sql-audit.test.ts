@@ -29,7 +29,8 @@ const AUDITED: Record<string, string> = {
   'src/store/duckdb/duckdb-store.ts: READ_COLUMNS': 'a constant column list',
   "src/store/duckdb/duckdb-store.ts: WRITE_COLUMNS.map(([column]) => column).join(', ')": 'column names from the constant WRITE_COLUMNS',
   "src/store/duckdb/duckdb-store.ts: WRITE_COLUMNS.map(([, , select]) => select).join(', ')": 'select expressions from the constant WRITE_COLUMNS',
-  'src/store/duckdb/duckdb-store.ts: JSON_STRUCTURE': 'the JSON structure built from the constant WRITE_COLUMNS (the batch itself is the bound $1)',
+  'src/store/duckdb/duckdb-store.ts: JSON_STRUCTURE': 'the JSON structure built from the constant WRITE_COLUMNS (the batch itself is a bound parameter)',
+  'src/store/duckdb/duckdb-store.ts: STAGING_TABLE': 'a constant table name',
   'src/store/duckdb/duckdb-store.ts: kept': 'a constant subquery',
   // DuckDB trend queries: every value is bound by `bind()`, which returns the placeholder `$n`.
   'src/store/duckdb/trend-sql.ts: values.length': 'the placeholder number $n',
