@@ -175,6 +175,23 @@ describe('DurableEventStore', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  it('caughtUp: resolves once the store holds everything accepted so far, false while it is down', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { drainIntervalMs: 1000 });
+    const a = batch(1);
+    await store.append(a);
+    await waitFor(() => inner.appended.length === 1);
+    const b = batch(2);
+    await store.append(b); // waits for the drain interval...
+    const started = performance.now();
+    expect(await store.caughtUp()).toBe(true); // ...unless a read asks for it
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(inner.distinctIds).toEqual([...a, ...b].map((e) => e.eventId));
+    inner.mode = 'down';
+    await store.append(batch(1));
+    expect(await store.caughtUp(50)).toBe(false);
+  });
+
   it('reads merge the store with the journal: every acknowledged event is seen, once', async () => {
     const inner = new FlakyStore();
     const { store } = await durable(inner, { timeoutMs: 50 });
