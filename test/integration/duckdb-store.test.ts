@@ -104,6 +104,30 @@ describe('DuckDbEventStore', () => {
     expect(day).toBe(3n);
   });
 
+  it('scans every id once, in order, to the end when copies of ids fill or straddle pages', async () => {
+    const { store } = await openStore();
+    const batch = events('p-scan-copies', 12);
+    await store.append(batch);
+    // Re-sent batches land again (no per-append lookup): every id is now stored 3 times, so
+    // a page of 5 stored rows holds 2 distinct ids and a copy of one runs into the next page.
+    await store.append(batch);
+    await store.append(batch.slice(4));
+    // One id with more copies than a page holds.
+    for (let i = 0; i < 6; i++) await store.append([batch[7]!]);
+
+    for (const pageSize of [1, 2, 5, 7, 100]) {
+      const pages = await collectPages(store.scan(null, pageSize));
+      for (const page of pages) {
+        expect(page.length).toBeGreaterThan(0);
+        expect(page.length).toBeLessThanOrEqual(pageSize);
+      }
+      // A short page is not the end: the scan goes on until nothing is left.
+      expect(pages.flat(), `pageSize ${pageSize}`).toEqual(batch);
+      const after = (await collectPages(store.scan(batch[3]!.eventId, pageSize))).flat();
+      expect(after, `pageSize ${pageSize}, after`).toEqual(batch.slice(4));
+    }
+  });
+
   it('rejects a batch with a bad value and stores none of it', async () => {
     const { store } = await openStore();
     const batch = events('p-atomic', 5_000);
@@ -220,3 +244,9 @@ for (let batchNo = 0; ; batchNo++) {
     }
   });
 });
+
+async function collectPages<T>(pages: AsyncIterable<T[]>): Promise<T[][]> {
+  const out: T[][] = [];
+  for await (const page of pages) out.push(page);
+  return out;
+}
