@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -16,8 +17,10 @@ import type { LogEvent } from '../domain/event.js';
  * and one record is one appended batch, its payload the batch as a UTF-8 JSON array of
  * LogEvents (event ids kept, so a batch stored twice is recognised on read).
  *
- * - Durability: `append` writes the record and `fdatasync`s before it resolves; a new
- *   segment's directory entry is synced too. Nothing is acknowledged before that.
+ * - Durability: segments are opened with O_DSYNC, so `append`'s one `pwritev` of the record
+ *   returns only once the data is on disk (one system call and one thread-pool round trip per
+ *   commit, where write + write + fdatasync took three); a new segment's directory entry is
+ *   synced too. Nothing is acknowledged before that.
  * - Storing: `next` hands out the oldest records the store does not hold yet, in append
  *   order, from memory when this process wrote them (from disk when recovered, or when more
  *   than `maxMemoryEvents` wait); `stored` marks them. A segment is deleted once every record
@@ -324,8 +327,8 @@ export class Spool {
     }
     const handle = segment.handle!;
     try {
+      // O_DSYNC: durable when the write returns.
       await writeFully(handle, [header, payload], segment.size);
-      await handle.datasync();
     } catch (err) {
       // The record may be half written: cut it off if the disk lets us, and never append
       // after it either way. Recovery would also drop it, as a torn tail.
@@ -346,7 +349,7 @@ export class Spool {
   private async createSegment(): Promise<SegmentInfo> {
     const id = this.nextId++;
     const path = join(this.dir, `${String(id).padStart(16, '0')}${SEGMENT_SUFFIX}`);
-    const handle = await open(path, 'wx');
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC);
     const segment: SegmentInfo = { id, path, size: 0, events: 0, handle, records: [], texts: [], recordCount: 0, storedRecords: 0, storedEvents: 0, openedAt: Date.now() };
     try {
       await writeFully(handle, [MAGIC], 0);
@@ -459,16 +462,17 @@ function forEachRecord(bytes: Buffer, onRecord: (payload: Buffer, count: number)
   return offset;
 }
 
-/** Writes every buffer at `position` onwards, however many calls the kernel needs. */
+/** Writes every buffer at `position` onwards: one `pwritev`, more calls only if the kernel writes less. */
 async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let at = position;
-  for (const buffer of buffers) {
-    let done = 0;
-    while (done < buffer.length) {
-      const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, at);
-      done += bytesWritten;
-      at += bytesWritten;
-    }
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  let done = (await handle.writev(buffers, position)).bytesWritten;
+  if (done === total) return;
+  const rest = Buffer.concat(buffers).subarray(done);
+  let offset = 0;
+  while (offset < rest.length) {
+    const { bytesWritten } = await handle.write(rest, offset, rest.length - offset, position + done);
+    offset += bytesWritten;
+    done += bytesWritten;
   }
 }
 
