@@ -80,6 +80,7 @@ async function openDurableStore(env: Env, metrics: CompterMetrics, logger: Logge
     },
   });
   metrics.setSpoolEventsSource(() => store.spooledEvents);
+  metrics.setSpoolAgeSource(() => store.oldestWaitingMs() / 1000);
   return store;
 }
 

@@ -28,6 +28,7 @@ export const METRIC = {
   eventStoreFlushSeconds: 'compter_event_store_flush_seconds',
   eventStoreErrorsTotal: 'compter_event_store_errors_total',
   spoolEvents: 'compter_spool_events',
+  spoolOldestAge: 'compter_spool_oldest_event_age_seconds',
   httpRequestsTotal: 'compter_http_requests_total',
   httpRequestDuration: 'compter_http_request_duration_seconds',
   buildInfo: 'compter_build_info',

@@ -42,6 +42,8 @@ export interface CompterMetrics {
   readonly httpRequestDuration: Histogram<'route'>;
   readonly rateLimited: Counter<'project'>;
   readonly debts: DebtSeries;
+  /** Sets where `compter_spool_oldest_event_age_seconds` reads its value at scrape time. */
+  setSpoolAgeSource(source: () => number): void;
   /** Sets where `compter_spool_events` reads its value at scrape time. */
   setSpoolEventsSource(source: () => number): void;
   /** Appends another per-entity exposition (SLO, job series) to every scrape. */
@@ -55,6 +57,7 @@ export function createMetrics(opts: CreateMetricsOptions): CompterMetrics {
   const registry = new Registry();
   const registers = [registry];
   let spoolSource = opts.spoolEvents ?? ((): number => 0);
+  let spoolAgeSource = (): number => 0;
 
   const eventsAppended = new Counter({
     name: METRIC.eventsAppendedTotal,
@@ -74,10 +77,18 @@ export function createMetrics(opts: CreateMetricsOptions): CompterMetrics {
   });
   new Gauge({
     name: METRIC.spoolEvents,
-    help: 'Events in the local spool waiting to be written to the event store.',
+    help: 'Events in the local journal (spool) not yet stored in the event store.',
     registers,
     collect() {
       this.set(spoolSource());
+    },
+  });
+  new Gauge({
+    name: METRIC.spoolOldestAge,
+    help: 'How long the oldest event in the local journal has waited for the event store, seconds (0 when it holds none).',
+    registers,
+    collect() {
+      this.set(spoolAgeSource());
     },
   });
   const httpRequests = new Counter({
@@ -133,6 +144,9 @@ export function createMetrics(opts: CreateMetricsOptions): CompterMetrics {
     debts,
     setSpoolEventsSource(source) {
       spoolSource = source;
+    },
+    setSpoolAgeSource(source) {
+      spoolAgeSource = source;
     },
     addExposition,
     async renderMetrics() {

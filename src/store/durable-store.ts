@@ -108,6 +108,8 @@ export class DurableEventStore implements EventStore {
   private accepted: number;
   private storedCount = 0;
   private storedWaiters: { target: number; resolve: () => void }[] = [];
+  /** When events were accepted: `upTo` accepted events were in by `at` (at most one mark a second). */
+  private acceptedMarks: { upTo: number; at: number }[] = [];
   /** After an invalid chunk: store one record at a time up to this point, to find the bad one. */
   private isolate: { segmentId: number; to: number } | null = null;
 
@@ -128,11 +130,21 @@ export class DurableEventStore implements EventStore {
     this.hooks = options.hooks ?? {};
     // Recovered segments are stored first, so they count as accepted before anything new.
     this.accepted = this.spool?.events ?? 0;
+    if (this.accepted > 0) this.acceptedMarks.push({ upTo: this.accepted, at: Date.now() });
   }
 
   /** Events accepted into the journal and not yet stored (`compter_spool_events`). */
   get spooledEvents(): number {
     return this.spool?.events ?? 0;
+  }
+
+  /**
+   * How long the oldest event the store does not hold yet has waited, ms (to the second; 0 when
+   * none waits). Normally well under a second: the journal is stored continuously.
+   */
+  oldestWaitingMs(now = Date.now()): number {
+    const oldest = this.acceptedMarks[0];
+    return oldest ? Math.max(0, now - oldest.at) : 0;
   }
 
   /** The state of the last write and the drain, without asking the store. */
@@ -188,6 +200,7 @@ export class DurableEventStore implements EventStore {
       throw new StoreUnavailableError(`events cannot be made durable now (${reason})`, this.retryAfterSeconds, err);
     }
     this.accepted += events.length;
+    this.markAccepted();
     this.startDraining();
     return 'journaled';
   }
@@ -338,9 +351,18 @@ export class DurableEventStore implements EventStore {
     });
   }
 
+  private markAccepted(): void {
+    const now = Date.now();
+    const last = this.acceptedMarks[this.acceptedMarks.length - 1];
+    // Within a second of the last mark: extend it, so a long outage keeps one mark a second.
+    if (last && now - last.at < 1000) last.upTo = this.accepted;
+    else this.acceptedMarks.push({ upTo: this.accepted, at: now });
+  }
+
   /** Counts events the journal no longer waits on (stored, or set aside) and wakes waiters. */
   private noteDone(events: number): void {
     this.storedCount += events;
+    while (this.acceptedMarks.length > 0 && this.acceptedMarks[0]!.upTo <= this.storedCount) this.acceptedMarks.shift();
     if (this.storedWaiters.length === 0) return;
     const done = this.storedWaiters.filter((w) => w.target <= this.storedCount);
     this.storedWaiters = this.storedWaiters.filter((w) => w.target > this.storedCount);
@@ -423,9 +445,10 @@ export class DurableEventStore implements EventStore {
     }
     if (this.drainError !== null) this.logger.info('event store answers again; storing the spool');
     this.drainError = null;
-    await spool.stored(chunk);
+    // The store holds them: count them first (snapshots waiting may go), then tidy the spool.
     this.noteDone(chunk.events.length);
     this.hooks.onDrained?.(chunk.events.length);
+    await spool.stored(chunk);
     return { events: chunk.events.length };
   }
 

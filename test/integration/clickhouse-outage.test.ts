@@ -74,12 +74,17 @@ describe('ClickHouse stopped during a load and restarted', () => {
       const ackedDuringOutage = load.acknowledgedCount - ackedAtKill;
       expect(ackedDuringOutage).toBeGreaterThan(100);
       expect(await spoolEvents(compter.url)).toBeGreaterThan(0);
+      // What CompterSpooling watches: the oldest waiting event has waited about since the kill.
+      const age = metricValue(await (await fetch(`${compter.url}/metrics`)).text(), 'compter_spool_oldest_event_age_seconds')!;
+      expect(age).toBeGreaterThanOrEqual(4);
+      expect(age).toBeLessThan(30);
 
       await clickhouse.start();
       await sleep(1_500); // the load goes on while the spool drains
       await load.stop();
       await waitUntil('the spool to drain', async () => (await spoolEvents(compter!.url)) === 0, 60_000);
       expect((await readyz(compter.url)).body.status).toBe('ok');
+      expect(metricValue(await (await fetch(`${compter.url}/metrics`)).text(), 'compter_spool_oldest_event_age_seconds')).toBe(0);
 
       expect(load.refusals).toEqual([]);
       const stored = await inspector.idsPerMessage();

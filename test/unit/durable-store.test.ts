@@ -261,6 +261,24 @@ describe('DurableEventStore', () => {
     expect(inner.appended).toHaveLength(1);
   });
 
+  it('oldestWaitingMs: how long the oldest unstored event has waited, 0 once stored', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner);
+    expect(store.oldestWaitingMs()).toBe(0);
+    await store.append(batch(1));
+    await waitFor(() => store.spooledEvents === 0);
+    expect(store.oldestWaitingMs()).toBe(0);
+    inner.mode = 'down';
+    await store.append(batch(1));
+    const acceptedAt = Date.now();
+    await store.append(batch(2));
+    expect(store.oldestWaitingMs(acceptedAt + 60_000)).toBeGreaterThanOrEqual(59_000);
+    expect(store.oldestWaitingMs(acceptedAt + 60_000)).toBeLessThanOrEqual(61_000);
+    inner.mode = 'up';
+    await waitFor(() => store.spooledEvents === 0);
+    expect(store.oldestWaitingMs()).toBe(0);
+  });
+
   it('does not retry a failing store on every append while it backs off', async () => {
     const inner = new FlakyStore();
     const { store } = await durable(inner, { retryMs: 1000 });
