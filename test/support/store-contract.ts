@@ -95,6 +95,19 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(await store.query({ project: log.project, limit: 100, order: 'desc' })).toEqual([c, b, a]);
     });
 
+    it('a limited query counts each id once, whatever the copies around the limit', async () => {
+      const log = new EventLog();
+      const events = Array.from({ length: 8 }, () => log.event());
+      await store.append(events);
+      await store.append(events.slice(2));
+      await store.append(events.slice(5));
+      for (let i = 0; i < 4; i++) await store.append([events[6]!]);
+      for (const limit of [1, 2, 3, 5, 8, 20]) {
+        expect(await store.query({ project: log.project, limit, order: 'asc' }), `asc ${limit}`).toEqual(events.slice(0, limit));
+        expect(await store.query({ project: log.project, limit, order: 'desc' }), `desc ${limit}`).toEqual([...events].reverse().slice(0, limit));
+      }
+    });
+
     it('refuses a batch it can never hold with RangeError, storing none of it', async () => {
       const log = new EventLog();
       const good = log.event();

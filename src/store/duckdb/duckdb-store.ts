@@ -269,13 +269,40 @@ export class DuckDbEventStore implements EventStore {
     if (q.fromTs !== undefined) where.push(`ts >= ${param(toTimestamp(q.fromTs, 'fromTs'), TIMESTAMP)}`);
     if (q.toTs !== undefined) where.push(`ts < ${param(toTimestamp(q.toTs, 'toTs'), TIMESTAMP)}`);
     const direction = q.order === 'desc' ? 'DESC' : 'ASC';
-    const reader = await this.read(
-      `SELECT DISTINCT ON (event_id) ${READ_COLUMNS} FROM events WHERE ${where.join(' AND ')}
-       ORDER BY event_id ${direction} LIMIT ${param(q.limit, BIGINT)}`,
-      params,
-      types,
-    );
-    return reader.getRows().map(toEvent);
+    const beyond = q.order === 'desc' ? '<' : '>';
+    // Keyset pages of the newest (or oldest) matching rows, repeats dropped as they come: a
+    // top-N needs no sort of everything that matches, where DISTINCT ON over all matching
+    // rows took 5-10 s for a project-wide read of a 10M-event log. Copies of one id are
+    // adjacent in id order, and the next page starts beyond the last id seen.
+    const out: LogEvent[] = [];
+    let after: string | null = null;
+    while (out.length < q.limit) {
+      const pageParams = [...params];
+      const pageTypes = [...types];
+      const pageParam = (value: DuckDBValue, type: DuckDBType): string => {
+        pageParams.push(value);
+        pageTypes.push(type);
+        return `$${pageParams.length}`;
+      };
+      const want = q.limit - out.length;
+      const conditions = after === null ? where : [...where, `event_id ${beyond} ${pageParam(after, VARCHAR)}`];
+      const reader = await this.read(
+        `SELECT ${READ_COLUMNS} FROM
+           (SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY event_id ${direction} LIMIT ${pageParam(want, BIGINT)})
+         ORDER BY event_id ${direction}`,
+        pageParams,
+        pageTypes,
+      );
+      const rows = reader.getRows();
+      for (const row of rows) {
+        const event = toEvent(row);
+        if (event.eventId === (out[out.length - 1]?.eventId ?? after)) continue;
+        out.push(event);
+      }
+      if (rows.length < want) break;
+      after = rows.length > 0 ? (rows[rows.length - 1]![0] as string) : after;
+    }
+    return out;
   }
 
   /** Stores the snapshot's chunks, then its `snapshots` row, then prunes all but the newest two. */
