@@ -254,6 +254,11 @@ export class DurableEventStore implements EventStore {
     return this.inner.loadLatestSnapshot();
   }
 
+  /** Passes on to an adapter that can give back what start-up filled (DuckDB's buffer pool). */
+  async releaseStartupMemory(): Promise<void> {
+    await (this.inner as { releaseStartupMemory?: () => Promise<void> }).releaseStartupMemory?.();
+  }
+
   async ping(): Promise<void> {
     await withTimeout(this.inner.ping(), this.appendTimeoutMs, 'event store ping');
   }

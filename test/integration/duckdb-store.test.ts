@@ -82,6 +82,25 @@ describe('DuckDbEventStore', () => {
     }));
   }
 
+  it('gives back the buffer memory a start-up read filled, keeping its memory limit', { timeout: 60_000 }, async () => {
+    const { store } = await openStore();
+    for (let i = 0; i < 5; i++) await store.append(events('p-memory', 20_000));
+    for await (const page of store.scan(null, 50_000)) expect(page.length).toBeGreaterThan(0);
+    const used = async () => Number((await store.readRows('SELECT sum(memory_usage_bytes) FROM duckdb_memory()', [], []))[0]![0]);
+    const limit = async () => (await store.readRows(`SELECT current_setting('memory_limit')`, [], []))[0]![0];
+    const limitBefore = await limit();
+    const before = await used();
+    await store.releaseStartupMemory();
+    expect(await used()).toBeLessThan(Math.max(before / 2, 17 * 1024 * 1024));
+    // Put back as read (DuckDB prints it rounded, so 18.8 GiB may come back as 18.7 GiB).
+    const after = String(await limit());
+    expect(after.replace(/[\d. ]/g, '')).toBe(String(limitBefore).replace(/[\d. ]/g, ''));
+    expect(Math.abs(parseFloat(after) / parseFloat(String(limitBefore)) - 1)).toBeLessThan(0.01);
+    const more = events('p-memory', 3);
+    await store.append(more);
+    expect(await store.query({ project: 'p-memory', limit: 3, order: 'desc' })).toEqual([...more].reverse());
+  });
+
   it('records each migration once in schema_migrations', async () => {
     const { store, path } = await openStore();
     await store.migrate();

@@ -27,6 +27,7 @@ const AUDITED: Record<string, string> = {
   'src/store/duckdb/duckdb-store.ts: pageParam(after, VARCHAR)': 'bound parameter placeholder',
   'src/store/duckdb/duckdb-store.ts: pageParam(want, BIGINT)': 'bound parameter placeholder',
   "src/store/duckdb/duckdb-store.ts: conditions.join(' AND ')": 'conditions built above from constants and placeholders',
+  'src/store/duckdb/duckdb-store.ts: limit': "DuckDB's own memory_limit read back, checked against MEMORY_SIZE (digits and a unit)",
   'src/store/duckdb/duckdb-store.ts: beyond': "'<' or '>', chosen by a comparison",
   'src/store/duckdb/duckdb-store.ts: direction': "'ASC' or 'DESC', chosen by a comparison",
   'src/store/duckdb/duckdb-store.ts: READ_COLUMNS': 'a constant column list',

@@ -123,6 +123,8 @@ const STAGING_TABLE = 'incoming_batch';
 const INSERT_FROM_STAGING = `INSERT INTO events (${WRITE_COLUMNS.map(([column]) => column).join(', ')})
   SELECT ${WRITE_COLUMNS.map(([, , select]) => select).join(', ')}
   FROM (SELECT unnest(from_json(batch::JSON, '${JSON_STRUCTURE}')) AS e FROM ${STAGING_TABLE})`;
+/** How DuckDB prints a memory size, e.g. `18.8 GiB`. */
+const MEMORY_SIZE = /^\d+(\.\d+)? ?[KMGTP]?i?B$/;
 /** JS Date's range; a timestamp outside it is not one compter made. */
 const MAX_ABS_MS = 8.64e15;
 
@@ -359,6 +361,28 @@ export class DuckDbEventStore implements EventStore {
       return { upToEventId: upToEventId as string, takenAt: takenAt as number, chunks };
     }
     return null;
+  }
+
+  /**
+   * Lets DuckDB give back the memory start-up filled: its buffer pool still holds the pages
+   * of the snapshot and the log it read once (about 2 KB per debt at 100k debts), and only
+   * evicts them under its limit, 80% of RAM by default. Lowering the limit for a moment
+   * evicts them; the limit is then put back. Best effort: a failure changes nothing.
+   */
+  async releaseStartupMemory(): Promise<void> {
+    this.requireOpen();
+    await this.exclusive(async () => {
+      const limit = String((await this.writer.runAndReadAll(`SELECT current_setting('memory_limit')`)).getRows()[0]![0]);
+      // Put back exactly as read; only a size like "18.8 GiB" is ever written into the SQL.
+      if (!MEMORY_SIZE.test(limit)) return;
+      try {
+        await this.writer.run(`SET GLOBAL memory_limit = '16MB'`);
+      } catch {
+        // Pinned blocks can keep DuckDB above the floor; then nothing is evicted.
+      } finally {
+        await this.writer.run(`SET GLOBAL memory_limit = '${limit}'`);
+      }
+    });
   }
 
   /** Resolves when DuckDB answers a trivial query; rejects once closed. */
