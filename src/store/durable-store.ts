@@ -101,6 +101,7 @@ export class DurableEventStore implements EventStore {
   private draining: Promise<void> | null = null;
   /** Ends the loop's wait for work (an append), and its backoff sleep (close only). */
   private wakeIdle: (() => void) | null = null;
+  private wakeRequested = false;
   private wakeSleep: (() => void) | null = null;
   private wakePace: (() => void) | null = null;
   private isClosed = false;
@@ -376,6 +377,8 @@ export class DurableEventStore implements EventStore {
 
   private startDraining(): void {
     if (this.draining || this.isClosed) {
+      // The loop may be between finding the journal empty and starting to wait: remember.
+      this.wakeRequested = true;
       this.wakeIdle?.();
       return;
     }
@@ -389,6 +392,8 @@ export class DurableEventStore implements EventStore {
     let delayMs = this.retryInitialMs;
     while (!this.isClosed) {
       let result: { events: number; error?: unknown; isEmpty?: boolean };
+      // An append from here on wakes the wait below, even one that lands before it starts.
+      this.wakeRequested = false;
       try {
         result = await this.drainNext();
       } catch (err) {
@@ -459,7 +464,7 @@ export class DurableEventStore implements EventStore {
 
   /** Waits for the next append (or close). */
   private idle(): Promise<void> {
-    if (this.isClosed) return Promise.resolve();
+    if (this.isClosed || this.wakeRequested) return Promise.resolve();
     return new Promise((resolve) => {
       this.wakeIdle = () => {
         this.wakeIdle = null;

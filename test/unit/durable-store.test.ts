@@ -192,6 +192,18 @@ describe('DurableEventStore', () => {
     expect(await store.caughtUp(50)).toBe(false);
   });
 
+  it('stores every append without another one coming after it (no lost wake-up)', async () => {
+    const inner = new FlakyStore();
+    const { store } = await durable(inner, { drainIntervalMs: 0 });
+    for (let i = 0; i < 300; i++) {
+      await store.append(batch(1 + (i % 3)));
+      // Nothing else is appended until this one is stored: a wake-up lost between the loop
+      // finding the journal empty and starting to wait would leave it there.
+      await waitFor(() => store.spooledEvents === 0, 2000);
+    }
+    expect(inner.distinctIds).toHaveLength(600);
+  });
+
   it('reads merge the store with the journal: every acknowledged event is seen, once', async () => {
     const inner = new FlakyStore();
     const { store } = await durable(inner, { timeoutMs: 50 });
