@@ -475,30 +475,23 @@ export class DurableEventStore implements EventStore {
 
   /** Waits `drainIntervalMs`, or less when a snapshot waits for the journal or compter closes. */
   private pace(): Promise<void> {
-    if (this.isClosed || !(this.drainIntervalMs > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.drainIntervalMs);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.wakePace = null;
-        resolve();
-      }
-      this.wakePace = done;
-    });
+    return this.drainIntervalMs > 0 ? this.delay(this.drainIntervalMs, 'wakePace') : Promise.resolve();
   }
 
+  /** The retry backoff; only close cuts it short. */
   private sleep(ms: number): Promise<void> {
+    return this.delay(ms, 'wakeSleep');
+  }
+
+  /** Waits `ms`, or until the function it leaves in `slot` is called. */
+  private delay(ms: number, slot: 'wakePace' | 'wakeSleep'): Promise<void> {
     if (this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const timer = setTimeout(() => this[slot]?.(), ms);
+      this[slot] = () => {
         clearTimeout(timer);
+        this[slot] = null;
         resolve();
-      }
-      this.wakeSleep = () => {
-        this.wakeSleep = null;
-        done();
       };
     });
   }
