@@ -29,8 +29,22 @@ function event() {
   const ts = Date.now();
   const n = seq++;
   return {
-    eventId: ids.next(ts), project: 'default', type: 'payment', debt: `bench-${n % 1000}`, application: '', job: '', slo: '',
-    ts, ingestedAt: ts, kind: 'success', status: '', runId: '', host: 'bench', businessDate: '', durationMs: 1200, latenessMs: null,
+    eventId: ids.next(ts),
+    project: 'default',
+    type: 'payment',
+    debt: `bench-${n % 1000}`,
+    application: '',
+    job: '',
+    slo: '',
+    ts,
+    ingestedAt: ts,
+    kind: 'success',
+    status: '',
+    runId: '',
+    host: 'bench',
+    businessDate: '',
+    durationMs: 1200,
+    latenessMs: null,
     attributes: { occurrenceAt: null, message: `run ${n} ok` },
   };
 }
@@ -40,16 +54,18 @@ async function load(writer, ms) {
   let acked = 0;
   let failed = 0;
   const until = performance.now() + ms;
-  await Promise.all(Array.from({ length: producers }, async () => {
-    while (performance.now() < until) {
-      try {
-        await writer.write([event()]);
-        acked++;
-      } catch {
-        failed++;
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (performance.now() < until) {
+        try {
+          await writer.write([event()]);
+          acked++;
+        } catch {
+          failed++;
+        }
       }
-    }
-  }));
+    }),
+  );
   return { acked, failed };
 }
 
@@ -64,7 +80,13 @@ try {
   const writer = new BatchWriter(store, {
     maxBatchEvents: 5000,
     flushIntervalMs: 5,
-    hooks: { onFlush: (s, n) => { flushes.count++; flushes.events += n; flushes.seconds += s; } },
+    hooks: {
+      onFlush: (s, n) => {
+        flushes.count++;
+        flushes.events += n;
+        flushes.seconds += s;
+      },
+    },
   });
 
   progress(`writer → ClickHouse: ${producers} producers, ${seconds}s`);
@@ -86,24 +108,59 @@ try {
   while (store.spooledEvents > 0) await new Promise((r) => setTimeout(r, 20));
   const drainMs = performance.now() - drainStarted - restartedMs;
   await writer.close();
-  const [stored, distinct] = (await clickhouseQuery(clickhouse.url, `SELECT count(), uniqExact(event_id) FROM ${database}.events FORMAT TSV`)).trim().split('\t').map(Number);
+  const [stored, distinct] = (
+    await clickhouseQuery(clickhouse.url, `SELECT count(), uniqExact(event_id) FROM ${database}.events FORMAT TSV`)
+  )
+    .trim()
+    .split('\t')
+    .map(Number);
   await store.close();
   progress('done\n');
 
   const rows = [
-    { path: 'BatchWriter → journal → ClickHouse', 'events/s': Math.round(direct.acked / seconds), acknowledged: direct.acked, refused: direct.failed, flushes: directFlushes.count, 'events/flush': Math.round(directFlushes.events / Math.max(1, directFlushes.count)), 'ms/flush': ((directFlushes.seconds / Math.max(1, directFlushes.count)) * 1000).toFixed(1) },
-    { path: 'BatchWriter → journal (ClickHouse down)', 'events/s': Math.round(spooled.acked / outageSeconds), acknowledged: spooled.acked, refused: spooled.failed, flushes: spooledFlushes.count, 'events/flush': Math.round(spooledFlushes.events / Math.max(1, spooledFlushes.count)), 'ms/flush': ((spooledFlushes.seconds / Math.max(1, spooledFlushes.count)) * 1000).toFixed(1) },
+    {
+      path: 'BatchWriter → journal → ClickHouse',
+      'events/s': Math.round(direct.acked / seconds),
+      acknowledged: direct.acked,
+      refused: direct.failed,
+      flushes: directFlushes.count,
+      'events/flush': Math.round(directFlushes.events / Math.max(1, directFlushes.count)),
+      'ms/flush': ((directFlushes.seconds / Math.max(1, directFlushes.count)) * 1000).toFixed(1),
+    },
+    {
+      path: 'BatchWriter → journal (ClickHouse down)',
+      'events/s': Math.round(spooled.acked / outageSeconds),
+      acknowledged: spooled.acked,
+      refused: spooled.failed,
+      flushes: spooledFlushes.count,
+      'events/flush': Math.round(spooledFlushes.events / Math.max(1, spooledFlushes.count)),
+      'ms/flush': ((spooledFlushes.seconds / Math.max(1, spooledFlushes.count)) * 1000).toFixed(1),
+    },
   ];
   printTable(rows);
-  console.log(`spool: ${depth} events, ${(spoolBytes / 1024 / 1024).toFixed(1)} MiB; drained in ${(drainMs / 1000).toFixed(2)} s after ClickHouse answered (${Math.round(depth / (drainMs / 1000))} events/s)`);
+  console.log(
+    `spool: ${depth} events, ${(spoolBytes / 1024 / 1024).toFixed(1)} MiB; drained in ${(drainMs / 1000).toFixed(2)} s after ClickHouse answered (${Math.round(depth / (drainMs / 1000))} events/s)`,
+  );
   console.log(`ClickHouse holds ${distinct} distinct events in ${stored} rows; acknowledged ${direct.acked + spooled.acked}`);
   if (distinct !== direct.acked + spooled.acked) throw new Error('acknowledged and stored counts differ');
   saveResults('clickhouse-writer', {
     measuredAt: new Date().toISOString(),
     producers,
     seconds,
-    direct: { eventsPerSecond: direct.acked / seconds, acknowledged: direct.acked, flushes: directFlushes.count, meanFlushMs: (directFlushes.seconds / Math.max(1, directFlushes.count)) * 1000 },
-    spooled: { eventsPerSecond: spooled.acked / outageSeconds, acknowledged: spooled.acked, seconds: outageSeconds, flushes: spooledFlushes.count, meanFlushMs: (spooledFlushes.seconds / Math.max(1, spooledFlushes.count)) * 1000, spoolBytes },
+    direct: {
+      eventsPerSecond: direct.acked / seconds,
+      acknowledged: direct.acked,
+      flushes: directFlushes.count,
+      meanFlushMs: (directFlushes.seconds / Math.max(1, directFlushes.count)) * 1000,
+    },
+    spooled: {
+      eventsPerSecond: spooled.acked / outageSeconds,
+      acknowledged: spooled.acked,
+      seconds: outageSeconds,
+      flushes: spooledFlushes.count,
+      meanFlushMs: (spooledFlushes.seconds / Math.max(1, spooledFlushes.count)) * 1000,
+      spoolBytes,
+    },
     drain: { events: depth, seconds: drainMs / 1000, eventsPerSecond: depth / (drainMs / 1000) },
     stored: { rows: stored, distinct },
   });

@@ -10,7 +10,10 @@ function serverCommand() {
   const override = process.env.COMPTER_CLICKHOUSE_SERVER_BIN;
   if (override) return { file: override, args: override.endsWith('/clickhouse') ? ['server'] : [] };
   for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/bin']) {
-    for (const [name, args] of [['clickhouse-server', []], ['clickhouse', ['server']]]) {
+    for (const [name, args] of [
+      ['clickhouse-server', []],
+      ['clickhouse', ['server']],
+    ]) {
       try {
         accessSync(join(d, name), constants.X_OK);
         return { file: join(d, name), args };
@@ -26,7 +29,9 @@ export async function startClickHouse({ maxMemoryBytes = 3_000_000_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'compter-bench-ch-'));
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) mkdirSync(join(dir, sub), { recursive: true });
   const [httpPort, tcpPort, interPort] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(join(dir, 'config.xml'), `<?xml version="1.0"?>
+  writeFileSync(
+    join(dir, 'config.xml'),
+    `<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>${dir}/log/server.log</log><errorlog>${dir}/log/server.err.log</errorlog><size>10M</size><count>1</count></logger>
   <listen_host>127.0.0.1</listen_host>
@@ -39,14 +44,18 @@ export async function startClickHouse({ maxMemoryBytes = 3_000_000_000 } = {}) {
   <users_config>users.xml</users_config><default_profile>default</default_profile><default_database>default</default_database>
   <timezone>UTC</timezone><mlock_executable>false</mlock_executable>
 </yandex>
-`);
-  writeFileSync(join(dir, 'users.xml'), `<?xml version="1.0"?>
+`,
+  );
+  writeFileSync(
+    join(dir, 'users.xml'),
+    `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>${maxMemoryBytes}</max_memory_usage><use_uncompressed_cache>0</use_uncompressed_cache></default></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
-`);
+`,
+  );
   const url = `http://127.0.0.1:${httpPort}`;
   let child = null;
   let exited = Promise.resolve();
@@ -56,13 +65,18 @@ export async function startClickHouse({ maxMemoryBytes = 3_000_000_000 } = {}) {
   async function start() {
     if (child) return;
     const stderr = openSync(join(dir, 'log', 'stderr.log'), 'a');
-    child = spawn(command.file, [...command.args, `--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', 'ignore', stderr] });
+    child = spawn(command.file, [...command.args, `--config-file=${join(dir, 'config.xml')}`], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', stderr],
+    });
     closeSync(stderr);
     const me = child;
-    exited = new Promise((resolve) => me.once('exit', () => {
-      if (child === me) child = null;
-      resolve();
-    }));
+    exited = new Promise((resolve) =>
+      me.once('exit', () => {
+        if (child === me) child = null;
+        resolve();
+      }),
+    );
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {

@@ -56,7 +56,11 @@ function makeViews(n, rand) {
       isOverdue: status === 'overdue',
       status,
       lastDurationMs: rand() < 0.1 ? null : Math.floor(rand() * 3_600_000),
-      paymentsByKind: { start: 1 + Math.floor(rand() * 500), success: 1 + Math.floor(rand() * 500), ...(rand() < 0.2 ? { fail: 1 + Math.floor(rand() * 9) } : {}) },
+      paymentsByKind: {
+        start: 1 + Math.floor(rand() * 500),
+        success: 1 + Math.floor(rand() * 500),
+        ...(rand() < 0.2 ? { fail: 1 + Math.floor(rand() * 9) } : {}),
+      },
       extraRuns: rand() < 0.1 ? 1 : 0,
       occurrencesByOutcome: { paid: 1 + Math.floor(rand() * 500), ...(rand() < 0.3 ? { paid_late: 1 + Math.floor(rand() * 20) } : {}) },
     });
@@ -136,7 +140,11 @@ async function servePromClient(views) {
       if (d > 0) occurrences.labels(project, debt, o).inc(d);
     }
   };
-  const snapshot = (v) => ({ paymentsByKind: { ...v.paymentsByKind }, occurrencesByOutcome: { ...v.occurrencesByOutcome }, extraRuns: v.extraRuns });
+  const snapshot = (v) => ({
+    paymentsByKind: { ...v.paymentsByKind },
+    occurrencesByOutcome: { ...v.occurrencesByOutcome },
+    extraRuns: v.extraRuns,
+  });
   const seen = new Map();
   for (const v of views) {
     write(v, undefined);
@@ -182,7 +190,13 @@ async function child(variant, n) {
     return c.text('ok');
   });
   serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-    process.send({ port: info.port, setupMs, rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20, externalMiB: (mem.external + mem.arrayBuffers) / 2 ** 20 });
+    process.send({
+      port: info.port,
+      setupMs,
+      rssMiB: mem.rss / 2 ** 20,
+      heapUsedMiB: mem.heapUsed / 2 ** 20,
+      externalMiB: (mem.external + mem.arrayBuffers) / 2 ** 20,
+    });
   });
 }
 
@@ -197,7 +211,16 @@ const hasCurl = spawnSync('sh', ['-c', 'command -v curl'], { stdio: 'ignore' }).
 
 function scrapeWithCurl(port) {
   return new Promise((resolve, reject) => {
-    const p = spawn('curl', ['-s', '-o', '/dev/null', '-D', '-', '-w', '\n%{time_total} %{size_download} %{http_code}', `http://127.0.0.1:${port}/metrics`]);
+    const p = spawn('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-D',
+      '-',
+      '-w',
+      '\n%{time_total} %{size_download} %{http_code}',
+      `http://127.0.0.1:${port}/metrics`,
+    ]);
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('error', reject);
@@ -222,7 +245,12 @@ function request(port, method, path) {
       });
       res.on('end', () => {
         if (res.statusCode !== 200) return reject(new Error(`${method} ${path}: HTTP ${res.statusCode}`));
-        resolve({ ms: performance.now() - t0, bytes, renderMs: Number(res.headers['x-render-ms'] ?? NaN), endsWithNewline: tail.at(-1) === 0x0a });
+        resolve({
+          ms: performance.now() - t0,
+          bytes,
+          renderMs: Number(res.headers['x-render-ms'] ?? NaN),
+          endsWithNewline: tail.at(-1) === 0x0a,
+        });
       });
       res.on('error', reject);
     });
@@ -245,7 +273,9 @@ async function measure(variant, n, scrapes, warmups) {
       proc.once('message', resolve);
       proc.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)));
     });
-    console.log(`[metrics bench] N=${n} ${variant}: ready in ${(ready.setupMs / 1000).toFixed(1)} s, scraping ${warmups} warm-up + ${scrapes}`);
+    console.log(
+      `[metrics bench] N=${n} ${variant}: ready in ${(ready.setupMs / 1000).toFixed(1)} s, scraping ${warmups} warm-up + ${scrapes}`,
+    );
     const times = [];
     const renders = [];
     let bytes = 0;
@@ -293,7 +323,9 @@ async function main() {
   const scrapes = Number(arg('--scrapes', '30'));
   const runs = [];
   const loadAtStart = os.loadavg();
-  console.log(`[metrics bench] scraper: ${hasCurl ? 'curl' : 'node:http'}; load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+  console.log(
+    `[metrics bench] scraper: ${hasCurl ? 'curl' : 'node:http'}; load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`,
+  );
   for (const n of sizes) {
     // The concat variant shows what writing the chunks with writev saves; --all-variants runs it.
     const variants = Object.keys(VARIANTS).filter((v) => v !== 'compter-concat' || process.argv.includes('--all-variants'));
@@ -345,7 +377,8 @@ async function main() {
   for (const row of rows) console.log(line(row));
   console.log('');
   for (const s of summary) {
-    const latency = s.targetMs === null ? 'no target at this size' : `target ≤ ${s.targetMs} ms: ${s.meetsLatencyTarget ? 'met' : 'NOT met'}`;
+    const latency =
+      s.targetMs === null ? 'no target at this size' : `target ≤ ${s.targetMs} ms: ${s.meetsLatencyTarget ? 'met' : 'NOT met'}`;
     console.log(
       `N=${s.n}: compter p99 ${s.compterP99Ms.toFixed(1)} ms (${latency}), ` +
         `${s.ratioP50.toFixed(1)}× faster than prom-client at p50 (target ≥ 5×: ${s.meetsRatioTarget ? 'met' : 'NOT met'})`,
@@ -375,7 +408,12 @@ async function main() {
       2,
     )}\n`,
   );
-  console.log(`[metrics bench] load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; results written to ${file}`);
+  console.log(
+    `[metrics bench] load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; results written to ${file}`,
+  );
 }
 
 if (process.argv[2] === '--serve') {

@@ -21,9 +21,19 @@ const LEAD_MS = 35_000;
 
 function definition(i, deadlineAt) {
   return {
-    id: `od-${i}`, project: 'bench', name: `od-${i}`, pingId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    schedule: { kind: 'deadline', at: deadlineAt }, graceMs: 0, startWithinMs: null, maxRuntimeMs: null, minRuntimeMs: null,
-    stages: [], failuresBeforeAlert: 1, labels: {}, paused: false,
+    id: `od-${i}`,
+    project: 'bench',
+    name: `od-${i}`,
+    pingId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    schedule: { kind: 'deadline', at: deadlineAt },
+    graceMs: 0,
+    startWithinMs: null,
+    maxRuntimeMs: null,
+    minRuntimeMs: null,
+    stages: [],
+    failuresBeforeAlert: 1,
+    labels: {},
+    paused: false,
   };
 }
 
@@ -64,7 +74,25 @@ try {
     for (let i = start; i < Math.min(DEBTS, start + 10_000); i++) {
       const at = firstDeadline + Math.floor((i * SPREAD_MS) / DEBTS);
       deadlines[i] = at;
-      batch.push({ eventId: ids.next(now), project: 'bench', type: 'debt.defined', debt: `od-${i}`, application: '', job: '', slo: '', ts: now, ingestedAt: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: { definition: definition(i, at) } });
+      batch.push({
+        eventId: ids.next(now),
+        project: 'bench',
+        type: 'debt.defined',
+        debt: `od-${i}`,
+        application: '',
+        job: '',
+        slo: '',
+        ts: now,
+        ingestedAt: now,
+        kind: '',
+        status: '',
+        runId: '',
+        host: '',
+        businessDate: '',
+        durationMs: null,
+        latenessMs: null,
+        attributes: { definition: definition(i, at) },
+      });
     }
     await store.append(batch);
   }
@@ -77,7 +105,8 @@ try {
   const { server, url, readyMs } = await startCompter(dataDir, await freePort());
   const loadedRss = await rss(url);
   const waitMs = firstDeadline + SPREAD_MS + 5_000 - Date.now();
-  if (Date.now() >= firstDeadline) throw new Error(`the two starts took past the first deadline (restart ready in ${readyMs.toFixed(0)} ms); raise LEAD_MS`);
+  if (Date.now() >= firstDeadline)
+    throw new Error(`the two starts took past the first deadline (restart ready in ${readyMs.toFixed(0)} ms); raise LEAD_MS`);
   for (let left = waitMs; left > 0; left -= 1000) {
     progress(`waiting for deadlines to pass: ${Math.ceil(left / 1000)}s`);
     await new Promise((r) => setTimeout(r, Math.min(1000, left)));
@@ -97,14 +126,24 @@ try {
   const pct = (p) => delays[Math.min(delays.length - 1, Math.floor((p / 100) * delays.length))];
   progress('done\n');
   const result = {
-    measuredAt: new Date().toISOString(), debts: DEBTS, flipped: delays.length,
-    delayP50Ms: pct(50), delayP99Ms: pct(99), delayMaxMs: delays.at(-1),
-    readyFromLogMs: Math.round(cold.readyMs), readyAfterRestartMs: Math.round(readyMs), rssEmptyMiB: emptyRss / 2 ** 20, rssLoadedMiB: loadedRss / 2 ** 20,
+    measuredAt: new Date().toISOString(),
+    debts: DEBTS,
+    flipped: delays.length,
+    delayP50Ms: pct(50),
+    delayP99Ms: pct(99),
+    delayMaxMs: delays.at(-1),
+    readyFromLogMs: Math.round(cold.readyMs),
+    readyAfterRestartMs: Math.round(readyMs),
+    rssEmptyMiB: emptyRss / 2 ** 20,
+    rssLoadedMiB: loadedRss / 2 ** 20,
     bytesPerDebt: Math.round((loadedRss - emptyRss) / DEBTS),
   };
   printTable([
     { measure: 'debts flipped to overdue', value: `${result.flipped} of ${DEBTS}` },
-    { measure: 'delay deadline → flip p50 / p99 / max', value: `${result.delayP50Ms} / ${result.delayP99Ms} / ${result.delayMaxMs} ms (target p99 ≤ 1000)` },
+    {
+      measure: 'delay deadline → flip p50 / p99 / max',
+      value: `${result.delayP50Ms} / ${result.delayP99Ms} / ${result.delayMaxMs} ms (target p99 ≤ 1000)`,
+    },
     { measure: 'ready, first start (replays the whole log)', value: `${result.readyFromLogMs} ms` },
     { measure: 'ready after restart (snapshot + log tail)', value: `${result.readyAfterRestartMs} ms (target ≤ 5000)` },
     { measure: 'memory per debt (RSS delta)', value: `${result.bytesPerDebt} B (target ≤ 2048)` },

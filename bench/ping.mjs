@@ -12,7 +12,9 @@ const CONNECTIONS = 64;
 
 async function bareHono() {
   const port = await freePort();
-  const server = await startProcess(process.execPath, [join(root, 'bench', 'bare-hono.mjs'), String(port)], { readyUrl: `http://127.0.0.1:${port}/` });
+  const server = await startProcess(process.execPath, [join(root, 'bench', 'bare-hono.mjs'), String(port)], {
+    readyUrl: `http://127.0.0.1:${port}/`,
+  });
   try {
     progress(`bare Hono handler: wrk ${CONNECTIONS} connections, ${seconds}s`);
     return wrk(`http://127.0.0.1:${port}/ping`, { connections: CONNECTIONS, seconds });
@@ -25,17 +27,22 @@ async function bareHono() {
 async function pushgateway() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'pushgateway-bench-'));
-  const server = await startProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`], { readyUrl: `http://127.0.0.1:${port}/-/ready` });
+  const server = await startProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${port}`], {
+    readyUrl: `http://127.0.0.1:${port}/-/ready`,
+  });
   try {
     const script = join(dataDir, 'push.lua');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
 local n = 0
 request = function()
   n = n + 1
   local body = "job_last_success_timestamp_seconds " .. n .. "\\n"
   return wrk.format("POST", "/metrics/job/bench-" .. (n % ${DEBTS}), { ["content-type"] = "text/plain" }, body)
 end
-`);
+`,
+    );
     progress(`Pushgateway 1.5: wrk ${CONNECTIONS} connections, ${seconds}s, pushes to ${DEBTS} jobs`);
     return wrk(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, seconds, script });
   } finally {
@@ -56,32 +63,44 @@ async function compter(store, extraEnv = {}, script = join(root, 'dist', 'src', 
     progress(`compter (${store}): defining ${DEBTS} debts`);
     const pingIds = [];
     for (let i = 0; i < DEBTS; i++) {
-      const res = await fetch(`${url}/v1/debts/bench-${i}`, { method: 'PUT', body: '{"schedule":{"every":"1h"}}', headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${url}/v1/debts/bench-${i}`, {
+        method: 'PUT',
+        body: '{"schedule":{"every":"1h"}}',
+        headers: { 'content-type': 'application/json' },
+      });
       if (res.status !== 201) throw new Error(`define failed: ${res.status} ${await res.text()}`);
       pingIds.push((await res.json()).pingId);
     }
     const pingScript = join(dataDir, 'ping.lua');
-    writeFileSync(pingScript, `
+    writeFileSync(
+      pingScript,
+      `
 local ids = { ${pingIds.map((id) => `"${id}"`).join(', ')} }
 local n = 0
 request = function()
   n = n + 1
   return wrk.format("GET", "/ping/" .. ids[(n % ${DEBTS}) + 1])
 end
-`);
+`,
+    );
     const payScript = join(dataDir, 'pay.lua');
-    writeFileSync(payScript, `
+    writeFileSync(
+      payScript,
+      `
 local n = 0
 request = function()
   n = n + 1
   local path = "/v1/debts/bench-" .. (n % ${DEBTS}) .. "/payments"
   return wrk.format("POST", path, { ["content-type"] = "application/json" }, "{}")
 end
-`);
+`,
+    );
     progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, healthchecks-style pings to ${DEBTS} debts`);
     const ping = wrk(url, { connections: CONNECTIONS, seconds, script: pingScript });
     progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, JSON payments to ${DEBTS} debts`);
-    const pay = withPayments ? wrk(url, { connections: CONNECTIONS, seconds, script: payScript }) : { rps: NaN, p50: NaN, p99: NaN, non2xx: 0 };
+    const pay = withPayments
+      ? wrk(url, { connections: CONNECTIONS, seconds, script: payScript })
+      : { rps: NaN, p50: NaN, p99: NaN, non2xx: 0 };
     // The bench's own pooled connection from the definitions above sat idle through the load
     // and the server closed it (keep-alive timeout 5 s): a first fetch may hit it. Retry once.
     const readMetrics = async () => (await fetch(`${url}/metrics`)).text();
@@ -109,20 +128,88 @@ try {
 }
 progress('done\n');
 const rows = [
-  { server: 'bare Hono handler', 'req/s': bare.rps.toFixed(0), 'p50 ms': bare.p50.toFixed(2), 'p99 ms': bare.p99.toFixed(2), 'vs bare': '1.00', 'non-2xx': bare.non2xx },
-  { server: 'Pushgateway push', 'req/s': push.rps.toFixed(0), 'p50 ms': push.p50.toFixed(2), 'p99 ms': push.p99.toFixed(2), 'vs bare': (push.rps / bare.rps).toFixed(2), 'non-2xx': push.non2xx },
-  { server: 'compter duckdb: GET /ping/{id} (durable)', 'req/s': duck.rps.toFixed(0), 'p50 ms': duck.p50.toFixed(2), 'p99 ms': duck.p99.toFixed(2), 'vs bare': (duck.rps / bare.rps).toFixed(2), 'non-2xx': duck.non2xx },
-  { server: 'compter duckdb: POST payments (durable)', 'req/s': duck.payments.rps.toFixed(0), 'p50 ms': duck.payments.p50.toFixed(2), 'p99 ms': duck.payments.p99.toFixed(2), 'vs bare': (duck.payments.rps / bare.rps).toFixed(2), 'non-2xx': duck.payments.non2xx },
-  { server: 'diagnostic: compter with the commit skipped, GET /ping/{id}', 'req/s': ceiling.rps.toFixed(0), 'p50 ms': ceiling.p50.toFixed(2), 'p99 ms': ceiling.p99.toFixed(2), 'vs bare': (ceiling.rps / bare.rps).toFixed(2), 'non-2xx': ceiling.non2xx },
-  { server: 'compter clickhouse: GET /ping/{id} (durable)', 'req/s': house.rps.toFixed(0), 'p50 ms': house.p50.toFixed(2), 'p99 ms': house.p99.toFixed(2), 'vs bare': (house.rps / bare.rps).toFixed(2), 'non-2xx': house.non2xx },
-  { server: 'compter clickhouse: POST payments (durable)', 'req/s': house.payments.rps.toFixed(0), 'p50 ms': house.payments.p50.toFixed(2), 'p99 ms': house.payments.p99.toFixed(2), 'vs bare': (house.payments.rps / bare.rps).toFixed(2), 'non-2xx': house.payments.non2xx },
+  {
+    server: 'bare Hono handler',
+    'req/s': bare.rps.toFixed(0),
+    'p50 ms': bare.p50.toFixed(2),
+    'p99 ms': bare.p99.toFixed(2),
+    'vs bare': '1.00',
+    'non-2xx': bare.non2xx,
+  },
+  {
+    server: 'Pushgateway push',
+    'req/s': push.rps.toFixed(0),
+    'p50 ms': push.p50.toFixed(2),
+    'p99 ms': push.p99.toFixed(2),
+    'vs bare': (push.rps / bare.rps).toFixed(2),
+    'non-2xx': push.non2xx,
+  },
+  {
+    server: 'compter duckdb: GET /ping/{id} (durable)',
+    'req/s': duck.rps.toFixed(0),
+    'p50 ms': duck.p50.toFixed(2),
+    'p99 ms': duck.p99.toFixed(2),
+    'vs bare': (duck.rps / bare.rps).toFixed(2),
+    'non-2xx': duck.non2xx,
+  },
+  {
+    server: 'compter duckdb: POST payments (durable)',
+    'req/s': duck.payments.rps.toFixed(0),
+    'p50 ms': duck.payments.p50.toFixed(2),
+    'p99 ms': duck.payments.p99.toFixed(2),
+    'vs bare': (duck.payments.rps / bare.rps).toFixed(2),
+    'non-2xx': duck.payments.non2xx,
+  },
+  {
+    server: 'diagnostic: compter with the commit skipped, GET /ping/{id}',
+    'req/s': ceiling.rps.toFixed(0),
+    'p50 ms': ceiling.p50.toFixed(2),
+    'p99 ms': ceiling.p99.toFixed(2),
+    'vs bare': (ceiling.rps / bare.rps).toFixed(2),
+    'non-2xx': ceiling.non2xx,
+  },
+  {
+    server: 'compter clickhouse: GET /ping/{id} (durable)',
+    'req/s': house.rps.toFixed(0),
+    'p50 ms': house.p50.toFixed(2),
+    'p99 ms': house.p99.toFixed(2),
+    'vs bare': (house.rps / bare.rps).toFixed(2),
+    'non-2xx': house.non2xx,
+  },
+  {
+    server: 'compter clickhouse: POST payments (durable)',
+    'req/s': house.payments.rps.toFixed(0),
+    'p50 ms': house.payments.p50.toFixed(2),
+    'p99 ms': house.payments.p99.toFixed(2),
+    'vs bare': (house.payments.rps / bare.rps).toFixed(2),
+    'non-2xx': house.payments.non2xx,
+  },
 ];
 printTable(rows);
 console.log(`events appended by compter during the run: ${duck.appended}`);
-console.log(`compter clickhouse /ping: ${(house.rps / push.rps).toFixed(1)}x Pushgateway, ${(house.rps / bare.rps).toFixed(2)} of bare Hono`);
-console.log(`ceiling with the commit skipped (not durable, diagnostic): ${(ceiling.rps / bare.rps).toFixed(2)} of bare Hono; the durable DuckDB rate is ${(duck.rps / ceiling.rps).toFixed(2)} of it`);
-console.log(`compter duckdb vs Pushgateway: ${(duck.rps / push.rps).toFixed(1)}x (target ≥ 10x); vs bare Hono: ${(duck.rps / bare.rps).toFixed(2)} (target ≥ 0.50)`);
-saveResults('ping', { measuredAt: new Date().toISOString(), seconds, connections: CONNECTIONS, debts: DEBTS, bare: strip(bare), pushgateway: strip(push), duckdb: strip(duck), clickhouse: strip(house), commitSkipped: strip(ceiling), ratioClickhouseToBare: house.rps / bare.rps, ratioDuckdbToBare: duck.rps / bare.rps, ratioDuckdbToPushgateway: duck.rps / push.rps });
+console.log(
+  `compter clickhouse /ping: ${(house.rps / push.rps).toFixed(1)}x Pushgateway, ${(house.rps / bare.rps).toFixed(2)} of bare Hono`,
+);
+console.log(
+  `ceiling with the commit skipped (not durable, diagnostic): ${(ceiling.rps / bare.rps).toFixed(2)} of bare Hono; the durable DuckDB rate is ${(duck.rps / ceiling.rps).toFixed(2)} of it`,
+);
+console.log(
+  `compter duckdb vs Pushgateway: ${(duck.rps / push.rps).toFixed(1)}x (target ≥ 10x); vs bare Hono: ${(duck.rps / bare.rps).toFixed(2)} (target ≥ 0.50)`,
+);
+saveResults('ping', {
+  measuredAt: new Date().toISOString(),
+  seconds,
+  connections: CONNECTIONS,
+  debts: DEBTS,
+  bare: strip(bare),
+  pushgateway: strip(push),
+  duckdb: strip(duck),
+  clickhouse: strip(house),
+  commitSkipped: strip(ceiling),
+  ratioClickhouseToBare: house.rps / bare.rps,
+  ratioDuckdbToBare: duck.rps / bare.rps,
+  ratioDuckdbToPushgateway: duck.rps / push.rps,
+});
 
 function strip({ raw, ...rest }) {
   return rest;

@@ -16,7 +16,9 @@ const sqlString = (s) => `'${s.replaceAll("'", "''")}'`;
 
 // Every two-character Crockford base32 string, in order: one list lookup gives 10 bits of an
 // id, so an id is 13 lookups (DuckDB folds the constant list once per query).
-const PAIRS = `[${Array.from(ALPHABET).flatMap((a) => Array.from(ALPHABET, (b) => sqlString(a + b))).join(', ')}]`;
+const PAIRS = `[${Array.from(ALPHABET)
+  .flatMap((a) => Array.from(ALPHABET, (b) => sqlString(a + b)))
+  .join(', ')}]`;
 
 /** SQL for compter's 26-character event id (ULID layout) of epoch ms `ms` and sequence `n` (BIGINT expressions). */
 export function eventIdSql(ms, n) {
@@ -30,14 +32,15 @@ export function eventIdSql(ms, n) {
 function definitionSql(d) {
   const { definition } = normalizeDebtInput({}, { id: 'xdebtidx', project: 'default', pingId: 'xpingidx' });
   const text = JSON.stringify({ definition });
-  const parts = text.split(/(xdebtidx|xpingidx)/).map((p) =>
-    p === 'xdebtidx' ? `concat('bench-', ${d})` : p === 'xpingidx' ? 'uuid()::VARCHAR' : sqlString(p),
-  );
+  const parts = text
+    .split(/(xdebtidx|xpingidx)/)
+    .map((p) => (p === 'xdebtidx' ? `concat('bench-', ${d})` : p === 'xpingidx' ? 'uuid()::VARCHAR' : sqlString(p)));
   return `concat(${parts.join(', ')})`;
 }
 
 const timestamp = (ms) => `make_timestamp((${ms}) * 1000)`;
-const EVENT_COLUMNS = 'event_id, project, type, debt, application, job, slo, ts, ingested_at, kind, status, run_id, host, business_date, duration_ms, lateness_ms, attributes';
+const EVENT_COLUMNS =
+  'event_id, project, type, debt, application, job, slo, ts, ingested_at, kind, status, run_id, host, business_date, duration_ms, lateness_ms, attributes';
 const NUMBERS = 'bench_numbers';
 
 /**
@@ -176,7 +179,15 @@ export async function runDuckDb({ debts, events, tail, noSnapshotTimeoutS, dataD
   const env = { COMPTER_STORE: 'duckdb', COMPTER_DATA_DIR: dataDir };
   const layout = duckDbLogLayout({ debts, events });
   const prefix = Math.min(debts, events);
-  const pick = (r) => ({ readyMs: r.readyMs, internalReadyMs: r.internalReadyMs, phasesMs: r.phasesMs, replayed: r.replayed, fromSnapshot: r.fromSnapshot, debts: r.debts, rssMiB: r.rssMiB });
+  const pick = (r) => ({
+    readyMs: r.readyMs,
+    internalReadyMs: r.internalReadyMs,
+    phasesMs: r.phasesMs,
+    replayed: r.replayed,
+    fromSnapshot: r.fromSnapshot,
+    debts: r.debts,
+    rssMiB: r.rssMiB,
+  });
   const out = { debts, events };
 
   let t = performance.now();
@@ -196,7 +207,9 @@ export async function runDuckDb({ debts, events, tail, noSnapshotTimeoutS, dataD
   out.rows = rows;
   out.fileMiB = fileMiB;
 
-  progress(`duckdb: generated ${rows} events (${fileMiB.toFixed(0)} MiB) in ${out.generatedSeconds.toFixed(0)} s; starting compter without a snapshot (limit ${noSnapshotTimeoutS} s)`);
+  progress(
+    `duckdb: generated ${rows} events (${fileMiB.toFixed(0)} MiB) in ${out.generatedSeconds.toFixed(0)} s; starting compter without a snapshot (limit ${noSnapshotTimeoutS} s)`,
+  );
   const cold = await startCompter(noSnapshotTimeoutS * 1000, env);
   if (cold.readyMs === null) {
     out.noSnapshot = { readyMs: null, note: `not ready within ${noSnapshotTimeoutS} s (killed)` };

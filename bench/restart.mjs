@@ -45,13 +45,14 @@ function eventIdSql(ms, n) {
 function definitionSql(d) {
   const { definition } = normalizeDebtInput({}, { id: 'xdebtidx', project: 'default', pingId: 'xpingidx' });
   const text = JSON.stringify({ definition });
-  const parts = text.split(/(xdebtidx|xpingidx)/).map((p) =>
-    p === 'xdebtidx' ? `concat('bench-', toString(${d}))` : p === 'xpingidx' ? 'toString(generateUUIDv4())' : sqlString(p),
-  );
+  const parts = text
+    .split(/(xdebtidx|xpingidx)/)
+    .map((p) => (p === 'xdebtidx' ? `concat('bench-', toString(${d}))` : p === 'xpingidx' ? 'toString(generateUUIDv4())' : sqlString(p)));
   return `concat(${parts.join(', ')})`;
 }
 
-const COLUMNS = 'event_id, project, type, debt, application, job, slo, ts, ts_ms, ingested_at, ingested_at_ms, kind, status, run_id, host, business_date, attributes';
+const COLUMNS =
+  'event_id, project, type, debt, application, job, slo, ts, ts_ms, ingested_at, ingested_at_ms, kind, status, run_id, host, business_date, attributes';
 
 function paymentsSql(firstSeq, count, baseMs, eventsPerMs = 1) {
   // Event k (0-based in this insert) is at baseMs + k / eventsPerMs ms and pays debt (firstSeq + k) % DEBTS.
@@ -70,18 +71,24 @@ async function generate() {
   const paymentsBase = defsBase + DEBTS;
   const started = performance.now();
   progress(`generating ${DEBTS} debt.defined events in ClickHouse`);
-  await clickhouseQuery(`${clickhouse.url}/?max_memory_usage=3000000000`, `INSERT INTO ${database}.events (${COLUMNS})
+  await clickhouseQuery(
+    `${clickhouse.url}/?max_memory_usage=3000000000`,
+    `INSERT INTO ${database}.events (${COLUMNS})
 SELECT ${eventIdSql(`(${defsBase} + number)`, 'number')}, 'default', 'debt.defined', concat('bench-', toString(number)), '', '', '',
   toDateTime(intDiv(${defsBase} + number, 1000)), ${defsBase} + number, toDateTime(intDiv(${defsBase} + number, 1000)), ${defsBase} + number,
   '', '', '', '', '', ${definitionSql('number')}
-FROM numbers(${DEBTS})`);
+FROM numbers(${DEBTS})`,
+  );
   const chunk = 2_000_000;
   for (let done = 0; done < EVENTS; done += chunk) {
     const count = Math.min(chunk, EVENTS - done);
     progress(`generating payments ${done + count}/${EVENTS}`);
     await clickhouseQuery(clickhouse.url, paymentsSql(DEBTS + done, count, paymentsBase + done));
   }
-  const [rows] = (await clickhouseQuery(clickhouse.url, `SELECT count() FROM ${database}.events FORMAT TSV`)).trim().split('\t').map(Number);
+  const [rows] = (await clickhouseQuery(clickhouse.url, `SELECT count() FROM ${database}.events FORMAT TSV`))
+    .trim()
+    .split('\t')
+    .map(Number);
   return { rows, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -115,11 +122,17 @@ async function startCompter(timeoutMs, storeEnv) {
     await new Promise((r) => setTimeout(r, 20));
   }
   const readyMs = performance.now() - started;
-  const lines = output.split('\n').map((l) => { try { return JSON.parse(l); } catch { return null; } });
+  const lines = output.split('\n').map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      return null;
+    }
+  });
   const ready = lines.find((l) => l?.msg === 'compter is ready');
   const rebuilt = lines.find((l) => l?.msg === 'projections rebuilt from the event log');
   const rssMiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  const debts = (await (await fetch(`${url}/v1/debts`)).json());
+  const debts = await (await fetch(`${url}/v1/debts`)).json();
   const count = Array.isArray(debts) ? debts.length : (debts.debts?.length ?? NaN);
   return {
     readyMs,
@@ -140,28 +153,57 @@ async function startCompter(timeoutMs, storeEnv) {
 
 const clickhouse = await startClickHouse();
 const dataDir = mkdtempSync(join(tmpdir(), 'compter-bench-restart-'));
-const clickhouseEnv = { COMPTER_STORE: 'clickhouse', COMPTER_CLICKHOUSE_URL: clickhouse.url, COMPTER_CLICKHOUSE_DATABASE: database, COMPTER_DATA_DIR: dataDir };
+const clickhouseEnv = {
+  COMPTER_STORE: 'clickhouse',
+  COMPTER_CLICKHOUSE_URL: clickhouse.url,
+  COMPTER_CLICKHOUSE_DATABASE: database,
+  COMPTER_DATA_DIR: dataDir,
+};
 let results;
 try {
   const store = new ClickHouseEventStore({ url: clickhouse.url, database });
   await store.migrate();
   await store.close();
   const generated = await generate();
-  progress(`generated ${generated.rows} events in ${generated.seconds.toFixed(0)} s; starting compter without a snapshot (limit ${NO_SNAPSHOT_TIMEOUT_S} s)`);
+  progress(
+    `generated ${generated.rows} events in ${generated.seconds.toFixed(0)} s; starting compter without a snapshot (limit ${NO_SNAPSHOT_TIMEOUT_S} s)`,
+  );
 
-  results = { measuredAt: new Date().toISOString(), loadAverage: (await import('node:os')).loadavg(), debts: DEBTS, events: EVENTS, generatedSeconds: generated.seconds };
+  results = {
+    measuredAt: new Date().toISOString(),
+    loadAverage: (await import('node:os')).loadavg(),
+    debts: DEBTS,
+    events: EVENTS,
+    generatedSeconds: generated.seconds,
+  };
   const cold = await startCompter(NO_SNAPSHOT_TIMEOUT_S * 1000, clickhouseEnv);
   if (cold.readyMs === null) {
     results.noSnapshot = { readyMs: null, note: `not ready within ${NO_SNAPSHOT_TIMEOUT_S} s` };
     throw new Error(`compter did not replay ${EVENTS} events within ${NO_SNAPSHOT_TIMEOUT_S} s; no snapshot to measure`);
   }
   const coldStop = await cold.stop();
-  results.noSnapshot = { readyMs: cold.readyMs, internalReadyMs: cold.internalReadyMs, phasesMs: cold.phasesMs, replayed: cold.replayed, debts: cold.debts, rssMiB: cold.rssMiB, stopMs: coldStop.ms };
+  results.noSnapshot = {
+    readyMs: cold.readyMs,
+    internalReadyMs: cold.internalReadyMs,
+    phasesMs: cold.phasesMs,
+    replayed: cold.replayed,
+    debts: cold.debts,
+    rssMiB: cold.rssMiB,
+    stopMs: coldStop.ms,
+  };
 
   progress('restart with the snapshot saved at shutdown');
   const warm = await startCompter(120_000, clickhouseEnv);
   await warm.stop();
-  results.snapshot = { readyMs: warm.readyMs, internalReadyMs: warm.internalReadyMs, phasesMs: warm.phasesMs, replayed: warm.replayed, fromSnapshot: warm.fromSnapshot, debts: warm.debts, rssMiB: warm.rssMiB };
+  results.snapshot = {
+    readyMs: warm.readyMs,
+    internalReadyMs: warm.internalReadyMs,
+    phasesMs: warm.phasesMs,
+    replayed: warm.replayed,
+    fromSnapshot: warm.fromSnapshot,
+    debts: warm.debts,
+    rssMiB: warm.rssMiB,
+  };
 
   progress(`adding a tail of ${TAIL} events after the snapshot`);
   // After everything logged so far (compter's own events included), 100 events per ms, and
@@ -171,7 +213,15 @@ try {
   while (Date.now() <= lastMs + 2 + TAIL / 100) await new Promise((r) => setTimeout(r, 50));
   const tail = await startCompter(120_000, clickhouseEnv);
   await tail.stop();
-  results.snapshotAndTail = { readyMs: tail.readyMs, internalReadyMs: tail.internalReadyMs, phasesMs: tail.phasesMs, replayed: tail.replayed, fromSnapshot: tail.fromSnapshot, debts: tail.debts, rssMiB: tail.rssMiB };
+  results.snapshotAndTail = {
+    readyMs: tail.readyMs,
+    internalReadyMs: tail.internalReadyMs,
+    phasesMs: tail.phasesMs,
+    replayed: tail.replayed,
+    fromSnapshot: tail.fromSnapshot,
+    debts: tail.debts,
+    rssMiB: tail.rssMiB,
+  };
 } finally {
   await clickhouse.stop();
   rmSync(dataDir, { recursive: true, force: true });
@@ -180,25 +230,50 @@ try {
 // DuckDB, with ClickHouse stopped so it takes no CPU from these measurements.
 const duckDataDir = mkdtempSync(join(tmpdir(), 'compter-bench-restart-duckdb-'));
 try {
-  results.duckdb = await runDuckDb({ debts: DEBTS, events: EVENTS, tail: TAIL, noSnapshotTimeoutS: DUCKDB_NO_SNAPSHOT_TIMEOUT_S, dataDir: duckDataDir, startCompter });
+  results.duckdb = await runDuckDb({
+    debts: DEBTS,
+    events: EVENTS,
+    tail: TAIL,
+    noSnapshotTimeoutS: DUCKDB_NO_SNAPSHOT_TIMEOUT_S,
+    dataDir: duckDataDir,
+    startCompter,
+  });
   progress('done\n');
 
   const duck = results.duckdb;
   const seconds = (ms) => (ms == null ? '-' : (ms / 1000).toFixed(2));
-  const row = (name, r) => ({ start: name, 'ready s': seconds(r.readyMs), 'in process s': seconds(r.internalReadyMs), 'snapshot/replay/begin s': r.phasesMs ? [r.phasesMs.snapshot, r.phasesMs.replay, r.phasesMs.begin].map(seconds).join(' / ') : '-', replayed: r.replayed ?? '-', debts: r.debts ?? '-', 'RSS MiB': r.rssMiB?.toFixed(0) ?? '-' });
+  const row = (name, r) => ({
+    start: name,
+    'ready s': seconds(r.readyMs),
+    'in process s': seconds(r.internalReadyMs),
+    'snapshot/replay/begin s': r.phasesMs ? [r.phasesMs.snapshot, r.phasesMs.replay, r.phasesMs.begin].map(seconds).join(' / ') : '-',
+    replayed: r.replayed ?? '-',
+    debts: r.debts ?? '-',
+    'RSS MiB': r.rssMiB?.toFixed(0) ?? '-',
+  });
   console.log(`ClickHouse: ${EVENTS} events generated in ${results.generatedSeconds.toFixed(0)} s`);
-  printTable([row('no snapshot (full replay)', results.noSnapshot), row('snapshot', results.snapshot), row(`snapshot + ${TAIL} events`, results.snapshotAndTail)]);
-  console.log(`\nDuckDB: ${duck.rows} events generated in ${duck.generatedSeconds.toFixed(0)} s (${duck.fileMiB.toFixed(0)} MiB file); DuckDB part ${duck.seconds.toFixed(0)} s in all`);
+  printTable([
+    row('no snapshot (full replay)', results.noSnapshot),
+    row('snapshot', results.snapshot),
+    row(`snapshot + ${TAIL} events`, results.snapshotAndTail),
+  ]);
+  console.log(
+    `\nDuckDB: ${duck.rows} events generated in ${duck.generatedSeconds.toFixed(0)} s (${duck.fileMiB.toFixed(0)} MiB file); DuckDB part ${duck.seconds.toFixed(0)} s in all`,
+  );
   printTable([
     row(`no snapshot, ${duck.prefix.events} events (prefix)`, duck.prefix),
-    duck.noSnapshot.readyMs === null ? { ...row('no snapshot (full replay)', duck.noSnapshot), 'ready s': `> ${DUCKDB_NO_SNAPSHOT_TIMEOUT_S}` } : row('no snapshot (full replay)', duck.noSnapshot),
+    duck.noSnapshot.readyMs === null
+      ? { ...row('no snapshot (full replay)', duck.noSnapshot), 'ready s': `> ${DUCKDB_NO_SNAPSHOT_TIMEOUT_S}` }
+      : row('no snapshot (full replay)', duck.noSnapshot),
     row('snapshot', duck.snapshot),
     row(`snapshot + ${TAIL} events`, duck.snapshotAndTail),
   ]);
   console.log(`snapshot ${duck.snapshotSource}`);
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const met = (ms) => (ms <= 5000 ? 'met' : 'MISSED');
-  console.log(`target: ready ≤ 5 s with ${DEBTS} debts and ${EVENTS} events (snapshot: ClickHouse ${s(results.snapshot.readyMs)} ${met(results.snapshot.readyMs)}, DuckDB ${s(duck.snapshot.readyMs)} ${met(duck.snapshot.readyMs)}; snapshot + ${TAIL}: ClickHouse ${s(results.snapshotAndTail.readyMs)}, DuckDB ${s(duck.snapshotAndTail.readyMs)})`);
+  console.log(
+    `target: ready ≤ 5 s with ${DEBTS} debts and ${EVENTS} events (snapshot: ClickHouse ${s(results.snapshot.readyMs)} ${met(results.snapshot.readyMs)}, DuckDB ${s(duck.snapshot.readyMs)} ${met(duck.snapshot.readyMs)}; snapshot + ${TAIL}: ClickHouse ${s(results.snapshotAndTail.readyMs)}, DuckDB ${s(duck.snapshotAndTail.readyMs)})`,
+  );
   saveResults('restart', results);
 } finally {
   rmSync(duckDataDir, { recursive: true, force: true });

@@ -35,7 +35,11 @@ for (const [i, bench] of selected.entries()) {
   progress(`[${i + 1}/${selected.length}] ${bench.name}: ${bench.what}`);
   const t0 = Date.now();
   const r = spawnSync(process.execPath, [path, ...bench.args], { cwd: root, stdio: 'inherit' });
-  summary.push({ bench: bench.name, status: r.status === 0 ? 'ok' : `failed (${r.status})`, seconds: Math.round((Date.now() - t0) / 1000) });
+  summary.push({
+    bench: bench.name,
+    status: r.status === 0 ? 'ok' : `failed (${r.status})`,
+    seconds: Math.round((Date.now() - t0) / 1000),
+  });
 }
 
 console.log(`\nall benchmarks, ${Math.round((Date.now() - started) / 1000)} s:`);

@@ -27,7 +27,14 @@ const PROJECT = 'bench';
 const TARGET_MS = 1000;
 const database = 'compter_bench_trends';
 
-const calendar = new BusinessCalendar({ id: 'weekdays', tz: 'UTC', weekdays: [1, 2, 3, 4, 5], extraDates: [], excludeDates: [], newDayAt: '00:00' });
+const calendar = new BusinessCalendar({
+  id: 'weekdays',
+  tz: 'UTC',
+  weekdays: [1, 2, 3, 4, 5],
+  extraDates: [],
+  excludeDates: [],
+  newDayAt: '00:00',
+});
 const allDates = businessDateWindow(calendar, '2026-11-30', DATES);
 const dateList = allDates.map((d) => `'${d.date}'`).join(', ');
 const dateMsList = allDates.map((d) => String(Date.parse(`${d.date}T00:00:00Z`))).join(', ');
@@ -154,7 +161,16 @@ async function measure(engine, store) {
     for (const [query, run] of cases) {
       progress(`${engine}: ${query}, window ${n}`);
       const r = await time(run);
-      rows.push({ engine, query, window: n, rows: r.rows, medianMs: r.medianMs, minMs: r.minMs, maxMs: r.maxMs, target: r.medianMs < TARGET_MS ? 'ok' : 'MISSED' });
+      rows.push({
+        engine,
+        query,
+        window: n,
+        rows: r.rows,
+        medianMs: r.medianMs,
+        minMs: r.minMs,
+        maxMs: r.maxMs,
+        target: r.medianMs < TARGET_MS ? 'ok' : 'MISSED',
+      });
     }
   }
   return rows;
@@ -193,7 +209,9 @@ async function main() {
   }
 
   progress('done');
-  console.log(`\ntrend queries over ${EVENTS.toLocaleString()} events (${JOBS} jobs × ${DATES} dates × ${EPD} events, + ${SLOS * DATES} slo.closed); ClickHouse ${results.clickhouseVersion}`);
+  console.log(
+    `\ntrend queries over ${EVENTS.toLocaleString()} events (${JOBS} jobs × ${DATES} dates × ${EPD} events, + ${SLOS * DATES} slo.closed); ClickHouse ${results.clickhouseVersion}`,
+  );
   console.log(`load: DuckDB ${results.load.duckdbSeconds} s, ClickHouse ${results.load.clickhouseSeconds} s (not part of the target)`);
   printTable(results.queries);
   saveResults('trends', results);

@@ -72,7 +72,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // whether their project has budget left: unauthenticated requests never spend a project's.
   app.use('*', requestLimits(deps.bodyLimitBytes === undefined ? {} : { definitionBodyBytes: deps.bodyLimitBytes }));
   app.use('*', authenticate(deps.tokens ?? new TokenRegistry()));
-  app.use('*', rateLimit(deps.limiter ?? new RateLimiter(), deps.clock, (project) => metrics.rateLimited.inc({ project })));
+  app.use(
+    '*',
+    rateLimit(deps.limiter ?? new RateLimiter(), deps.clock, (project) => metrics.rateLimited.inc({ project })),
+  );
 
   registerOpsRoutes(app, deps);
   registerSeedRoutes(app, deps.engine, deps.clock);
@@ -90,7 +93,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));
   app.onError((err, c) =>
-    toErrorResponse(err, c, (unexpected) => logger.error({ err: unexpected, requestId: c.get('requestId'), path: c.req.path.slice(0, 200) }, 'unexpected error')),
+    toErrorResponse(err, c, (unexpected) =>
+      logger.error({ err: unexpected, requestId: c.get('requestId'), path: c.req.path.slice(0, 200) }, 'unexpected error'),
+    ),
   );
   return app;
 }
@@ -103,4 +108,3 @@ function safeRoutePath(c: Parameters<typeof routePath>[0]): string {
     return 'unmatched';
   }
 }
-

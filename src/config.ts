@@ -16,7 +16,10 @@ export const envSchema = z.object({
   COMPTER_DATA_DIR: z.string().default('./data'),
   COMPTER_STORE: z.enum(['duckdb', 'clickhouse']).default('duckdb'),
   COMPTER_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
-  COMPTER_CLICKHOUSE_DATABASE: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/).default('compter'),
+  COMPTER_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/)
+    .default('compter'),
   COMPTER_CONFIG: z.string().optional(),
   COMPTER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COMPTER_METRICS_TOKEN: z.string().min(1).optional(),
@@ -43,9 +46,15 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-const configDebtSchema = debtInputSchema.extend({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'), project: z.string().regex(ID_PATTERN).optional() });
+const configDebtSchema = debtInputSchema.extend({
+  id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
+  project: z.string().regex(ID_PATTERN).optional(),
+});
 const configCalendarSchema = calendarDefinitionSchema.extend({ project: z.string().regex(ID_PATTERN).optional() });
-const configSloSchema = sloInputSchema.extend({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'), project: z.string().regex(ID_PATTERN).optional() });
+const configSloSchema = sloInputSchema.extend({
+  id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
+  project: z.string().regex(ID_PATTERN).optional(),
+});
 
 /** The shape of compter.yaml (SPEC §8). Sections other issues fill are accepted as declared. */
 export const fileConfigSchema = z
@@ -134,7 +143,8 @@ function calendarAndSloProblems(config: FileConfig): Problem[] {
     if (calendars.has(key)) problems.push({ path: `calendars[${index}].id`, message: `duplicate calendar ${key}` });
     calendars.add(key);
     const result = validateCalendarDefinition(definition);
-    if (!result.ok) for (const p of result.problems) problems.push({ path: `calendars[${index}].${bracketIndexes(p.path)}`, message: p.message });
+    if (!result.ok)
+      for (const p of result.problems) problems.push({ path: `calendars[${index}].${bracketIndexes(p.path)}`, message: p.message });
   });
   const slos = new Set<string>();
   config.slos.forEach((slo, index) => {
@@ -154,5 +164,8 @@ function bracketIndexes(path: string): string {
 }
 
 function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
+  return path.reduce<string>(
+    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)),
+    '',
+  );
 }

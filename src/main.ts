@@ -67,7 +67,8 @@ async function openDurableStore(env: Env, metrics: CompterMetrics, logger: Logge
     const dir = env.COMPTER_SPOOL_DIR ?? join(env.COMPTER_DATA_DIR, 'spool');
     const opened = await Spool.open(dir, { maxBytes: env.COMPTER_SPOOL_MAX_BYTES });
     spool = opened.spool;
-    if (opened.recovery.events > 0 || opened.recovery.droppedBytes > 0) logger.warn({ dir, ...opened.recovery }, 'spool recovered; storing it before the rebuild');
+    if (opened.recovery.events > 0 || opened.recovery.droppedBytes > 0)
+      logger.warn({ dir, ...opened.recovery }, 'spool recovered; storing it before the rebuild');
   }
   const store = new DurableEventStore(inner, {
     spool,
@@ -149,7 +150,11 @@ export interface Compter {
  * Builds every dependency from the environment, rebuilds the projection from the log and
  * starts the deadline timer. Tests use this directly; `startServer` adds the listener.
  */
-export async function createCompter(env: Env, clock: Clock = systemClock, logger: Logger = pino({ level: env.COMPTER_LOG_LEVEL, base: { service: 'compter' } })): Promise<Compter> {
+export async function createCompter(
+  env: Env,
+  clock: Clock = systemClock,
+  logger: Logger = pino({ level: env.COMPTER_LOG_LEVEL, base: { service: 'compter' } }),
+): Promise<Compter> {
   const { path: configFile, config } = loadFileConfig(env, logger);
   const metrics = createMetrics({ version: version() });
   const store = await openDurableStore(env, metrics, logger);
@@ -182,8 +187,27 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   // The trend service reads the SLO engine's definitions, and the SLO engine predicts ends from the
   // trend service's p90: bound late so each can be built.
   let trendStats: { p90DurationMs(project: string, application: string, job: string): number | null } | undefined;
-  const slos = new SloEngine({ clock, sink: writer, store, logger, ids, position, sloMetrics: sloSeries, jobMetrics: jobSeries, p90DurationMs: (p, a, j) => trendStats?.p90DurationMs(p, a, j) ?? null });
-  const engine = new DebtEngine({ clock, sink: writer, store, timelines: new TimelineCache(slos), metrics: metrics.debts, logger, ids, position });
+  const slos = new SloEngine({
+    clock,
+    sink: writer,
+    store,
+    logger,
+    ids,
+    position,
+    sloMetrics: sloSeries,
+    jobMetrics: jobSeries,
+    p90DurationMs: (p, a, j) => trendStats?.p90DurationMs(p, a, j) ?? null,
+  });
+  const engine = new DebtEngine({
+    clock,
+    sink: writer,
+    store,
+    timelines: new TimelineCache(slos),
+    metrics: metrics.debts,
+    logger,
+    ids,
+    position,
+  });
   const pingKeys = new PingKeys({ clock, sink: writer, ids, position });
   pingKeys.setDeclared(config?.pingKeys);
   // The SLO engine first: calendars must exist when rrule debts that name them replay.
@@ -197,7 +221,14 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   const trendSeries = new TrendSeries();
   metrics.addExposition(trendSeries);
   let trendProjects = trendProjectsOf(config);
-  const trends = new TrendService({ queries: trendQueriesFor(store), inputs: new SloTrendInputs(slos, () => trendProjects), clock, series: trendSeries, logger, refreshSeconds: env.COMPTER_TRENDS_REFRESH_SECONDS });
+  const trends = new TrendService({
+    queries: trendQueriesFor(store),
+    inputs: new SloTrendInputs(slos, () => trendProjects),
+    clock,
+    series: trendSeries,
+    logger,
+    refreshSeconds: env.COMPTER_TRENDS_REFRESH_SECONDS,
+  });
   trendStats = trends;
   trends.start();
 
@@ -210,7 +241,20 @@ export async function createCompter(env: Env, clock: Clock = systemClock, logger
   };
   const tokens = new TokenRegistry(config?.tokens ?? []);
   const limiter = new RateLimiter(config?.limits);
-  const app = createApp({ engine, slos, clock, logger, metrics, readiness, version: version(), metricsToken: env.COMPTER_METRICS_TOKEN, tokens, limiter, pingKeys, trends });
+  const app = createApp({
+    engine,
+    slos,
+    clock,
+    logger,
+    metrics,
+    readiness,
+    version: version(),
+    metricsToken: env.COMPTER_METRICS_TOKEN,
+    tokens,
+    limiter,
+    pingKeys,
+    trends,
+  });
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -284,11 +328,16 @@ export async function startServer(env: Env, clock: Clock = systemClock): Promise
     throw new Error(access.message);
   }
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT, serverOptions: { ...SERVER_LIMITS } }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT, serverOptions: { ...SERVER_LIMITS } }, () =>
+      resolve(s),
+    );
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.COMPTER_HOST.includes(':') ? `[${env.COMPTER_HOST}]` : env.COMPTER_HOST}:${port}`;
-  logger.info({ url, store: store.kind, debts: compter.engine.size, ...rebuilt, readyMs: Math.round(performance.now() - startedAt) }, 'compter is ready');
+  logger.info(
+    { url, store: store.kind, debts: compter.engine.size, ...rebuilt, readyMs: Math.round(performance.now() - startedAt) },
+    'compter is ready',
+  );
   if (access.mode === 'tokens') logger.info({ tokens: compter.tokens.size }, 'bearer tokens required');
   else logger.warn(access.message);
 

@@ -57,7 +57,7 @@ function summarize() {
   const report = JSON.parse(readFileSync(resultsFile, 'utf8'));
   const passed = report.numPassedTests ?? 0;
   // A suite that failed to load counts as a failure even though it ran no test.
-  const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0 ? countBrokenSuites(report) : 0);
+  const failed = (report.numFailedTests ?? 0) + ((report.numFailedTestSuites ?? 0) ? countBrokenSuites(report) : 0);
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   return { passed, failed, skipped };
 }
@@ -70,7 +70,11 @@ ensureSystemPackages();
 build();
 rmSync(resultsFile, { force: true });
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)];
-const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
+const run = spawnSync('npx', args, {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
+});
 const summary = summarize();
 if (!summary) {
   console.log('Tests: 0 passed, 1 failed');

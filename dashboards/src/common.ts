@@ -224,7 +224,14 @@ export interface StatLayout {
 }
 
 /** A one-number panel: a Prometheus instant query coloured by threshold steps. */
-export type StatPanel = (title: string, description: string, expr: string, steps: [number | null, string][], unit?: string, legendFormat?: string) => stat.PanelBuilder;
+export type StatPanel = (
+  title: string,
+  description: string,
+  expr: string,
+  steps: [number | null, string][],
+  unit?: string,
+  legendFormat?: string,
+) => stat.PanelBuilder;
 
 /** The stat-panel maker for a dashboard with `layout`. */
 export function statPanels(layout: StatLayout): StatPanel {

@@ -70,23 +70,29 @@ export function healthDashboard(): dashboard.Dashboard {
     ]),
   );
   b.withPanel(
+    statPanel('Down', 'Instances Prometheus cannot scrape; CompterDown pages after 5 minutes.', `count(${sel('up', ...h)} == 0)`, [
+      [null, 'green'],
+      [1, 'red'],
+    ]).noValue('0'),
+  );
+  b.withPanel(
     statPanel(
-      'Down',
-      'Instances Prometheus cannot scrape; CompterDown pages after 5 minutes.',
-      `count(${sel('up', ...h)} == 0)`,
-      [
-        [null, 'green'],
-        [1, 'red'],
-      ],
-    ).noValue('0'),
+      'Version',
+      'compter_build_info: the version each instance runs.',
+      sel(METRIC.buildInfo, ...h),
+      [[null, 'blue']],
+      'none',
+      '{{version}}',
+    ).textMode(common.BigValueTextMode.Name),
   );
   b.withPanel(
-    statPanel('Version', 'compter_build_info: the version each instance runs.', sel(METRIC.buildInfo, ...h), [[null, 'blue']], 'none', '{{version}}').textMode(
-      common.BigValueTextMode.Name,
+    statPanel(
+      'Uptime',
+      'Time since the youngest instance started.',
+      `min(time() - ${sel('process_start_time_seconds', ...h)})`,
+      [[null, 'blue']],
+      's',
     ),
-  );
-  b.withPanel(
-    statPanel('Uptime', 'Time since the youngest instance started.', `min(time() - ${sel('process_start_time_seconds', ...h)})`, [[null, 'blue']], 's'),
   );
   b.withPanel(
     statPanel(
@@ -118,9 +124,12 @@ export function healthDashboard(): dashboard.Dashboard {
     ]),
   );
   b.withPanel(
-    graph('Responses by status code', 'Responses per second by status code; 429 is a rate limit, 503 an event store that cannot make writes durable.', 'reqps', [
-      { expr: `sum by (code) (rate(${sel(METRIC.httpRequestsTotal, ...h)}${RATE}))`, legend: '{{code}}' },
-    ]),
+    graph(
+      'Responses by status code',
+      'Responses per second by status code; 429 is a rate limit, 503 an event store that cannot make writes durable.',
+      'reqps',
+      [{ expr: `sum by (code) (rate(${sel(METRIC.httpRequestsTotal, ...h)}${RATE}))`, legend: '{{code}}' }],
+    ),
   );
   b.withPanel(
     graph('Latency p99 by route', 'compter_http_request_duration_seconds, 99th percentile per route.', 's', [

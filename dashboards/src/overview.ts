@@ -69,10 +69,15 @@ export function overviewDashboard(): dashboard.Dashboard {
     ]),
   );
   b.withPanel(
-    statPanel('Failed or timed out', 'Debts whose last runs failed (failuresBeforeAlert in a row) or ran past maxRuntime.', countStatus('failed|timed_out'), [
-      [null, 'green'],
-      [1, 'orange'],
-    ]),
+    statPanel(
+      'Failed or timed out',
+      'Debts whose last runs failed (failuresBeforeAlert in a row) or ran past maxRuntime.',
+      countStatus('failed|timed_out'),
+      [
+        [null, 'green'],
+        [1, 'orange'],
+      ],
+    ),
   );
   b.withPanel(statPanel('Paused', 'Paused debts never fall due.', countStatus('paused'), [[null, 'blue']]));
   b.withPanel(
@@ -227,10 +232,10 @@ export function overviewDashboard(): dashboard.Dashboard {
       .description('Occurrences in the time range that did not end as paid on time, per debt and outcome.')
       .datasource(promDs)
       .withTarget(
-        prom(
-          `sum by (project, debt, outcome) (increase(${sel(METRIC.occurrencesTotal, ...f, 'outcome!="paid"')}[$__range])) > 0`,
-          { instant: true, table: true },
-        ),
+        prom(`sum by (project, debt, outcome) (increase(${sel(METRIC.occurrencesTotal, ...f, 'outcome!="paid"')}[$__range])) > 0`, {
+          instant: true,
+          table: true,
+        }),
       )
       .transformations(mergeTable({ Value: 'Occurrences' }))
       .overrideByName('Occurrences', [{ id: 'decimals', value: 0 }])

@@ -134,12 +134,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .datasource(promDs)
       .withTarget(prom(`${perSlo} (${sel(METRIC.sloLateness, ...f)})`, { legend: '{{application}}/{{slo}}' }))
       .unit('s')
-      .thresholds(
-        thresholds(
-          [null, 'green'],
-          [0, 'red'],
-        ),
-      )
+      .thresholds(thresholds([null, 'green'], [0, 'red']))
       .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line))
       .legend(legend('right'))
       .tooltip(tooltipAll())
@@ -170,13 +165,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .unit('percentunit')
       .min(0)
       .max(1)
-      .thresholds(
-        thresholds(
-          [null, 'red'],
-          [0.9, 'yellow'],
-          [0.99, 'green'],
-        ),
-      )
+      .thresholds(thresholds([null, 'red'], [0.9, 'yellow'], [0.99, 'green']))
       .orientation(common.VizOrientation.Horizontal)
       .displayMode(common.BarGaugeDisplayMode.Basic)
       .reduceOptions(lastValue())
@@ -229,12 +218,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .drawStyle(common.GraphDrawStyle.Line)
       .showPoints(common.VisibilityMode.Always)
       .pointSize(6)
-      .thresholds(
-        thresholds(
-          [null, 'green'],
-          [0, 'red'],
-        ),
-      )
+      .thresholds(thresholds([null, 'green'], [0, 'red']))
       .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line))
       .legend(legend('right'))
       .tooltip(tooltipAll())
@@ -284,10 +268,12 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
             "  if(actual_end_ms = 0, NULL, toDateTime(intDiv(actual_end_ms, 1000), 'UTC')) AS actual_end,",
             '  ts AS closed_at',
             'FROM (',
-            indent(closedDeliveries(
-              "business_date, visitParamExtractString(attributes, 'slot') AS slot, application, slo, status, lateness_ms, " +
-                "visitParamExtractInt(attributes, 'expectedEnd') AS expected_end_ms, visitParamExtractInt(attributes, 'actualEnd') AS actual_end_ms, ts",
-            )),
+            indent(
+              closedDeliveries(
+                "business_date, visitParamExtractString(attributes, 'slot') AS slot, application, slo, status, lateness_ms, " +
+                  "visitParamExtractInt(attributes, 'expectedEnd') AS expected_end_ms, visitParamExtractInt(attributes, 'actualEnd') AS actual_end_ms, ts",
+              ),
+            ),
             ')',
             'ORDER BY business_date DESC, slot DESC, application, slo',
             'LIMIT 1000',

@@ -224,7 +224,10 @@ export function trendsDashboard(): dashboard.Dashboard {
       )
       .datasource(chDs)
       .withTarget(ch(trendPerJob, 'table'))
-      .overrideByRegexp('/_seconds_per_day$/', [{ id: 'unit', value: 's' }, { id: 'decimals', value: 1 }])
+      .overrideByRegexp('/_seconds_per_day$/', [
+        { id: 'unit', value: 's' },
+        { id: 'decimals', value: 1 },
+      ])
       .overrideByRegexp('/_duration_seconds$/', [{ id: 'unit', value: 's' }])
       .span(24)
       .height(9),
@@ -241,12 +244,7 @@ export function trendsDashboard(): dashboard.Dashboard {
       .unit('s')
       .showPoints(common.VisibilityMode.Always)
       .pointSize(5)
-      .thresholds(
-        thresholds(
-          [null, 'green'],
-          [0, 'red'],
-        ),
-      )
+      .thresholds(thresholds([null, 'green'], [0, 'red']))
       .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Line))
       .legend(legend('right'))
       .tooltip(tooltipAll())
@@ -264,7 +262,10 @@ export function trendsDashboard(): dashboard.Dashboard {
       .withTarget(prom(`${perJob} (${sel(METRIC.jobDurationTrend, ...jobFilters)})`, { refId: 'A', instant: true, table: true }))
       .withTarget(prom(`${perJob} (${sel(METRIC.jobProjectedBreach, ...jobFilters)}) * 1000`, { refId: 'B', instant: true, table: true }))
       .transformations(mergeTable({ exported_job: 'job', 'Value #A': 'Duration slope', 'Value #B': 'Projected breach' }))
-      .overrideByName('Duration slope', [{ id: 'unit', value: 's' }, { id: 'decimals', value: 1 }])
+      .overrideByName('Duration slope', [
+        { id: 'unit', value: 's' },
+        { id: 'decimals', value: 1 },
+      ])
       .overrideByName('Projected breach', [isoTime()])
       .sortBy([new common.TableSortByFieldStateBuilder().displayName('Duration slope').desc(true)])
       .span(12)

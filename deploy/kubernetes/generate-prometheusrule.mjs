@@ -26,7 +26,7 @@ export function prometheusRule(rulesText) {
   };
   const header =
     '# Generated from alerts/compter.rules.yml by deploy/kubernetes/generate-prometheusrule.mjs.\n' +
-    '# Do not edit: change the rules there and regenerate. Add the label your Prometheus\'s\n' +
+    "# Do not edit: change the rules there and regenerate. Add the label your Prometheus's\n" +
     '# ruleSelector wants (often `release: <helm release>`) with kustomize.\n';
   // lineWidth 0: never fold, so PromQL and annotation text stay as written.
   return header + stringify(manifest, { lineWidth: 0 });

@@ -78,7 +78,8 @@ export function parseExecArgs(argv: string[], env: NodeJS.ProcessEnv): { options
   let timeoutMs = DEFAULT_TIMEOUT_SECONDS * 1000;
   if (timeoutText !== undefined && timeoutText !== '') {
     const seconds = Number(timeoutText);
-    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) return { error: `--timeout must be a number of seconds between 0 and 3600 (got "${timeoutText}")` };
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+      return { error: `--timeout must be a number of seconds between 0 and 3600 (got "${timeoutText}")` };
     timeoutMs = Math.round(seconds * 1000);
   }
   const vivify: Record<string, string> = {};
@@ -185,7 +186,12 @@ export class PaymentReporter {
       if (remaining <= 0 || signal.aborted) return { ok: false, reason: lastReason, isRefused: false };
       let retryAfterMs: number | null = null;
       try {
-        const res = await fetch(this.endpoint, { method: 'POST', headers: this.headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(remaining)]) });
+        const res = await fetch(this.endpoint, {
+          method: 'POST',
+          headers: this.headers,
+          body,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(remaining)]),
+        });
         if (res.ok) {
           await res.arrayBuffer().catch(() => undefined);
           return { ok: true };
@@ -243,7 +249,8 @@ function warn(message: string): void {
 /** What to do about a refusal the user can fix from the command line. */
 function hint(result: ReportResult, options: ExecOptions): string {
   if (result.ok || !result.isRefused) return '';
-  if (result.reason.startsWith('404') && Object.keys(options.vivify).length === 0) return ' (add --every or --cron to create the debt on first use)';
+  if (result.reason.startsWith('404') && Object.keys(options.vivify).length === 0)
+    return ' (add --every or --cron to create the debt on first use)';
   if (result.reason.startsWith('401')) return ' (set --token or COMPTER_TOKEN)';
   return '';
 }
@@ -265,8 +272,10 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   const options = parsed.options;
   let reporter: PaymentReporter | null = null;
   if (!options.url) warn('no --url (or COMPTER_URL): running the command without reporting it');
-  else if (!options.debt || !ID_PATTERN.test(options.debt)) warn(`${options.debt ? `--debt "${options.debt}" is not a debt id` : 'no --debt'}: running the command without reporting it`);
-  else if (!/^https?:\/\//i.test(options.url)) warn(`--url "${options.url}" is not an http(s) URL: running the command without reporting it`);
+  else if (!options.debt || !ID_PATTERN.test(options.debt))
+    warn(`${options.debt ? `--debt "${options.debt}" is not a debt id` : 'no --debt'}: running the command without reporting it`);
+  else if (!/^https?:\/\//i.test(options.url))
+    warn(`--url "${options.url}" is not an http(s) URL: running the command without reporting it`);
   else reporter = new PaymentReporter(options.url, options.debt, options.token, options.vivify);
 
   const runId = randomUUID();
@@ -326,13 +335,20 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     if (!reporter) return result.exitCode;
     const reportDeadline = endedAt + options.timeoutMs;
     // Wait for the start report so the end arrives after it; give up on it halfway through the budget.
-    const giveUp = setTimeout(() => startAbort.abort(), Math.max(0, Math.min(startedAt + options.timeoutMs, endedAt + options.timeoutMs / 2) - Date.now()));
+    const giveUp = setTimeout(
+      () => startAbort.abort(),
+      Math.max(0, Math.min(startedAt + options.timeoutMs, endedAt + options.timeoutMs / 2) - Date.now()),
+    );
     const start = await started;
     clearTimeout(giveUp);
     if (!start.ok) warn(`could not report the start to compter: ${start.reason}${hint(start, options)}`);
     if (reportAbort.signal.aborted) return result.exitCode;
 
-    const note = result.signal ? `[compter exec: killed by ${result.signal}]` : result.spawnError ? `[compter exec: cannot run "${options.command[0]}": ${result.spawnError.code ?? result.spawnError.message}]` : '';
+    const note = result.signal
+      ? `[compter exec: killed by ${result.signal}]`
+      : result.spawnError
+        ? `[compter exec: cannot run "${options.command[0]}": ${result.spawnError.code ?? result.spawnError.message}]`
+        : '';
     const output = tail.text(OUTPUT_TAIL_BYTES - Buffer.byteLength(note) - 1);
     const message = note ? `${output}${output && !output.endsWith('\n') ? '\n' : ''}${note}` : output;
     const end = await reporter.send(
@@ -347,7 +363,10 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
       reportDeadline,
       reportAbort.signal,
     );
-    if (!end.ok && !reportAbort.signal.aborted) warn(`could not report the ${result.exitCode === 0 ? 'success' : 'failure'} to compter: ${end.reason}${start.ok ? hint(end, options) : ''}`);
+    if (!end.ok && !reportAbort.signal.aborted)
+      warn(
+        `could not report the ${result.exitCode === 0 ? 'success' : 'failure'} to compter: ${end.reason}${start.ok ? hint(end, options) : ''}`,
+      );
     return result.exitCode;
   } finally {
     for (const s of forwarded) process.off(s, forward);

@@ -49,7 +49,9 @@ function checkConfigCommand(file: string | undefined): number {
     for (const p of problems) console.error(`  ${p.path}: ${p.message}`);
     return 1;
   }
-  console.log(`${file}: ok (${config.debts.length} debts, ${config.calendars.length} calendars, ${config.slos.length} SLOs, ${config.tokens.length} tokens)`);
+  console.log(
+    `${file}: ok (${config.debts.length} debts, ${config.calendars.length} calendars, ${config.slos.length} SLOs, ${config.tokens.length} tokens)`,
+  );
   return 0;
 }
 

@@ -30,7 +30,13 @@ export function newToken(args: string[], random: (n: number) => Buffer = randomB
     strict: true,
   });
   const token = generateToken(random);
-  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));
+  const list = (v: string | undefined) =>
+    v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const candidate = {
     name: values.name ?? `${values.project ?? 'token'}-${random(3).toString('hex')}`,
     project: values.project,
@@ -41,7 +47,11 @@ export function newToken(args: string[], random: (n: number) => Buffer = randomB
   const parsed = tokenRecordSchema.safeParse(candidate);
   if (!parsed.success) {
     const flag = (path: PropertyKey[]) => `--${String(path[0])}`;
-    throw new Error(parsed.error.issues.map((i) => `${flag(i.path)}: ${i.path[0] === 'project' && candidate.project === undefined ? 'required' : i.message}`).join('\n'));
+    throw new Error(
+      parsed.error.issues
+        .map((i) => `${flag(i.path)}: ${i.path[0] === 'project' && candidate.project === undefined ? 'required' : i.message}`)
+        .join('\n'),
+    );
   }
   return { token, record: parsed.data };
 }
@@ -53,7 +63,9 @@ export async function tokenCommand(args: string[]): Promise<number> {
     try {
       const { token, record } = newToken(rest);
       process.stdout.write(`${token}\n${tokenYamlLine(record)}\n`);
-      process.stderr.write('line 1 is the token: give it to the client now, it is not stored anywhere.\nline 2 goes under `tokens:` in compter.yaml; reload with SIGHUP or restart.\n');
+      process.stderr.write(
+        'line 1 is the token: give it to the client now, it is not stored anywhere.\nline 2 goes under `tokens:` in compter.yaml; reload with SIGHUP or restart.\n',
+      );
       return 0;
     } catch (err) {
       process.stderr.write(`compter token new: ${(err as Error).message}\n\n${TOKEN_USAGE}`);

@@ -76,9 +76,7 @@ export const calendarDefinitionSchema = z.strictObject({
 });
 
 /** Checks a calendar body and lists every problem at once, or returns the normalized definition. */
-export function validateCalendarDefinition(
-  input: unknown,
-): { ok: true; value: CalendarDefinition } | { ok: false; problems: Problem[] } {
+export function validateCalendarDefinition(input: unknown): { ok: true; value: CalendarDefinition } | { ok: false; problems: Problem[] } {
   const parsed = calendarDefinitionSchema.safeParse(input);
   const problems: Problem[] = parsed.success ? [] : parsed.error.issues.flatMap(problemsOfIssue);
   // Deep checks run on the raw input too, so one answer lists structural and semantic problems.
@@ -313,7 +311,10 @@ function deepProblems(input: Record<string, unknown>): Problem[] {
   if (isRecord(holidays)) problems.push(...holidayRegionProblems(holidays));
 
   const extras = new Set<string>();
-  for (const [field, list] of [['extraDates', extraDates], ['excludeDates', excludeDates]] as const) {
+  for (const [field, list] of [
+    ['extraDates', extraDates],
+    ['excludeDates', excludeDates],
+  ] as const) {
     if (!Array.isArray(list)) continue;
     list.forEach((value, i) => {
       if (typeof value !== 'string' || !DATE_PATTERN.test(value)) return;
@@ -335,7 +336,9 @@ function holidayRegionProblems(holidays: Record<string, unknown>): Problem[] {
   const countryCode = country.toUpperCase();
   const countries = directory().getCountries('en');
   if (!(countryCode in countries)) {
-    return [{ path: 'holidays.country', message: `unknown country '${country}' for the holiday data (ISO 3166-1 alpha-2, e.g. US, GB, DK)` }];
+    return [
+      { path: 'holidays.country', message: `unknown country '${country}' for the holiday data (ISO 3166-1 alpha-2, e.g. US, GB, DK)` },
+    ];
   }
   if (state === undefined) {
     return region === undefined ? [] : [{ path: 'holidays.region', message: 'a region needs a state' }];
@@ -349,7 +352,9 @@ function holidayRegionProblems(holidays: Record<string, unknown>): Problem[] {
   if (typeof region !== 'string' || region.length === 0) return [];
   const regions = directory().getRegions(countryCode, stateCode, 'en') ?? {};
   if (!(region.toUpperCase() in regions)) {
-    return [{ path: 'holidays.region', message: `unknown region '${region}' for ${countryCode}-${stateCode}; known: ${knownCodes(regions)}` }];
+    return [
+      { path: 'holidays.region', message: `unknown region '${region}' for ${countryCode}-${stateCode}; known: ${knownCodes(regions)}` },
+    ];
   }
   return [];
 }

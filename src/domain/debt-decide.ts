@@ -19,7 +19,19 @@ const EARLY_TOLERANCE_MS = 60_000;
 const CATCH_UP_LIMIT = 10_000;
 
 function draft(type: EventType, ts: number, fields: Partial<DebtEventDraft> = {}): DebtEventDraft {
-  return { type, ts, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {}, ...fields };
+  return {
+    type,
+    ts,
+    kind: '',
+    status: '',
+    runId: '',
+    host: '',
+    businessDate: '',
+    durationMs: null,
+    latenessMs: null,
+    attributes: {},
+    ...fields,
+  };
 }
 
 /** Applies each draft to the state as it is decided, so later decisions see earlier ones. */
@@ -40,7 +52,16 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
     for (const run of [...state.runs]) {
       const timesOutAt = run.startedAt + maxRuntimeMs;
       if (timesOutAt > now) continue;
-      emit(state, ctx, out, draft('run.timed_out', now, { runId: run.key, durationMs: now - run.startedAt, attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages } }));
+      emit(
+        state,
+        ctx,
+        out,
+        draft('run.timed_out', now, {
+          runId: run.key,
+          durationMs: now - run.startedAt,
+          attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages },
+        }),
+      );
       const occ = findOpen(state, run.occurrenceAt);
       if (occ) emit(state, ctx, out, closeDraft(occ, 'timed_out', now, { runId: run.key }));
     }
@@ -49,14 +70,22 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
     openThrough(state, now, ctx, CATCH_UP_LIMIT);
     // An occurrence with a run in progress stays open past its window: the run pays it (late)
     // or times out; it is not "missed" while someone is working on it.
-    const due = state.open.find((o) => o.closesAt !== null && o.closesAt <= now && !state.runs.some((r) => r.occurrenceAt === o.scheduledAt));
+    const due = state.open.find(
+      (o) => o.closesAt !== null && o.closesAt <= now && !state.runs.some((r) => r.occurrenceAt === o.scheduledAt),
+    );
     if (!due) break;
     emit(state, ctx, out, closeDraft(due, 'missed', now));
   }
   return out;
 }
 
-function closeDraft(occ: OpenOccurrence, outcome: ClosedOutcome, now: number, extra: Partial<DebtEventDraft> = {}, paidAt?: number): DebtEventDraft {
+function closeDraft(
+  occ: OpenOccurrence,
+  outcome: ClosedOutcome,
+  now: number,
+  extra: Partial<DebtEventDraft> = {},
+  paidAt?: number,
+): DebtEventDraft {
   const attributes: Record<string, unknown> = { scheduledAt: occ.scheduledAt, deadline: occ.deadline, ...(extra.attributes ?? {}) };
   if (paidAt !== undefined) attributes.paidAt = paidAt;
   return draft('occurrence.closed', now, {
@@ -118,7 +147,10 @@ function matchBusinessDate(state: DebtState, payment: Payment, ctx: DebtContext)
   }
   const timeline = ctx.timelineFor(state.def);
   const slot = timeline ? findSlotOnDate(timeline, date, payment.at) : null;
-  if (!slot) throw new DomainError('invalid', `debt "${state.def.id}" has no occurrence on business date ${date}`, [{ path: 'businessDate', message: `no occurrence of this debt falls on ${date}` }]);
+  if (!slot)
+    throw new DomainError('invalid', `debt "${state.def.id}" has no occurrence on business date ${date}`, [
+      { path: 'businessDate', message: `no occurrence of this debt falls on ${date}` },
+    ]);
   return { occurrenceAt: slot.at > state.epochAt ? slot.at : null, businessDate: date };
 }
 
@@ -168,20 +200,36 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   const minRuntimeMs = state.def.minRuntimeMs;
   if (payment.kind === 'success' && durationMs !== null && minRuntimeMs !== null && durationMs < minRuntimeMs) attributes.isTooFast = true;
   const latenessMs = outcome && occ && payment.kind === 'success' ? payment.at - occ.deadline : null;
-  emit(state, ctx, out, draft('payment', payment.at, {
-    kind: payment.kind,
-    runId: runKey,
-    host: payment.host ?? '',
-    businessDate: match.businessDate,
-    durationMs,
-    latenessMs,
-    attributes,
-  }));
+  emit(
+    state,
+    ctx,
+    out,
+    draft('payment', payment.at, {
+      kind: payment.kind,
+      runId: runKey,
+      host: payment.host ?? '',
+      businessDate: match.businessDate,
+      durationMs,
+      latenessMs,
+      attributes,
+    }),
+  );
   if (outcome && occ) {
     const extra: Record<string, unknown> = {};
     if (attributes.isTooFast) extra.isTooFast = true;
     if (outcome === 'incomplete') extra.missingStages = state.def.stages.filter((s) => !(run?.stages ?? []).includes(s));
-    emit(state, ctx, out, closeDraft(occ, outcome, payment.at, { runId: runKey, durationMs, attributes: extra }, payment.kind === 'success' ? payment.at : undefined));
+    emit(
+      state,
+      ctx,
+      out,
+      closeDraft(
+        occ,
+        outcome,
+        payment.at,
+        { runId: runKey, durationMs, attributes: extra },
+        payment.kind === 'success' ? payment.at : undefined,
+      ),
+    );
   }
   return out;
 }

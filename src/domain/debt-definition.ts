@@ -69,7 +69,10 @@ export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { sc
   const problems: Problem[] = [];
   const kinds = (['every', 'cron', 'rrule', 'deadline'] as const).filter((k) => input[k] !== undefined);
   if (kinds.length !== 1) {
-    problems.push({ path, message: `exactly one of every, cron, rrule or deadline is required (got ${kinds.length ? kinds.join(', ') : 'none'})` });
+    problems.push({
+      path,
+      message: `exactly one of every, cron, rrule or deadline is required (got ${kinds.length ? kinds.join(', ') : 'none'})`,
+    });
     return { problems };
   }
   const kind = kinds[0]!;
@@ -163,14 +166,15 @@ export interface DebtIdentity {
 export function normalizeDebtInput(input: DebtInput, identity: DebtIdentity): { definition?: DebtDefinition; problems: Problem[] } {
   const problems: Problem[] = [];
   if (!ID_PATTERN.test(identity.id)) problems.push({ path: 'id', message: 'must match ^[a-z0-9][a-z0-9._-]{0,127}$' });
-  if (input.id !== undefined && input.id !== identity.id) problems.push({ path: 'id', message: `does not match the id in the URL ("${identity.id}")` });
+  if (input.id !== undefined && input.id !== identity.id)
+    problems.push({ path: 'id', message: `does not match the id in the URL ("${identity.id}")` });
   let schedule: Schedule | null = null;
   if (input.schedule) {
     const result = normalizeSchedule(input.schedule);
     problems.push(...result.problems);
     schedule = result.schedule ?? null;
   }
-  const graceMs = input.grace === undefined ? DEFAULT_GRACE_MS : durationProblem(input.grace, 'grace', problems) ?? 0;
+  const graceMs = input.grace === undefined ? DEFAULT_GRACE_MS : (durationProblem(input.grace, 'grace', problems) ?? 0);
   const startWithinMs = optionalDuration(input.startWithin, 'startWithin', problems);
   const maxRuntimeMs = optionalDuration(input.maxRuntime, 'maxRuntime', problems);
   const minRuntimeMs = optionalDuration(input.minRuntime, 'minRuntime', problems);

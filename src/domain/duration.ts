@@ -13,15 +13,10 @@ const MAX_DURATION_MS = 3653 * DAY_MS;
 
 const NUMBER = String.raw`(\d+(?:\.\d+)?)`;
 // Go/Prometheus style: units largest first, each at most once ("1h30m", not "30m1h").
-const COMPACT = new RegExp(
-  `^(?:${NUMBER}w)?(?:${NUMBER}d)?(?:${NUMBER}h)?(?:${NUMBER}m(?!s))?(?:${NUMBER}s)?(?:${NUMBER}ms)?$`,
-);
+const COMPACT = new RegExp(`^(?:${NUMBER}w)?(?:${NUMBER}d)?(?:${NUMBER}h)?(?:${NUMBER}m(?!s))?(?:${NUMBER}s)?(?:${NUMBER}ms)?$`);
 const COMPACT_UNITS_MS = [WEEK_MS, DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, 1];
 const ISO_NUMBER = String.raw`(\d+(?:[.,]\d+)?)`;
-const ISO = new RegExp(
-  `^P(?:${ISO_NUMBER}W)?(?:${ISO_NUMBER}D)?(?:T(?:${ISO_NUMBER}H)?(?:${ISO_NUMBER}M)?(?:${ISO_NUMBER}S)?)?$`,
-  'i',
-);
+const ISO = new RegExp(`^P(?:${ISO_NUMBER}W)?(?:${ISO_NUMBER}D)?(?:T(?:${ISO_NUMBER}H)?(?:${ISO_NUMBER}M)?(?:${ISO_NUMBER}S)?)?$`, 'i');
 const ISO_UNITS_MS = [WEEK_MS, DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS];
 const PLAIN_SECONDS = /^\d+(?:\.\d+)?$/;
 

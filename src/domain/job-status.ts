@@ -99,7 +99,8 @@ export function parseJobStatusBody(body: unknown, now: number): ParsedJobStatusB
         }
       }
       // Quality rules still run on the fields that have the right type, so one answer lists all.
-      if (typeof item === 'object' && item !== null && !Array.isArray(item)) qualityProblems(item as Record<string, unknown>, prefix, now, out.invalid);
+      if (typeof item === 'object' && item !== null && !Array.isArray(item))
+        qualityProblems(item as Record<string, unknown>, prefix, now, out.invalid);
       return;
     }
     const report = checkItem(parsed.data, index, prefix, now, out.invalid);
@@ -154,7 +155,10 @@ function qualityProblems(item: Record<string, unknown>, prefix: string, now: num
     if (!isRealDate(businessDate)) {
       problems.push({ path: `${prefix}businessDate`, message: `"${businessDate.slice(0, 32)}" is not a date YYYY-MM-DD` });
     } else if (at !== null && Math.abs(Date.parse(`${businessDate}T12:00:00Z`) - at) > MAX_BUSINESS_DATE_DISTANCE_MS) {
-      problems.push({ path: `${prefix}businessDate`, message: `${businessDate} is more than ${MAX_BUSINESS_DATE_DISTANCE_DAYS} days from the report's time` });
+      problems.push({
+        path: `${prefix}businessDate`,
+        message: `${businessDate} is more than ${MAX_BUSINESS_DATE_DISTANCE_DAYS} days from the report's time`,
+      });
     }
   }
   if (typeof runId === 'string' && !RUN_ID.test(runId)) {

@@ -36,9 +36,16 @@ export const paymentInputSchema = z
     runId: z.string().max(128).optional(),
     exitCode: z.number().int().optional(),
     host: z.string().max(256).optional(),
-    message: z.string().max(1024 * 1024).optional(),
+    message: z
+      .string()
+      .max(1024 * 1024)
+      .optional(),
     at: z.string().max(64).optional(),
-    durationSeconds: z.number().min(0).max(MAX_PAST_SKEW_MS / 1000).optional(),
+    durationSeconds: z
+      .number()
+      .min(0)
+      .max(MAX_PAST_SKEW_MS / 1000)
+      .optional(),
     businessDate: z.string().max(10).optional(),
     schedule: scheduleInputSchema.optional(),
     grace: z.union([z.string().max(64), z.number()]).optional(),
@@ -54,18 +61,23 @@ export function normalizePayment(input: Omit<PaymentInput, 'schedule' | 'grace'>
   if (input.exitCode !== undefined) {
     if (input.exitCode < 0 || input.exitCode > 255) problems.push({ path: 'exitCode', message: 'must be 0–255' });
     else if (kind === 'success' && input.exitCode !== 0) kind = 'fail';
-    else if (kind === 'fail' && input.exitCode === 0) problems.push({ path: 'exitCode', message: 'a fail payment cannot have exit code 0' });
+    else if (kind === 'fail' && input.exitCode === 0)
+      problems.push({ path: 'exitCode', message: 'a fail payment cannot have exit code 0' });
   }
   if (kind === 'stage' && !input.stage) problems.push({ path: 'stage', message: 'required when kind is "stage"' });
   if (kind !== 'stage' && input.stage !== undefined) problems.push({ path: 'stage', message: 'only allowed when kind is "stage"' });
-  if (input.runId !== undefined && !RUN_ID.test(input.runId)) problems.push({ path: 'runId', message: 'must be 1–128 printable ASCII characters without spaces' });
-  if (input.durationSeconds !== undefined && kind !== 'success' && kind !== 'fail') problems.push({ path: 'durationSeconds', message: 'only allowed on a success or fail payment' });
-  if (input.businessDate !== undefined && !isRealDate(input.businessDate)) problems.push({ path: 'businessDate', message: 'must be a date YYYY-MM-DD' });
+  if (input.runId !== undefined && !RUN_ID.test(input.runId))
+    problems.push({ path: 'runId', message: 'must be 1–128 printable ASCII characters without spaces' });
+  if (input.durationSeconds !== undefined && kind !== 'success' && kind !== 'fail')
+    problems.push({ path: 'durationSeconds', message: 'only allowed on a success or fail payment' });
+  if (input.businessDate !== undefined && !isRealDate(input.businessDate))
+    problems.push({ path: 'businessDate', message: 'must be a date YYYY-MM-DD' });
   let at = now;
   if (input.at !== undefined) {
     const parsed = parseInstant(input.at);
     if (parsed === null) problems.push({ path: 'at', message: 'must be an ISO 8601 instant with a zone offset' });
-    else if (parsed > now + MAX_FUTURE_SKEW_MS) problems.push({ path: 'at', message: 'is in the future beyond the allowed clock skew (5m)' });
+    else if (parsed > now + MAX_FUTURE_SKEW_MS)
+      problems.push({ path: 'at', message: 'is in the future beyond the allowed clock skew (5m)' });
     else if (parsed < now - MAX_PAST_SKEW_MS) problems.push({ path: 'at', message: 'is more than 7 days in the past' });
     else at = parsed;
   }

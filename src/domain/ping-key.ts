@@ -36,11 +36,13 @@ export const pingKeysConfigSchema = z
   .superRefine((keys, ctx) => {
     const owner = new Map<string, string>();
     for (const [project, key] of Object.entries(keys)) {
-      if (!ID_PATTERN.test(project)) ctx.addIssue({ code: 'custom', path: [project], message: 'project ids must match ^[a-z0-9][a-z0-9._-]{0,127}$' });
+      if (!ID_PATTERN.test(project))
+        ctx.addIssue({ code: 'custom', path: [project], message: 'project ids must match ^[a-z0-9][a-z0-9._-]{0,127}$' });
       const problem = pingKeyProblem(key);
       if (problem) ctx.addIssue({ code: 'custom', path: [project], message: problem });
       const other = owner.get(key);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [project], message: `the same key as project "${other}"; each project needs its own` });
+      if (other !== undefined)
+        ctx.addIssue({ code: 'custom', path: [project], message: `the same key as project "${other}"; each project needs its own` });
       owner.set(key, project);
     }
   });

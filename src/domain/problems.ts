@@ -6,15 +6,7 @@ export interface Problem {
 
 /** Codes a domain error carries; the HTTP layer maps them to statuses, the domain never does. */
 export type DomainErrorCode =
-  | 'invalid'
-  | 'not_found'
-  | 'conflict'
-  | 'gone'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'too_large';
+  'invalid' | 'not_found' | 'conflict' | 'gone' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'unavailable' | 'too_large';
 
 /** A refusal with a code and, for invalid input, every problem found. */
 export class DomainError extends Error {

@@ -46,16 +46,27 @@ export interface CompiledSlo {
 export function compileSlo(def: SloDefinition): CompiledSlo {
   if (def.within) {
     const slots = withinSlotTimes(def.within.cron);
-    const offsets = def.jobs.map((j) => ({ startMs: j.expectedStart === null ? null : parseSlotOffset(j.expectedStart), endMs: parseSlotOffset(j.expectedEnd) }));
+    const offsets = def.jobs.map((j) => ({
+      startMs: j.expectedStart === null ? null : parseSlotOffset(j.expectedStart),
+      endMs: parseSlotOffset(j.expectedEnd),
+    }));
     return { def, rowsOn: (tz, date) => withinRows(def, slots, offsets, tz, date) };
   }
-  const times: { start: DayOffsetTime | null; end: DayOffsetTime }[] = def.jobs.map((j) => ({ start: j.expectedStart === null ? null : parseDayOffsetTime(j.expectedStart), end: parseDayOffsetTime(j.expectedEnd) }));
+  const times: { start: DayOffsetTime | null; end: DayOffsetTime }[] = def.jobs.map((j) => ({
+    start: j.expectedStart === null ? null : parseDayOffsetTime(j.expectedStart),
+    end: parseDayOffsetTime(j.expectedEnd),
+  }));
   return {
     def,
     rowsOn(tz, date) {
       const jobs = def.jobs.map((j, i) => {
         const t = times[i]!;
-        return { application: j.application, job: j.job, expectedStart: t.start === null ? null : dayOffsetInstant(tz, date, t.start), expectedEnd: dayOffsetInstant(tz, date, t.end) };
+        return {
+          application: j.application,
+          job: j.job,
+          expectedStart: t.start === null ? null : dayOffsetInstant(tz, date, t.start),
+          expectedEnd: dayOffsetInstant(tz, date, t.end),
+        };
       });
       return [rowOf(date, null, null, jobs, wallToInstant(tz, date, 0, 0))];
     },
@@ -67,7 +78,13 @@ export function dayOffsetInstant(tz: string, businessDate: string, time: DayOffs
   return wallToInstant(tz, addDays(businessDate, time.dayOffset), time.hour, time.minute);
 }
 
-function withinRows(def: SloDefinition, slots: WithinSlotTime[], offsets: { startMs: number | null; endMs: number }[], tz: string, date: string): RowExpectation[] {
+function withinRows(
+  def: SloDefinition,
+  slots: WithinSlotTime[],
+  offsets: { startMs: number | null; endMs: number }[],
+  tz: string,
+  date: string,
+): RowExpectation[] {
   const rows: RowExpectation[] = [];
   let previousAt = -Infinity;
   let previousEnd: number | null = null;
@@ -90,7 +107,13 @@ function withinRows(def: SloDefinition, slots: WithinSlotTime[], offsets: { star
   return rows;
 }
 
-function rowOf(businessDate: string, slot: string | null, slotAt: number | null, jobs: JobExpectation[], defaultOpensAt: number): RowExpectation {
+function rowOf(
+  businessDate: string,
+  slot: string | null,
+  slotAt: number | null,
+  jobs: JobExpectation[],
+  defaultOpensAt: number,
+): RowExpectation {
   let expectedStart: number | null = null;
   let expectedEnd = -Infinity;
   for (const j of jobs) {

@@ -106,7 +106,18 @@ export function computeRow(input: RowInput): RowVerdict {
 
 /** The row of a date that is not a business day of the SLO's calendar. */
 export function notScheduledRow(sloId: string, businessDate: string): PerformanceRow {
-  return { sloId, businessDate, slot: null, expectedStart: null, expectedEnd: null, actualStart: null, actualEnd: null, status: 'not_scheduled', latenessMs: null, predictedEnd: null };
+  return {
+    sloId,
+    businessDate,
+    slot: null,
+    expectedStart: null,
+    expectedEnd: null,
+    actualStart: null,
+    actualEnd: null,
+    status: 'not_scheduled',
+    latenessMs: null,
+    predictedEnd: null,
+  };
 }
 
 /** The outcome a final row closes with (its status: on_time, late, missed or failed). */

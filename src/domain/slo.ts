@@ -50,7 +50,10 @@ export const sloInputSchema = z.strictObject({
   calendar: z.string().max(128),
   jobs: z.array(sloJobInputSchema).max(MAX_JOBS),
   slack: durationInput.optional(),
-  within: z.strictObject({ cron: z.string().max(256) }).nullable().optional(),
+  within: z
+    .strictObject({ cron: z.string().max(256) })
+    .nullable()
+    .optional(),
 });
 
 export type SloInput = z.infer<typeof sloInputSchema>;
@@ -93,12 +96,18 @@ export interface SloMetricsView {
  * Checks an SLO body against its route id and the project and lists every deeper problem
  * (names, `HH:MM+Nd` times, start after end, cron, slack); returns the normalized definition.
  */
-export function normalizeSloInput(input: SloInput, identity: { id: string; project: string }): { definition?: SloDefinition; problems: Problem[] } {
+export function normalizeSloInput(
+  input: SloInput,
+  identity: { id: string; project: string },
+): { definition?: SloDefinition; problems: Problem[] } {
   const problems: Problem[] = [];
   if (!ID_PATTERN.test(identity.id)) problems.push({ path: 'id', message: 'must match ^[a-z0-9][a-z0-9._-]{0,127}$' });
-  if (input.id !== undefined && input.id !== identity.id) problems.push({ path: 'id', message: `does not match the id in the URL ("${identity.id}")` });
-  if (!ID_PATTERN.test(input.calendar)) problems.push({ path: 'calendar', message: 'not a valid calendar id (^[a-z0-9][a-z0-9._-]{0,127}$)' });
-  if (input.application !== undefined && !JOB_NAME_PATTERN.test(input.application)) problems.push({ path: 'application', message: JOB_NAME_MESSAGE });
+  if (input.id !== undefined && input.id !== identity.id)
+    problems.push({ path: 'id', message: `does not match the id in the URL ("${identity.id}")` });
+  if (!ID_PATTERN.test(input.calendar))
+    problems.push({ path: 'calendar', message: 'not a valid calendar id (^[a-z0-9][a-z0-9._-]{0,127}$)' });
+  if (input.application !== undefined && !JOB_NAME_PATTERN.test(input.application))
+    problems.push({ path: 'application', message: JOB_NAME_MESSAGE });
 
   const within = input.within ?? null;
   if (within) {
@@ -113,7 +122,8 @@ export function normalizeSloInput(input: SloInput, identity: { id: string; proje
     const path = `jobs.${i}`;
     const application = job.application ?? input.application;
     if (application === undefined) problems.push({ path: `${path}.application`, message: 'required when the SLO has no application' });
-    else if (job.application !== undefined && !JOB_NAME_PATTERN.test(job.application)) problems.push({ path: `${path}.application`, message: JOB_NAME_MESSAGE });
+    else if (job.application !== undefined && !JOB_NAME_PATTERN.test(job.application))
+      problems.push({ path: `${path}.application`, message: JOB_NAME_MESSAGE });
     if (!JOB_NAME_PATTERN.test(job.job)) problems.push({ path: `${path}.job`, message: JOB_NAME_MESSAGE });
     const key = `${application}\u0000${job.job}`;
     if (seen.has(key)) problems.push({ path: `${path}.job`, message: `job ${application}/${job.job} is listed twice` });

@@ -90,10 +90,7 @@ export function timelineOf(schedule: Schedule, isBusinessDay?: BusinessDayLookup
   }
 }
 
-function businessDayFilter(
-  calendar: string | undefined,
-  isBusinessDay: BusinessDayLookup | undefined,
-): (date: string) => boolean {
+function businessDayFilter(calendar: string | undefined, isBusinessDay: BusinessDayLookup | undefined): (date: string) => boolean {
   if (calendar === undefined) return () => true;
   if (isBusinessDay === undefined) {
     throw new RangeError(`the schedule names calendar "${calendar}" but no business-day lookup was given`);
@@ -181,7 +178,9 @@ class DateRule {
     const dayEnd = utcDay(day + 1).getTime();
     let datesAfterDay = 0;
     const keepGoing = (date: Date): boolean => date.getTime() < dayEnd || datesAfterDay++ < BATCH_SIZE;
-    const days = this.copy(start, lastDay).between(utcDay(start), utcDay(lastDay + 1, -1), true, keepGoing).map(dayOf);
+    const days = this.copy(start, lastDay)
+      .between(utcDay(start), utcDay(lastDay + 1, -1), true, keepGoing)
+      .map(dayOf);
     const cutShort = datesAfterDay > BATCH_SIZE;
     // Before the rule's own start there are no dates, so the window may begin at `day`.
     return { from: Math.min(start, day), to: cutShort ? days[days.length - 1]! : lastDay, days };

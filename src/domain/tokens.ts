@@ -62,12 +62,18 @@ export function tokenListProblems(tokens: readonly TokenRecord[], path = 'tokens
   const hashes = new Map<string, number>();
   tokens.forEach((token, index) => {
     const sameName = names.get(token.name);
-    if (sameName !== undefined) problems.push({ path: `${path}[${index}].name`, message: `duplicate token name "${token.name}" (also tokens[${sameName}])` });
+    if (sameName !== undefined)
+      problems.push({ path: `${path}[${index}].name`, message: `duplicate token name "${token.name}" (also tokens[${sameName}])` });
     else names.set(token.name, index);
     const sameHash = hashes.get(token.hash);
-    if (sameHash !== undefined) problems.push({ path: `${path}[${index}].hash`, message: `the same hash as tokens[${sameHash}]: one token cannot belong to two entries` });
+    if (sameHash !== undefined)
+      problems.push({
+        path: `${path}[${index}].hash`,
+        message: `the same hash as tokens[${sameHash}]: one token cannot belong to two entries`,
+      });
     else hashes.set(token.hash, index);
-    if (new Set(token.scopes).size !== token.scopes.length) problems.push({ path: `${path}[${index}].scopes`, message: 'scopes are listed more than once' });
+    if (new Set(token.scopes).size !== token.scopes.length)
+      problems.push({ path: `${path}[${index}].scopes`, message: 'scopes are listed more than once' });
   });
   return problems;
 }

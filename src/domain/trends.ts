@@ -178,7 +178,7 @@ export function suggestExpectedEnd(expectedEnd: string, p90LatenessSeconds: numb
     } catch {
       return null;
     }
-    const minutes = Math.round(((offset[1] === '-' ? -ms : ms) / MINUTE_MS) + shiftMinutes);
+    const minutes = Math.round((offset[1] === '-' ? -ms : ms) / MINUTE_MS + shiftMinutes);
     return `${minutes < 0 ? '-' : '+'}${Math.abs(minutes)}m`;
   }
   return null;

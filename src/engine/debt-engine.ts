@@ -47,7 +47,6 @@ export interface Vivify {
   grace?: string | number;
 }
 
-
 function keyOf(project: string, id: string): string {
   return `${project}\u0000${id}`;
 }
@@ -138,7 +137,22 @@ export class DebtEngine implements Projection {
 
   private defineEvents(def: DebtDefinition, now: number): LogEvent[] {
     const key = keyOf(def.project, def.id);
-    const defined = this.toLogEvent(def, { type: 'debt.defined', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: { definition: def } }, now);
+    const defined = this.toLogEvent(
+      def,
+      {
+        type: 'debt.defined',
+        ts: now,
+        kind: '',
+        status: '',
+        runId: '',
+        host: '',
+        businessDate: '',
+        durationMs: null,
+        latenessMs: null,
+        attributes: { definition: def },
+      },
+      now,
+    );
     this.applyLogEvent(defined);
     const state = this.debts.get(key)!;
     return [defined, ...this.settle(state, now, [])];
@@ -167,7 +181,22 @@ export class DebtEngine implements Projection {
   async delete(project: string, id: string): Promise<void> {
     const state = this.require(project, id);
     const now = this.deps.clock.now();
-    const event = this.toLogEvent(state.def, { type: 'debt.deleted', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {} }, now);
+    const event = this.toLogEvent(
+      state.def,
+      {
+        type: 'debt.deleted',
+        ts: now,
+        kind: '',
+        status: '',
+        runId: '',
+        host: '',
+        businessDate: '',
+        durationMs: null,
+        latenessMs: null,
+        attributes: {},
+      },
+      now,
+    );
     this.applyLogEvent(event);
     this.wakes.remove(keyOf(project, id));
     this.deps.metrics?.remove(project, id);
@@ -180,7 +209,20 @@ export class DebtEngine implements Projection {
     const now = this.deps.clock.now();
     if (state.def.paused === isPaused) return this.json(state);
     const pre = this.settle(state, now, []);
-    const drafts: DebtEventDraft[] = [{ type: isPaused ? 'debt.paused' : 'debt.resumed', ts: now, kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {} }];
+    const drafts: DebtEventDraft[] = [
+      {
+        type: isPaused ? 'debt.paused' : 'debt.resumed',
+        ts: now,
+        kind: '',
+        status: '',
+        runId: '',
+        host: '',
+        businessDate: '',
+        durationMs: null,
+        latenessMs: null,
+        attributes: {},
+      },
+    ];
     applyDebtEvent(state, drafts[0]!, this.deps.timelines);
     const events = [...pre, ...this.settle(state, now, drafts)];
     await this.commit(events);
@@ -219,7 +261,10 @@ export class DebtEngine implements Projection {
     let created = false;
     if (!state) {
       if (!vivify) {
-        throw new DomainError('not_found', `no debt "${id}"; to create it from this payment, send a schedule (e.g. ?every=1h, ?cron=0+2+*+*+*&tz=UTC, or a JSON "schedule")`);
+        throw new DomainError(
+          'not_found',
+          `no debt "${id}"; to create it from this payment, send a schedule (e.g. ?every=1h, ?cron=0+2+*+*+*&tz=UTC, or a JSON "schedule")`,
+        );
       }
       const input: DebtInput = { schedule: vivify.schedule };
       if (vivify.grace !== undefined) input.grace = vivify.grace;
@@ -248,7 +293,15 @@ export class DebtEngine implements Projection {
   async occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
     const state = this.require(project, id);
     const now = this.deps.clock.now();
-    const closedEvents = await this.deps.store.query({ project, debt: id, types: ['occurrence.closed'], fromTs: from, toTs: to + 40 * 86_400_000, limit: 10_000, order: 'asc' });
+    const closedEvents = await this.deps.store.query({
+      project,
+      debt: id,
+      types: ['occurrence.closed'],
+      fromTs: from,
+      toTs: to + 40 * 86_400_000,
+      limit: 10_000,
+      order: 'asc',
+    });
     const out: OccurrenceJson[] = [];
     for (const e of closedEvents) {
       const scheduledAt = e.attributes.scheduledAt as number;
@@ -281,7 +334,17 @@ export class DebtEngine implements Projection {
     const out: OccurrenceJson[] = [];
     let slot = timeline?.after(Math.max(lastOpen, from - 1));
     for (let n = 0; slot && slot.at <= to && n < 1000; n++) {
-      out.push({ scheduledAt: iso(slot.at)!, deadline: iso(slot.at + def.graceMs)!, businessDate: slot.businessDate, outcome: 'upcoming', startedAt: null, paidAt: null, runId: null, durationSeconds: null, latenessSeconds: null });
+      out.push({
+        scheduledAt: iso(slot.at)!,
+        deadline: iso(slot.at + def.graceMs)!,
+        businessDate: slot.businessDate,
+        outcome: 'upcoming',
+        startedAt: null,
+        paidAt: null,
+        runId: null,
+        durationSeconds: null,
+        latenessSeconds: null,
+      });
       slot = timeline!.after(slot.at);
     }
     return out;

@@ -65,7 +65,12 @@ export class PingKeys implements Projection {
   private async generate(project: string): Promise<PingKeyInfo> {
     const now = this.deps.clock.now();
     const pingKey = generatePingKey();
-    const event = makeLogEvent(this.deps.ids, this.deps.position, { project, type: 'ping_key.generated', ts: now, attributes: { pingKey } }, now);
+    const event = makeLogEvent(
+      this.deps.ids,
+      this.deps.position,
+      { project, type: 'ping_key.generated', ts: now, attributes: { pingKey } },
+      now,
+    );
     // Usable only once durable: a key handed out and then lost would silently break jobs.
     await this.deps.sink.write([event]);
     this.applyLogEvent(event);

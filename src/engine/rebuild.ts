@@ -19,14 +19,20 @@ export class LogPosition {
  * Rebuilds every projection: the latest snapshot, then one scan of the log after it. Never
  * replays all history when a snapshot exists.
  */
-export async function rebuildProjections(store: EventStore, projections: Projection[], position: LogPosition, logger: Logger): Promise<{ replayed: number; fromSnapshot: boolean }> {
+export async function rebuildProjections(
+  store: EventStore,
+  projections: Projection[],
+  position: LogPosition,
+  logger: Logger,
+): Promise<{ replayed: number; fromSnapshot: boolean }> {
   const started = performance.now();
   const snapshot = await store.loadLatestSnapshot();
   if (snapshot) {
     const bySection = new Map(projections.map((p) => [p.section, p]));
     for (const chunk of snapshot.chunks) {
       const parsed = JSON.parse(chunk) as { version: number; section: string; items: unknown[] };
-      if (parsed.version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${parsed.version}; remove it to rebuild from the log`);
+      if (parsed.version !== SNAPSHOT_VERSION)
+        throw new Error(`unsupported snapshot version ${parsed.version}; remove it to rebuild from the log`);
       bySection.get(parsed.section)?.restoreItems(parsed.items);
     }
     position.note(snapshot.upToEventId);
@@ -43,7 +49,16 @@ export async function rebuildProjections(store: EventStore, projections: Project
   const replayMs = performance.now() - started - snapshotMs;
   for (const p of projections) await p.begin();
   const ms = (t: number) => Math.round(t);
-  logger.info({ replayed, fromSnapshot: Boolean(snapshot), snapshotMs: ms(snapshotMs), replayMs: ms(replayMs), beginMs: ms(performance.now() - started - snapshotMs - replayMs) }, 'projections rebuilt from the event log');
+  logger.info(
+    {
+      replayed,
+      fromSnapshot: Boolean(snapshot),
+      snapshotMs: ms(snapshotMs),
+      replayMs: ms(replayMs),
+      beginMs: ms(performance.now() - started - snapshotMs - replayMs),
+    },
+    'projections rebuilt from the event log',
+  );
   return { replayed, fromSnapshot: Boolean(snapshot) };
 }
 

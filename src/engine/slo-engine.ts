@@ -7,7 +7,18 @@ import type { EventIdGenerator } from '../domain/event-id.js';
 import type { JobMetricsView, JobStatusReport } from '../domain/job-status.js';
 import { DomainError, assertNoProblems, type Problem } from '../domain/problems.js';
 import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slo-expectations.js';
-import { attributeRuns, computeRow, nextChangeAt, notScheduledRow, outcomeOf, p90, type JobRun, type PerformanceRow, type RowInput, type RowVerdict } from '../domain/slo-performance.js';
+import {
+  attributeRuns,
+  computeRow,
+  nextChangeAt,
+  notScheduledRow,
+  outcomeOf,
+  p90,
+  type JobRun,
+  type PerformanceRow,
+  type RowInput,
+  type RowVerdict,
+} from '../domain/slo-performance.js';
 import { normalizeSloInput, SLO_OUTCOMES, type SloDefinition, type SloInput, type SloMetricsView, type SloOutcome } from '../domain/slo.js';
 import { zonedParts } from '../domain/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
@@ -220,7 +231,8 @@ export class SloEngine implements Projection {
   /** Calendars first, then SLOs, then jobs: restore order does not matter, but reads well. */
   snapshotItems(): unknown[] {
     const items: SnapshotItem[] = [];
-    for (const c of this.calendars.values()) items.push({ kind: 'calendar', project: c.project, def: c.def, created: c.created, updated: c.updated });
+    for (const c of this.calendars.values())
+      items.push({ kind: 'calendar', project: c.project, def: c.def, created: c.created, updated: c.updated });
     for (const s of this.slos.values()) items.push({ ...s, kind: 'slo', closed: [...s.closed] });
     for (const j of this.jobs.values()) {
       const { version: _version, dates, ...rest } = j;
@@ -232,7 +244,13 @@ export class SloEngine implements Projection {
   restoreItems(items: unknown[]): void {
     for (const item of items as SnapshotItem[]) {
       if (item.kind === 'calendar') {
-        this.calendars.set(keyOf(item.project, item.def.id), { project: item.project, def: item.def, calendar: new BusinessCalendar(item.def), created: item.created, updated: item.updated });
+        this.calendars.set(keyOf(item.project, item.def.id), {
+          project: item.project,
+          def: item.def,
+          calendar: new BusinessCalendar(item.def),
+          created: item.created,
+          updated: item.updated,
+        });
       } else if (item.kind === 'slo') {
         const { kind: _kind, closed, ...rest } = item;
         const state: SloState = { ...rest, closed: new Map(closed) };
@@ -316,7 +334,11 @@ export class SloEngine implements Projection {
    * be derived) refuses the whole request. A report identical to one already recorded
    * (application, job, runId, status, time, business date) is a resend: counted, not logged again.
    */
-  async reportJobStatus(project: string, reports: readonly JobStatusReport[], problems: readonly Problem[] = []): Promise<{ accepted: number; duplicates: number }> {
+  async reportJobStatus(
+    project: string,
+    reports: readonly JobStatusReport[],
+    problems: readonly Problem[] = [],
+  ): Promise<{ accepted: number; duplicates: number }> {
     const now = this.deps.clock.now();
     const all = [...problems];
     const planned: { report: JobStatusReport; jobKey: string; businessDate: string; identity: string; isDuplicate: boolean }[] = [];
@@ -327,16 +349,22 @@ export class SloEngine implements Projection {
       const jobKey = jobKeyOf(project, report.application, report.job);
       const runKey = report.runId ? keyOf(project, report.runId) : null;
       const indexed = runKey ? this.runIndex.get(runKey) : undefined;
-      const owner = runKey ? owners.get(runKey) ?? indexed?.jobKey : undefined;
+      const owner = runKey ? (owners.get(runKey) ?? indexed?.jobKey) : undefined;
       if (runKey && owner !== undefined && owner !== jobKey) {
         const [, application, job] = owner.split('\u0000');
-        all.push({ path: `${report.pathPrefix}runId`, message: `run "${report.runId}" already belongs to job ${application}/${job}; a rerun needs a new runId` });
+        all.push({
+          path: `${report.pathPrefix}runId`,
+          message: `run "${report.runId}" already belongs to job ${application}/${job}; a rerun needs a new runId`,
+        });
         continue;
       }
-      const knownDate = runKey ? batchDates.get(runKey) ?? (indexed?.jobKey === jobKey ? indexed.businessDate : undefined) : undefined;
+      const knownDate = runKey ? (batchDates.get(runKey) ?? (indexed?.jobKey === jobKey ? indexed.businessDate : undefined)) : undefined;
       const businessDate = report.businessDate ?? knownDate ?? this.deriveBusinessDate(project, jobKey, report.at);
       if (businessDate === null) {
-        all.push({ path: `${report.pathPrefix}businessDate`, message: `required: no SLO includes ${report.application}/${report.job}, so its business date cannot be derived` });
+        all.push({
+          path: `${report.pathPrefix}businessDate`,
+          message: `required: no SLO includes ${report.application}/${report.job}, so its business date cannot be derived`,
+        });
         continue;
       }
       if (runKey) {
@@ -345,7 +373,10 @@ export class SloEngine implements Projection {
       }
       const seenKey = `${report.status}@${report.at}`;
       const identity = `${jobKey}\u0000${businessDate}\u0000${report.runId}\u0000${seenKey}`;
-      const run = this.jobs.get(jobKey)?.dates.get(businessDate)?.find((r) => r.runId === report.runId);
+      const run = this.jobs
+        .get(jobKey)
+        ?.dates.get(businessDate)
+        ?.find((r) => r.runId === report.runId);
       const isDuplicate = seenInBatch.has(identity) || (run?.seen.includes(seenKey) ?? false);
       seenInBatch.add(identity);
       planned.push({ report, jobKey, businessDate, identity, isDuplicate });
@@ -392,7 +423,10 @@ export class SloEngine implements Projection {
     } catch (err) {
       // Not durable: the client's retry of these reports must be written, not taken for a resend.
       for (const { report, jobKey, businessDate } of written) {
-        const seen = this.jobs.get(jobKey)?.dates.get(businessDate)?.find((r) => r.runId === report.runId)?.seen;
+        const seen = this.jobs
+          .get(jobKey)
+          ?.dates.get(businessDate)
+          ?.find((r) => r.runId === report.runId)?.seen;
         const at = seen?.lastIndexOf(`${report.status}@${report.at}`) ?? -1;
         if (at >= 0) seen!.splice(at, 1);
       }
@@ -411,7 +445,10 @@ export class SloEngine implements Projection {
   async defineSlo(project: string, id: string, input: SloInput): Promise<{ slo: SloJson; created: boolean }> {
     const { definition, problems } = normalizeSloInput(input, { id, project });
     if (!this.calendars.has(keyOf(project, input.calendar))) {
-      problems.push({ path: 'calendar', message: `no calendar "${input.calendar}" in this project; define it first (PUT /v1/calendars/${input.calendar})` });
+      problems.push({
+        path: 'calendar',
+        message: `no calendar "${input.calendar}" in this project; define it first (PUT /v1/calendars/${input.calendar})`,
+      });
     }
     assertNoProblems(problems, 'invalid SLO definition');
     const key = keyOf(project, id);
@@ -470,19 +507,33 @@ export class SloEngine implements Projection {
     const to = toDate ?? zonedParts(ctx.entry.def.tz, this.deps.clock.now()).date;
     const from = fromDate ?? (isValidDate(to) ? addDays(to, -6) : to);
     const problems: Problem[] = [];
-    for (const [name, value] of [['from', from], ['to', to]] as const) {
+    for (const [name, value] of [
+      ['from', from],
+      ['to', to],
+    ] as const) {
       if (!isValidDate(value)) problems.push({ path: `query.${name}`, message: 'must be a date YYYY-MM-DD' });
-      else if (value < FIRST_DATE || value > LAST_DATE) problems.push({ path: `query.${name}`, message: `must lie between ${FIRST_DATE} and ${LAST_DATE}` });
+      else if (value < FIRST_DATE || value > LAST_DATE)
+        problems.push({ path: `query.${name}`, message: `must lie between ${FIRST_DATE} and ${LAST_DATE}` });
     }
-    if (problems.length === 0 && compareDates(to, from) < 0) problems.push({ path: 'query.to', message: `must not be before from (${from})` });
-    if (problems.length === 0 && daysBetween(from, to) >= MAX_PERFORMANCE_DAYS) problems.push({ path: 'query.to', message: `the range may span at most ${MAX_PERFORMANCE_DAYS} days` });
+    if (problems.length === 0 && compareDates(to, from) < 0)
+      problems.push({ path: 'query.to', message: `must not be before from (${from})` });
+    if (problems.length === 0 && daysBetween(from, to) >= MAX_PERFORMANCE_DAYS)
+      problems.push({ path: 'query.to', message: `the range may span at most ${MAX_PERFORMANCE_DAYS} days` });
     assertNoProblems(problems, 'invalid range');
 
     const now = this.deps.clock.now();
     this.ensureCursor(state, ctx);
     const fromTs = Date.parse(`${from}T00:00:00Z`) - 8 * DAY_MS;
     const toTs = Date.parse(`${to}T00:00:00Z`) + 40 * DAY_MS;
-    const logged = await this.deps.store.query({ project, slo: id, types: ['slo.closed'], fromTs: Math.max(fromTs, state.startsAt), toTs, limit: 4 * MAX_PERFORMANCE_ROWS, order: 'asc' });
+    const logged = await this.deps.store.query({
+      project,
+      slo: id,
+      types: ['slo.closed'],
+      fromTs: Math.max(fromTs, state.startsAt),
+      toTs,
+      limit: 4 * MAX_PERFORMANCE_ROWS,
+      order: 'asc',
+    });
     const closedInLog = new Map<string, ClosedRow>();
     for (const e of logged) {
       if (e.businessDate < from || e.businessDate > to) continue;
@@ -504,7 +555,9 @@ export class SloEngine implements Projection {
         out.push(rowJson(closed ? closedRowToRow(id, closed) : computeRow(this.rowInput(state, ctx, row, runs[k]!, now))));
       });
       if (out.length > MAX_PERFORMANCE_ROWS) {
-        throw new DomainError('invalid', `the range holds more than ${MAX_PERFORMANCE_ROWS} rows; ask for fewer days`, [{ path: 'query.to', message: `more than ${MAX_PERFORMANCE_ROWS} rows; ask for fewer days` }]);
+        throw new DomainError('invalid', `the range holds more than ${MAX_PERFORMANCE_ROWS} rows; ask for fewer days`, [
+          { path: 'query.to', message: `more than ${MAX_PERFORMANCE_ROWS} rows; ask for fewer days` },
+        ]);
       }
     }
     return out;
@@ -568,7 +621,8 @@ export class SloEngine implements Projection {
     // outcome stays visible until the next row begins); else the next row to come.
     const begun = open.find((o) => o.verdict.hasBegun);
     const latestClosed = begun ? undefined : latestClosedRow(state);
-    const shown: PerformanceRow | null = begun?.verdict ?? (latestClosed ? closedRowToRow(state.def.id, latestClosed) : open[0]?.verdict ?? null);
+    const shown: PerformanceRow | null =
+      begun?.verdict ?? (latestClosed ? closedRowToRow(state.def.id, latestClosed) : (open[0]?.verdict ?? null));
     this.deps.sloMetrics?.update({
       project: state.def.project,
       slo: state.def.id,
@@ -642,7 +696,12 @@ export class SloEngine implements Projection {
       sloId: state.def.id,
       expectation,
       slackMs: state.def.slackMs,
-      jobs: state.def.jobs.map((j, i) => ({ runs: runsByJob[i]!, p90DurationMs: this.deps.p90DurationMs?.(state.def.project, j.application, j.job) ?? this.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar) })),
+      jobs: state.def.jobs.map((j, i) => ({
+        runs: runsByJob[i]!,
+        p90DurationMs:
+          this.deps.p90DurationMs?.(state.def.project, j.application, j.job) ??
+          this.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar),
+      })),
       now,
     };
   }
@@ -701,7 +760,8 @@ export class SloEngine implements Projection {
     for (const date of dates) {
       if (!calendar.isBusinessDay(date)) continue;
       for (const run of job.dates.get(date)!) {
-        if (run.outcome === 'succeed' && run.startedAt !== null && run.endedAt !== null && run.endedAt >= run.startedAt) durations.push(run.endedAt - run.startedAt);
+        if (run.outcome === 'succeed' && run.startedAt !== null && run.endedAt !== null && run.endedAt >= run.startedAt)
+          durations.push(run.endedAt - run.startedAt);
       }
     }
     const value = p90(durations.slice(-P90_SAMPLE));
@@ -735,7 +795,10 @@ export class SloEngine implements Projection {
    * `lateness_ms` for a success against the earliest expectedEnd of the SLOs that include the job.
    */
   private jobStatusEvent(project: string, report: JobStatusReport, jobKey: string, businessDate: string, now: number): LogEvent {
-    const run = this.jobs.get(jobKey)?.dates.get(businessDate)?.find((r) => r.runId === report.runId);
+    const run = this.jobs
+      .get(jobKey)
+      ?.dates.get(businessDate)
+      ?.find((r) => r.runId === report.runId);
     const startedAt = run?.startedAt ?? null;
     const durationMs = report.status !== 'start' && startedAt !== null && report.at >= startedAt ? report.at - startedAt : null;
     let expectedEnd: number | null = null;
@@ -782,7 +845,13 @@ export class SloEngine implements Projection {
     const def = event.attributes.definition as CalendarDefinition;
     const key = keyOf(event.project, def.id);
     const existing = this.calendars.get(key);
-    this.calendars.set(key, { project: event.project, def, calendar: new BusinessCalendar(def), created: existing?.created ?? event.ts, updated: event.ts });
+    this.calendars.set(key, {
+      project: event.project,
+      def,
+      calendar: new BusinessCalendar(def),
+      created: existing?.created ?? event.ts,
+      updated: event.ts,
+    });
   }
 
   private applySloDefined(event: LogEvent): void {
@@ -794,7 +863,17 @@ export class SloEngine implements Projection {
       existing.def = def;
       existing.updated = event.ts;
     } else {
-      this.slos.set(key, { def, created: event.ts, updated: event.ts, startsAt: event.ts, firstDate: null, cursor: null, closed: new Map(), deliveries: emptyDeliveries(), lastLatenessMs: null });
+      this.slos.set(key, {
+        def,
+        created: event.ts,
+        updated: event.ts,
+        startsAt: event.ts,
+        firstDate: null,
+        cursor: null,
+        closed: new Map(),
+        deliveries: emptyDeliveries(),
+        lastLatenessMs: null,
+      });
     }
     this.indexSloJobs(def, true);
   }
@@ -825,7 +904,17 @@ export class SloEngine implements Projection {
     const jobKey = jobKeyOf(event.project, event.application, event.job);
     let job = this.jobs.get(jobKey);
     if (!job) {
-      job = { project: event.project, application: event.application, job: event.job, dates: new Map(), succeeded: 0, failed: 0, lastDurationMs: null, lastEndedAt: null, version: 0 };
+      job = {
+        project: event.project,
+        application: event.application,
+        job: event.job,
+        dates: new Map(),
+        succeeded: 0,
+        failed: 0,
+        lastDurationMs: null,
+        lastEndedAt: null,
+        version: 0,
+      };
       this.jobs.set(jobKey, job);
     }
     const at = event.ts;
@@ -864,7 +953,8 @@ export class SloEngine implements Projection {
       }
     }
     // A date older than every kept one is evicted at once; its runs are not indexed then.
-    if (event.runId && job.dates.get(event.businessDate) === runs) this.runIndex.set(keyOf(event.project, event.runId), { jobKey, businessDate: event.businessDate });
+    if (event.runId && job.dates.get(event.businessDate) === runs)
+      this.runIndex.set(keyOf(event.project, event.runId), { jobKey, businessDate: event.businessDate });
     job.version++;
   }
 
@@ -928,7 +1018,12 @@ export class SloEngine implements Projection {
   }
 
   private calendarJson(entry: CalendarEntry): CalendarJson {
-    return { ...entry.def, project: entry.project, created: new Date(entry.created).toISOString(), updated: new Date(entry.updated).toISOString() };
+    return {
+      ...entry.def,
+      project: entry.project,
+      created: new Date(entry.created).toISOString(),
+      updated: new Date(entry.updated).toISOString(),
+    };
   }
 
   private requireCalendar(project: string, id: string): CalendarEntry {
@@ -973,7 +1068,14 @@ function expectationsOn(ctx: SloContext, date: string): RowExpectation[] {
 }
 
 function jobMetricsView(job: JobState): JobMetricsView {
-  return { project: job.project, application: job.application, job: job.job, succeeded: job.succeeded, failed: job.failed, lastDurationMs: job.lastDurationMs };
+  return {
+    project: job.project,
+    application: job.application,
+    job: job.job,
+    succeeded: job.succeeded,
+    failed: job.failed,
+    lastDurationMs: job.lastDurationMs,
+  };
 }
 
 function closedRowOf(e: LogEvent): ClosedRow {
@@ -994,7 +1096,18 @@ function closedRowOf(e: LogEvent): ClosedRow {
 }
 
 function closedRowToRow(sloId: string, row: ClosedRow): PerformanceRow {
-  return { sloId, businessDate: row.businessDate, slot: row.slot, expectedStart: row.expectedStart, expectedEnd: row.expectedEnd, actualStart: row.actualStart, actualEnd: row.actualEnd, status: row.status, latenessMs: row.latenessMs, predictedEnd: row.actualEnd };
+  return {
+    sloId,
+    businessDate: row.businessDate,
+    slot: row.slot,
+    expectedStart: row.expectedStart,
+    expectedEnd: row.expectedEnd,
+    actualStart: row.actualStart,
+    actualEnd: row.actualEnd,
+    status: row.status,
+    latenessMs: row.latenessMs,
+    predictedEnd: row.actualEnd,
+  };
 }
 
 function latestClosedRow(state: SloState): ClosedRow | undefined {

@@ -62,7 +62,12 @@ export class SloTrendInputs implements TrendInputs {
       const calendar = this.calendarOf(project, slo.calendar);
       if (!calendar) continue;
       this.compile(project, slo, calendar.definition.tz);
-      out.push({ id: slo.id, calendar, expectedEnd: latestExpectedEnd(slo), jobs: slo.jobs.map((j) => ({ application: j.application, job: j.job })) });
+      out.push({
+        id: slo.id,
+        calendar,
+        expectedEnd: latestExpectedEnd(slo),
+        jobs: slo.jobs.map((j) => ({ application: j.application, job: j.job })),
+      });
     }
     return out;
   }

@@ -35,6 +35,8 @@ export class TimelineCache implements DebtContext {
   calendarProblems(def: DebtDefinition): Problem[] {
     const calendar = def.schedule?.kind === 'rrule' ? def.schedule.calendar : undefined;
     if (calendar === undefined || !this.calendars || this.calendars.hasCalendar(def.project, calendar)) return [];
-    return [{ path: 'schedule.calendar', message: `no calendar "${calendar}" in this project; define it first (PUT /v1/calendars/${calendar})` }];
+    return [
+      { path: 'schedule.calendar', message: `no calendar "${calendar}" in this project; define it first (PUT /v1/calendars/${calendar})` },
+    ];
   }
 }

@@ -18,7 +18,12 @@ export interface Principal {
 /** The project every request acts for when no tokens are configured (SPEC §8). */
 export const OPEN_PROJECT = 'default';
 
-const OPEN_PRINCIPAL: Principal = Object.freeze({ name: 'open', project: OPEN_PROJECT, scopes: Object.freeze(['admin'] as Scope[]), applications: null });
+const OPEN_PRINCIPAL: Principal = Object.freeze({
+  name: 'open',
+  project: OPEN_PROJECT,
+  scopes: Object.freeze(['admin'] as Scope[]),
+  applications: null,
+});
 
 /** The configured tokens, by digest. Replaceable at runtime (config reload) without a restart. */
 export class TokenRegistry {
@@ -32,7 +37,15 @@ export class TokenRegistry {
   replace(tokens: readonly TokenRecord[]): void {
     const next = new Map<string, Principal>();
     for (const t of tokens) {
-      next.set(t.hash.slice('sha256:'.length), Object.freeze({ name: t.name, project: t.project, scopes: Object.freeze([...t.scopes]), applications: t.applications ? new Set(t.applications) : null }));
+      next.set(
+        t.hash.slice('sha256:'.length),
+        Object.freeze({
+          name: t.name,
+          project: t.project,
+          scopes: Object.freeze([...t.scopes]),
+          applications: t.applications ? new Set(t.applications) : null,
+        }),
+      );
     }
     this.byDigest = next;
   }
@@ -81,7 +94,10 @@ export function requireScope(c: Context<AppEnv>, scope: Scope): void {
   const principal = c.get('principal');
   if (!principal) throw new DomainError('unauthorized', 'this route needs a bearer token');
   if (!grantsScope(principal.scopes, scope)) {
-    throw new DomainError('forbidden', `token "${principal.name}" has scopes [${principal.scopes.join(', ')}]; this request needs "${scope}"`);
+    throw new DomainError(
+      'forbidden',
+      `token "${principal.name}" has scopes [${principal.scopes.join(', ')}]; this request needs "${scope}"`,
+    );
   }
 }
 
@@ -89,15 +105,24 @@ export function requireScope(c: Context<AppEnv>, scope: Scope): void {
  * Throws `forbidden` listing every application in `applications` the request's token may not
  * report job status for (tokens declared with `applications:`). `path` names each item.
  */
-export function assertApplicationsAllowed(c: Context<AppEnv>, applications: readonly string[], path: (index: number) => string = (i) => `[${i}].application`): void {
+export function assertApplicationsAllowed(
+  c: Context<AppEnv>,
+  applications: readonly string[],
+  path: (index: number) => string = (i) => `[${i}].application`,
+): void {
   const allowed = c.get('principal')?.applications;
   if (!allowed) return;
   const problems: Problem[] = [];
   applications.forEach((application, index) => {
-    if (!allowed.has(application)) problems.push({ path: path(index), message: `this token may not report for application "${application.slice(0, 128)}"` });
+    if (!allowed.has(application))
+      problems.push({ path: path(index), message: `this token may not report for application "${application.slice(0, 128)}"` });
   });
   if (problems.length) {
-    throw new DomainError('forbidden', `token "${c.get('principal')!.name}" may report only for ${[...allowed].map((a) => `"${a}"`).join(', ')}`, problems);
+    throw new DomainError(
+      'forbidden',
+      `token "${c.get('principal')!.name}" may report only for ${[...allowed].map((a) => `"${a}"`).join(', ')}`,
+      problems,
+    );
   }
 }
 
@@ -136,7 +161,10 @@ export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
     const principal = token === null ? null : tokens.lookup(token);
     if (!principal) {
       c.header('WWW-Authenticate', 'Bearer realm="compter"');
-      throw new DomainError('unauthorized', token === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'unknown or revoked token');
+      throw new DomainError(
+        'unauthorized',
+        token === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'unknown or revoked token',
+      );
     }
     c.set('principal', principal);
     c.set('project', principal.project);
@@ -147,14 +175,14 @@ export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
 
 /** How compter may listen, given its address and whether tokens are configured (SPEC §4). */
 export type BindDecision =
-  | { mode: 'tokens' }
-  | { mode: 'open'; message: string }
-  | { mode: 'open-warned'; message: string }
-  | { mode: 'refuse'; message: string };
+  { mode: 'tokens' } | { mode: 'open'; message: string } | { mode: 'open-warned'; message: string } | { mode: 'refuse'; message: string };
 
 /** True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h === 'localhost.') return true;
   if (isIPv4(h)) return h.startsWith('127.');
   if (isIPv6(h)) {
@@ -172,10 +200,16 @@ export function isLoopbackHost(host: string): boolean {
 export function bindPolicy(host: string, tokenCount: number, allowOpen: boolean): BindDecision {
   if (tokenCount > 0) return { mode: 'tokens' };
   if (isLoopbackHost(host)) {
-    return { mode: 'open', message: `no tokens are configured: every request acts for project "${OPEN_PROJECT}" with every scope; serving on loopback address ${host} only` };
+    return {
+      mode: 'open',
+      message: `no tokens are configured: every request acts for project "${OPEN_PROJECT}" with every scope; serving on loopback address ${host} only`,
+    };
   }
   if (allowOpen) {
-    return { mode: 'open-warned', message: `no tokens are configured and COMPTER_ALLOW_OPEN is set: anyone who can reach ${host} can read, write and delete every debt of project "${OPEN_PROJECT}"` };
+    return {
+      mode: 'open-warned',
+      message: `no tokens are configured and COMPTER_ALLOW_OPEN is set: anyone who can reach ${host} can read, write and delete every debt of project "${OPEN_PROJECT}"`,
+    };
   }
   return {
     mode: 'refuse',

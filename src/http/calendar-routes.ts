@@ -14,7 +14,9 @@ const calendarSchema = z.object({
   project: z.string(),
   tz: z.string(),
   weekdays: z.array(z.number()).describe('0 = Sunday ... 6 = Saturday'),
-  holidays: z.object({ country: z.string(), state: z.string().optional(), region: z.string().optional(), types: z.array(z.enum(HOLIDAY_TYPES)) }).optional(),
+  holidays: z
+    .object({ country: z.string(), state: z.string().optional(), region: z.string().optional(), types: z.array(z.enum(HOLIDAY_TYPES)) })
+    .optional(),
   extraDates: z.array(z.string()),
   excludeDates: z.array(z.string()),
   newDayAt: z.string(),
@@ -31,16 +33,47 @@ const daysQuery = z.object({
 /** The business calendar routes (SPEC §3, §4). */
 export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
   const tags = ['calendars'];
-  defineRoute(app, { method: 'put', path: '/v1/calendars/:id', summary: 'Create or replace a business calendar', tags, params: idParams, body: calendarBodySchema, responses: { 200: jsonResponse('replaced', calendarSchema), 201: jsonResponse('created', calendarSchema), ...errorResponses } }, async (c, { params, body }) => {
-    const { calendar, created } = await engine.defineCalendar(c.get('project'), params.id, body ?? {});
-    return c.json(calendar, created ? 201 : 200);
-  });
-
-  defineRoute(app, { method: 'get', path: '/v1/calendars/:id', summary: 'Get a business calendar', tags, params: idParams, responses: { 200: jsonResponse('the calendar', calendarSchema), ...errorResponses } }, (c, { params }) =>
-    c.json(engine.getCalendar(c.get('project'), params.id)),
+  defineRoute(
+    app,
+    {
+      method: 'put',
+      path: '/v1/calendars/:id',
+      summary: 'Create or replace a business calendar',
+      tags,
+      params: idParams,
+      body: calendarBodySchema,
+      responses: { 200: jsonResponse('replaced', calendarSchema), 201: jsonResponse('created', calendarSchema), ...errorResponses },
+    },
+    async (c, { params, body }) => {
+      const { calendar, created } = await engine.defineCalendar(c.get('project'), params.id, body ?? {});
+      return c.json(calendar, created ? 201 : 200);
+    },
   );
 
-  defineRoute(app, { method: 'get', path: '/v1/calendars/:id/days', summary: 'Which dates are business days, and why not', tags, params: idParams, query: daysQuery, responses: { 200: jsonResponse('days', daysSchema), ...errorResponses } }, (c, { params, query }) =>
-    c.json({ days: engine.calendarDays(c.get('project'), params.id, query.from, query.to) }),
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/calendars/:id',
+      summary: 'Get a business calendar',
+      tags,
+      params: idParams,
+      responses: { 200: jsonResponse('the calendar', calendarSchema), ...errorResponses },
+    },
+    (c, { params }) => c.json(engine.getCalendar(c.get('project'), params.id)),
+  );
+
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/calendars/:id/days',
+      summary: 'Which dates are business days, and why not',
+      tags,
+      params: idParams,
+      query: daysQuery,
+      responses: { 200: jsonResponse('days', daysSchema), ...errorResponses },
+    },
+    (c, { params, query }) => c.json({ days: engine.calendarDays(c.get('project'), params.id, query.from, query.to) }),
   );
 }

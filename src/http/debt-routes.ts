@@ -40,56 +40,150 @@ export function eventJson(e: LogEvent) {
 function instantParam(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = parseInstant(value) ?? (/^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : null);
-  if (ms === null || !Number.isFinite(ms)) throw new DomainError('invalid', `${name} must be an ISO 8601 instant or date`, [{ path: `query.${name}`, message: 'must be an ISO 8601 instant (with zone) or a date YYYY-MM-DD' }]);
+  if (ms === null || !Number.isFinite(ms))
+    throw new DomainError('invalid', `${name} must be an ISO 8601 instant or date`, [
+      { path: `query.${name}`, message: 'must be an ISO 8601 instant (with zone) or a date YYYY-MM-DD' },
+    ]);
   return ms;
 }
 
 /** The v1 debt routes (SPEC §4). */
 export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
   const tags = ['debts'];
-  defineRoute(app, { method: 'get', path: '/v1/debts', summary: 'List debts', tags, responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtSchema) })) } }, (c) =>
-    c.json({ debts: engine.list(c.get('project')) }),
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/debts',
+      summary: 'List debts',
+      tags,
+      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtSchema) })) },
+    },
+    (c) => c.json({ debts: engine.list(c.get('project')) }),
   );
 
-  defineRoute(app, { method: 'put', path: '/v1/debts/:id', summary: 'Create or replace a debt', tags, params: idParams, body: debtInputSchema, responses: { 200: jsonResponse('replaced', debtSchema), 201: jsonResponse('created', debtSchema), ...errorResponses } }, async (c, { params, body }) => {
-    const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
-    return c.json(debt, created ? 201 : 200);
-  });
-
-  defineRoute(app, { method: 'get', path: '/v1/debts/:id', summary: 'Get a debt', tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, (c, { params }) =>
-    c.json(engine.get(c.get('project'), params.id)),
+  defineRoute(
+    app,
+    {
+      method: 'put',
+      path: '/v1/debts/:id',
+      summary: 'Create or replace a debt',
+      tags,
+      params: idParams,
+      body: debtInputSchema,
+      responses: { 200: jsonResponse('replaced', debtSchema), 201: jsonResponse('created', debtSchema), ...errorResponses },
+    },
+    async (c, { params, body }) => {
+      const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
+      return c.json(debt, created ? 201 : 200);
+    },
   );
 
-  defineRoute(app, { method: 'delete', path: '/v1/debts/:id', summary: 'Delete a debt (its history stays in the log)', tags, params: idParams, responses: { 204: { description: 'deleted' }, ...errorResponses } }, async (c, { params }) => {
-    await engine.delete(c.get('project'), params.id);
-    return c.body(null, 204);
-  });
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/debts/:id',
+      summary: 'Get a debt',
+      tags,
+      params: idParams,
+      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+    },
+    (c, { params }) => c.json(engine.get(c.get('project'), params.id)),
+  );
 
-  defineRoute(app, { method: 'post', path: '/v1/debts/:id/payments', summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule', tags, params: idParams, query: vivifyQuery, body: paymentInputSchema, responses: { 200: jsonResponse('recorded', debtSchema), 201: jsonResponse('debt created by this payment', debtSchema), ...errorResponses } }, async (c, { params, query, body }) => {
-    const { schedule, grace, ...fields } = body ?? {};
-    const payment = paymentFrom(fields, clock.now());
-    const vivify = vivifyFrom(query, { schedule, grace });
-    const { debt, created } = await engine.pay(c.get('project'), params.id, payment, vivify);
-    return c.json(debt, created ? 201 : 200);
-  });
+  defineRoute(
+    app,
+    {
+      method: 'delete',
+      path: '/v1/debts/:id',
+      summary: 'Delete a debt (its history stays in the log)',
+      tags,
+      params: idParams,
+      responses: { 204: { description: 'deleted' }, ...errorResponses },
+    },
+    async (c, { params }) => {
+      await engine.delete(c.get('project'), params.id);
+      return c.body(null, 204);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: 'post',
+      path: '/v1/debts/:id/payments',
+      summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule',
+      tags,
+      params: idParams,
+      query: vivifyQuery,
+      body: paymentInputSchema,
+      responses: {
+        200: jsonResponse('recorded', debtSchema),
+        201: jsonResponse('debt created by this payment', debtSchema),
+        ...errorResponses,
+      },
+    },
+    async (c, { params, query, body }) => {
+      const { schedule, grace, ...fields } = body ?? {};
+      const payment = paymentFrom(fields, clock.now());
+      const vivify = vivifyFrom(query, { schedule, grace });
+      const { debt, created } = await engine.pay(c.get('project'), params.id, payment, vivify);
+      return c.json(debt, created ? 201 : 200);
+    },
+  );
 
   for (const action of ['pause', 'resume'] as const) {
-    defineRoute(app, { method: 'post', path: `/v1/debts/:id/${action}`, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a debt`, tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, async (c, { params }) =>
-      c.json(await engine.setPaused(c.get('project'), params.id, action === 'pause')),
+    defineRoute(
+      app,
+      {
+        method: 'post',
+        path: `/v1/debts/:id/${action}`,
+        summary: `${action === 'pause' ? 'Pause' : 'Resume'} a debt`,
+        tags,
+        params: idParams,
+        responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+      },
+      async (c, { params }) => c.json(await engine.setPaused(c.get('project'), params.id, action === 'pause')),
     );
   }
 
-  defineRoute(app, { method: 'get', path: '/v1/debts/:id/occurrences', summary: 'Closed, current and upcoming occurrences with a scheduled time in [from, to]', tags, params: idParams, query: rangeQuery, responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceSchema) })), ...errorResponses } }, async (c, { params, query }) => {
-    const now = clock.now();
-    const from = instantParam(query.from, 'from', now - 7 * DAY_MS);
-    const to = instantParam(query.to, 'to', now + 7 * DAY_MS);
-    if (to < from) throw new DomainError('invalid', 'to is before from', [{ path: 'query.to', message: 'must not be before from' }]);
-    if (to - from > MAX_RANGE_MS) throw new DomainError('invalid', 'range too wide', [{ path: 'query.to', message: 'the range may span at most 400 days' }]);
-    return c.json({ occurrences: await engine.occurrences(c.get('project'), params.id, from, to) });
-  });
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/debts/:id/occurrences',
+      summary: 'Closed, current and upcoming occurrences with a scheduled time in [from, to]',
+      tags,
+      params: idParams,
+      query: rangeQuery,
+      responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceSchema) })), ...errorResponses },
+    },
+    async (c, { params, query }) => {
+      const now = clock.now();
+      const from = instantParam(query.from, 'from', now - 7 * DAY_MS);
+      const to = instantParam(query.to, 'to', now + 7 * DAY_MS);
+      if (to < from) throw new DomainError('invalid', 'to is before from', [{ path: 'query.to', message: 'must not be before from' }]);
+      if (to - from > MAX_RANGE_MS)
+        throw new DomainError('invalid', 'range too wide', [{ path: 'query.to', message: 'the range may span at most 400 days' }]);
+      return c.json({ occurrences: await engine.occurrences(c.get('project'), params.id, from, to) });
+    },
+  );
 
-  defineRoute(app, { method: 'get', path: '/v1/debts/:id/events', summary: "A debt's most recent events, newest first", tags, params: idParams, query: limitQuery, responses: { 200: jsonResponse('events', z.object({ events: z.array(eventSchema) })), ...errorResponses } }, async (c, { params, query }) => {
-    const events = await engine.events(c.get('project'), params.id, query.limit ?? 100);
-    return c.json({ events: events.map(eventJson) });
-  });
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/debts/:id/events',
+      summary: "A debt's most recent events, newest first",
+      tags,
+      params: idParams,
+      query: limitQuery,
+      responses: { 200: jsonResponse('events', z.object({ events: z.array(eventSchema) })), ...errorResponses },
+    },
+    async (c, { params, query }) => {
+      const events = await engine.events(c.get('project'), params.id, query.limit ?? 100);
+      return c.json({ events: events.map(eventJson) });
+    },
+  );
 }

@@ -23,14 +23,24 @@ const STATUS_OF: Record<DomainErrorCode, ContentfulStatusCode> = {
 
 /** Malformed input caught before the domain sees it (bad JSON, wrong types): 400. */
 export class BadRequestError extends Error {
-  constructor(message: string, readonly problems: Problem[] = []) {
+  constructor(
+    message: string,
+    readonly problems: Problem[] = [],
+  ) {
     super(message);
     this.name = 'BadRequestError';
   }
 }
 
 /** Answers with the one error shape. */
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, problems?: Problem[], retryAfterSeconds?: number): Response {
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  problems?: Problem[],
+  retryAfterSeconds?: number,
+): Response {
   const body: ErrorBody = { error: { code, message, requestId: c.get('requestId') ?? '' } };
   if (problems && problems.length) body.error.problems = problems;
   if (retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))));
@@ -46,7 +56,16 @@ export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: un
   if (err instanceof DomainError) return errorResponse(c, STATUS_OF[err.code], err.code, err.message, err.problems, err.retryAfterSeconds);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
-    const code = status === 413 ? 'too_large' : status === 404 ? 'not_found' : status === 401 ? 'unauthorized' : status >= 500 ? 'unavailable' : 'bad_request';
+    const code =
+      status === 413
+        ? 'too_large'
+        : status === 404
+          ? 'not_found'
+          : status === 401
+            ? 'unauthorized'
+            : status >= 500
+              ? 'unavailable'
+              : 'bad_request';
     return errorResponse(c, status, code, err.message || 'request refused');
   }
   // The writer's queue is full or it is shutting down: nothing was made durable; retry.

@@ -14,7 +14,10 @@ import { errorResponses, jsonResponse } from './schemas.js';
  * accepts anything and only documents that shape.
  */
 const jobStatusBodyDoc = z.unknown().openapi({
-  oneOf: [{ $ref: '#/components/schemas/JobStatus' }, { type: 'array', items: { $ref: '#/components/schemas/JobStatus' }, minItems: 1, maxItems: MAX_JOB_STATUS_BATCH }],
+  oneOf: [
+    { $ref: '#/components/schemas/JobStatus' },
+    { type: 'array', items: { $ref: '#/components/schemas/JobStatus' }, minItems: 1, maxItems: MAX_JOB_STATUS_BATCH },
+  ],
 } as never);
 
 const resultSchema = z.object({
@@ -25,14 +28,32 @@ const resultSchema = z.object({
 /** `POST /v1/job-status` (SPEC §3): job schedulers report starts, successes and failures. */
 export function registerJobStatusRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine, clock: Clock): void {
   app.openAPIRegistry.register('JobStatus', jobStatusItemSchema);
-  defineRoute(app, { method: 'post', path: '/v1/job-status', summary: `Report job status: one report or an array of up to ${MAX_JOB_STATUS_BATCH}; all or nothing`, tags: ['jobs'], body: jobStatusBodyDoc, responses: { 200: jsonResponse('recorded (durable)', resultSchema), ...errorResponses } }, async (c, { body }) => {
-    const parsed = parseJobStatusBody(body, clock.now());
-    if (parsed.malformed.length) {
-      const problems = [...parsed.malformed, ...parsed.invalid];
-      throw new BadRequestError(`malformed job status: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
-    }
-    const reports = parsed.reports;
-    assertApplicationsAllowed(c, reports.map((r) => r.application), (i) => `${reports[i]!.pathPrefix}application`);
-    return c.json(await engine.reportJobStatus(c.get('project'), reports, parsed.invalid));
-  });
+  defineRoute(
+    app,
+    {
+      method: 'post',
+      path: '/v1/job-status',
+      summary: `Report job status: one report or an array of up to ${MAX_JOB_STATUS_BATCH}; all or nothing`,
+      tags: ['jobs'],
+      body: jobStatusBodyDoc,
+      responses: { 200: jsonResponse('recorded (durable)', resultSchema), ...errorResponses },
+    },
+    async (c, { body }) => {
+      const parsed = parseJobStatusBody(body, clock.now());
+      if (parsed.malformed.length) {
+        const problems = [...parsed.malformed, ...parsed.invalid];
+        throw new BadRequestError(
+          `malformed job status: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`,
+          problems,
+        );
+      }
+      const reports = parsed.reports;
+      assertApplicationsAllowed(
+        c,
+        reports.map((r) => r.application),
+        (i) => `${reports[i]!.pathPrefix}application`,
+      );
+      return c.json(await engine.reportJobStatus(c.get('project'), reports, parsed.invalid));
+    },
+  );
 }

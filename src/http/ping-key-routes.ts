@@ -17,10 +17,22 @@ const pingKeySchema = z.object({
 export function registerPingKeyRoutes(app: OpenAPIHono<AppEnv>, pingKeys: PingKeys): void {
   defineRoute(
     app,
-    { method: 'get', path: '/v1/ping-key', summary: "The project's ping key, for /ping/{pingKey}/{debtId} and Sentry-style check-ins (generated on first request)", tags: ['pings'], responses: { 200: jsonResponse('the ping key', pingKeySchema) } },
+    {
+      method: 'get',
+      path: '/v1/ping-key',
+      summary: "The project's ping key, for /ping/{pingKey}/{debtId} and Sentry-style check-ins (generated on first request)",
+      tags: ['pings'],
+      responses: { 200: jsonResponse('the ping key', pingKeySchema) },
+    },
     async (c) => {
       const { project, pingKey, source } = await pingKeys.keyFor(c.get('project'));
-      return c.json({ project, pingKey, source, pingUrl: `/ping/${pingKey}/{debtId}`, sentryUrl: `/api/${project}/cron/{debtId}/${pingKey}/` });
+      return c.json({
+        project,
+        pingKey,
+        source,
+        pingUrl: `/ping/${pingKey}/{debtId}`,
+        sentryUrl: `/api/${project}/cron/{debtId}/${pingKey}/`,
+      });
     },
   );
 }

@@ -53,7 +53,10 @@ function parseAction(segment: string): PingAction | null {
   if (named) return named;
   if (!DIGITS.test(segment)) return null;
   const code = segment.length > 3 ? 256 : Number(segment);
-  if (code > 255) throw new BadRequestError(`exit code ${segment.slice(0, 16)} is out of range: it must be 0–255`, [{ path: 'path.exitCode', message: 'must be 0–255' }]);
+  if (code > 255)
+    throw new BadRequestError(`exit code ${segment.slice(0, 16)} is out of range: it must be 0–255`, [
+      { path: 'path.exitCode', message: 'must be 0–255' },
+    ]);
   return code === 0 ? { kind: 'success', exitCode: 0 } : { kind: 'fail', exitCode: code };
 }
 
@@ -64,7 +67,9 @@ function parseAction(segment: string): PingAction | null {
 export function parseRunId(rid: string): string {
   if (isUuid(rid)) return rid.toLowerCase();
   if (RUN_ID.test(rid)) return rid;
-  throw new BadRequestError('rid must be a UUID or 1–128 printable ASCII characters without spaces', [{ path: 'query.rid', message: 'must be a UUID or 1–128 printable ASCII characters without spaces' }]);
+  throw new BadRequestError('rid must be a UUID or 1–128 printable ASCII characters without spaces', [
+    { path: 'query.rid', message: 'must be a UUID or 1–128 printable ASCII characters without spaces' },
+  ]);
 }
 
 function pingIdNotFound(): DomainError {
@@ -76,7 +81,10 @@ function pingKeyNotFound(): DomainError {
 }
 
 function checkDebtId(id: string): void {
-  if (!ID_PATTERN.test(id)) throw new BadRequestError('the debt id in a ping URL must match ^[a-z0-9][a-z0-9._-]{0,127}$', [{ path: 'path.debtId', message: 'must match ^[a-z0-9][a-z0-9._-]{0,127}$' }]);
+  if (!ID_PATTERN.test(id))
+    throw new BadRequestError('the debt id in a ping URL must match ^[a-z0-9][a-z0-9._-]{0,127}$', [
+      { path: 'path.debtId', message: 'must match ^[a-z0-9][a-z0-9._-]{0,127}$' },
+    ]);
 }
 
 /** Registers the ping URLs (GET, POST; HEAD is answered as GET without a body). */
@@ -99,7 +107,10 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       ({ created } = await engine.payQuietly(project, debtId, payment, isCreate ? vivifyFromPing(c) : undefined));
     } catch (err) {
       if (err instanceof DomainError && err.code === 'not_found' && canCreate) {
-        throw new DomainError('not_found', `no debt "${debtId}"; add ?create=1 to create it from this ping (with a schedule: &every=1h, or &cron=0+2+*+*+*&tz=UTC, and &grace=15m; without one: every 1 day, grace 1 hour)`);
+        throw new DomainError(
+          'not_found',
+          `no debt "${debtId}"; add ?create=1 to create it from this ping (with a schedule: &every=1h, or &cron=0+2+*+*+*&tz=UTC, and &grace=15m; without one: every 1 day, grace 1 hour)`,
+        );
       }
       throw err;
     }
@@ -133,7 +144,8 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     const second = c.req.param('second');
     if (isUuid(first)) {
       const action = parseAction(second);
-      if (!action) throw new DomainError('not_found', `no ping action "${second.slice(0, 32)}": use start, fail, log or an exit code 0–255`);
+      if (!action)
+        throw new DomainError('not_found', `no ping action "${second.slice(0, 32)}": use start, fail, log or an exit code 0–255`);
       return byPingId(c, first, action);
     }
     return byPingKey(c, first, second, SUCCESS);
@@ -163,7 +175,10 @@ function withGrace(vivify: Vivify, grace: string | undefined): Vivify {
 }
 
 const pingQuery = z.object({
-  rid: z.string().optional().describe('run id pairing a start with its end (duration = end − start): a UUID, or 1–128 printable ASCII characters'),
+  rid: z
+    .string()
+    .optional()
+    .describe('run id pairing a start with its end (duration = end − start): a UUID, or 1–128 printable ASCII characters'),
   create: z.enum(['1', 'true']).optional().describe('key form only: create the debt when it does not exist (201)'),
   every: z.string().optional().describe('with create=1: interval schedule, e.g. 1h'),
   cron: z.string().optional().describe('with create=1: cron schedule, e.g. 0 2 * * *'),
@@ -184,7 +199,10 @@ const pingResponses = {
   422: errorResponses[422],
 };
 
-const bodySchema = { content: { 'text/plain': { schema: z.string().describe('kept as the payment message, truncated to 10 KiB') } }, required: false };
+const bodySchema = {
+  content: { 'text/plain': { schema: z.string().describe('kept as the payment message, truncated to 10 KiB') } },
+  required: false,
+};
 
 function documentPingRoutes(app: OpenAPIHono<AppEnv>): void {
   const pingId = z.string().describe("the debt's pingId (a UUID)");
@@ -193,12 +211,19 @@ function documentPingRoutes(app: OpenAPIHono<AppEnv>): void {
     {
       path: '/ping/{first}/{second}',
       summary: 'Ping: /{pingId}/start|fail|log|{exit 0-255}, or /{pingKey}/{debtId} (success)',
-      params: z.object({ first: z.string().describe('a pingId (UUID) or the project ping key'), second: z.string().describe('after a pingId: start, fail, log or an exit code 0–255; after a ping key: the debt id') }),
+      params: z.object({
+        first: z.string().describe('a pingId (UUID) or the project ping key'),
+        second: z.string().describe('after a pingId: start, fail, log or an exit code 0–255; after a ping key: the debt id'),
+      }),
     },
     {
       path: '/ping/{pingKey}/{debtId}/{action}',
       summary: 'Ping by project ping key and debt id: start, fail, log or an exit code 0–255',
-      params: z.object({ pingKey: z.string().describe('the project ping key (GET /v1/ping-key)'), debtId: z.string(), action: z.string().describe('start, fail, log or an exit code 0–255') }),
+      params: z.object({
+        pingKey: z.string().describe('the project ping key (GET /v1/ping-key)'),
+        debtId: z.string(),
+        action: z.string().describe('start, fail, log or an exit code 0–255'),
+      }),
     },
   ];
   for (const v of variants) {
@@ -208,7 +233,10 @@ function documentPingRoutes(app: OpenAPIHono<AppEnv>): void {
         path: v.path,
         summary: v.summary,
         tags: ['pings'],
-        request: method === 'post' ? { params: v.params as never, query: pingQuery as never, body: bodySchema as never } : { params: v.params as never, query: pingQuery as never },
+        request:
+          method === 'post'
+            ? { params: v.params as never, query: pingQuery as never, body: bodySchema as never }
+            : { params: v.params as never, query: pingQuery as never },
         responses: pingResponses,
       });
     }

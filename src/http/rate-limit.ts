@@ -21,9 +21,7 @@ const WINDOW_MS: Record<WindowName, number> = { burst: 60_000, day: 86_400_000 }
 const LIMIT_FIELD: Record<WindowName, keyof WindowLimits> = { burst: 'burstPerMinute', day: 'perDay' };
 
 /** The outcome of one request against a project's limits. */
-export type RateDecision =
-  | { allowed: true }
-  | { allowed: false; window: WindowName; limit: number; retryAfterSeconds: number };
+export type RateDecision = { allowed: true } | { allowed: false; window: WindowName; limit: number; retryAfterSeconds: number };
 
 interface WindowCounter {
   /** Start of the current fixed window, epoch ms (a multiple of the window length). */
@@ -65,7 +63,10 @@ export class RateLimiter {
     if (!this.anyLimit) return { allowed: true };
     let counters = this.counters.get(project);
     if (!counters) {
-      counters = { burst: { start: windowStart(now, WINDOW_MS.burst), current: 0, previous: 0 }, day: { start: windowStart(now, WINDOW_MS.day), current: 0, previous: 0 } };
+      counters = {
+        burst: { start: windowStart(now, WINDOW_MS.burst), current: 0, previous: 0 },
+        day: { start: windowStart(now, WINDOW_MS.day), current: 0, previous: 0 },
+      };
       this.counters.set(project, counters);
     }
     const limits = this.limitsFor(project);
@@ -80,7 +81,13 @@ export class RateLimiter {
       // Both windows refusing: the request passes only when both allow, so report the later.
       if (!refused || waitMs > refused.waitMs) refused = { window: name, limit, waitMs };
     }
-    if (refused) return { allowed: false, window: refused.window, limit: refused.limit, retryAfterSeconds: Math.max(1, Math.ceil(refused.waitMs / 1000)) };
+    if (refused)
+      return {
+        allowed: false,
+        window: refused.window,
+        limit: refused.limit,
+        retryAfterSeconds: Math.max(1, Math.ceil(refused.waitMs / 1000)),
+      };
     counters.burst.current++;
     counters.day.current++;
     return { allowed: true };
@@ -134,14 +141,23 @@ function msUntilAllowed(counter: WindowCounter, elapsedMs: number, windowMs: num
  * over a limit. Open paths (ping URLs) have no project yet; their routes call
  * `c.get('rateLimit')(project)` once they have resolved it.
  */
-export function rateLimit(limiter: RateLimiter, clock: Clock, onRefused: (project: string, window: WindowName) => void): MiddlewareHandler<AppEnv> {
+export function rateLimit(
+  limiter: RateLimiter,
+  clock: Clock,
+  onRefused: (project: string, window: WindowName) => void,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const charge = (project: string): void => {
       const decision = limiter.take(project, clock.now());
       if (decision.allowed) return;
       onRefused(project, decision.window);
       const what = decision.window === 'burst' ? `${decision.limit} requests per minute` : `${decision.limit} requests per day`;
-      throw new DomainError('rate_limited', `project "${project}" is over its limit of ${what}; retry after ${decision.retryAfterSeconds}s`, [], decision.retryAfterSeconds);
+      throw new DomainError(
+        'rate_limited',
+        `project "${project}" is over its limit of ${what}; retry after ${decision.retryAfterSeconds}s`,
+        [],
+        decision.retryAfterSeconds,
+      );
     };
     c.set('rateLimit', charge);
     if (c.get('principal')) charge(c.get('project'));

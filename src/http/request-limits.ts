@@ -160,7 +160,9 @@ export function assertWellFormedStrings(value: unknown): void {
   const path = illFormedPath(value, '');
   if (path !== null) {
     const where = path || '(body)';
-    throw new BadRequestError(`${where}: contains an unpaired UTF-16 surrogate (not valid Unicode)`, [{ path: where, message: 'contains an unpaired UTF-16 surrogate (not valid Unicode)' }]);
+    throw new BadRequestError(`${where}: contains an unpaired UTF-16 surrogate (not valid Unicode)`, [
+      { path: where, message: 'contains an unpaired UTF-16 surrogate (not valid Unicode)' },
+    ]);
   }
 }
 

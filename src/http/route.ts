@@ -94,7 +94,8 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
         else problems.push(...problemsOf(r.error, ''));
       }
     }
-    if (problems.length) throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
+    if (problems.length)
+      throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
     return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
   });
 }

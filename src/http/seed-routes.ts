@@ -11,16 +11,51 @@ import { debtSchema, errorResponses, idParams, jsonResponse } from './schemas.js
 /** The routes of the original proof of concept, kept so its clients keep working. */
 export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
   const tags = ['seed'];
-  defineRoute(app, { method: 'put', path: '/debts', summary: 'Create a debt (optional definition body); returns it with its id', tags, body: debtInputSchema, responses: { 201: jsonResponse('created', debtSchema), ...errorResponses } }, async (c, { body }) => {
-    const { debt, created } = await engine.define(c.get('project'), body?.id, body ?? {});
-    return c.json(debt, created ? 201 : 200);
-  });
-  defineRoute(app, { method: 'get', path: '/debts', summary: 'List debts', tags, responses: { 200: jsonResponse('debts', z.array(debtSchema)) } }, (c) => c.json(engine.list(c.get('project'))));
-  defineRoute(app, { method: 'get', path: '/debts/:id', summary: 'Get a debt', tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, (c, { params }) =>
-    c.json(engine.get(c.get('project'), params.id)),
+  defineRoute(
+    app,
+    {
+      method: 'put',
+      path: '/debts',
+      summary: 'Create a debt (optional definition body); returns it with its id',
+      tags,
+      body: debtInputSchema,
+      responses: { 201: jsonResponse('created', debtSchema), ...errorResponses },
+    },
+    async (c, { body }) => {
+      const { debt, created } = await engine.define(c.get('project'), body?.id, body ?? {});
+      return c.json(debt, created ? 201 : 200);
+    },
   );
-  defineRoute(app, { method: 'post', path: '/debts/:id', summary: 'Pay a debt (success)', tags, params: idParams, responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses } }, async (c, { params }) => {
-    const { debt } = await engine.pay(c.get('project'), params.id, paymentFrom({ kind: 'success' }, clock.now()));
-    return c.json(debt);
-  });
+  defineRoute(
+    app,
+    { method: 'get', path: '/debts', summary: 'List debts', tags, responses: { 200: jsonResponse('debts', z.array(debtSchema)) } },
+    (c) => c.json(engine.list(c.get('project'))),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/debts/:id',
+      summary: 'Get a debt',
+      tags,
+      params: idParams,
+      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+    },
+    (c, { params }) => c.json(engine.get(c.get('project'), params.id)),
+  );
+  defineRoute(
+    app,
+    {
+      method: 'post',
+      path: '/debts/:id',
+      summary: 'Pay a debt (success)',
+      tags,
+      params: idParams,
+      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+    },
+    async (c, { params }) => {
+      const { debt } = await engine.pay(c.get('project'), params.id, paymentFrom({ kind: 'success' }, clock.now()));
+      return c.json(debt);
+    },
+  );
 }

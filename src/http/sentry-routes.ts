@@ -32,7 +32,11 @@ const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_4
 const monitorConfigSchema = z.object({
   schedule: z.discriminatedUnion('type', [
     z.object({ type: z.literal('crontab'), value: z.string().min(1).max(256) }),
-    z.object({ type: z.literal('interval'), value: z.number().int().min(1).max(100_000), unit: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']) }),
+    z.object({
+      type: z.literal('interval'),
+      value: z.number().int().min(1).max(100_000),
+      unit: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']),
+    }),
   ]),
   checkin_margin: z.number().min(0).max(100_000).nullable().optional().describe('minutes; becomes the grace'),
   max_runtime: z.number().min(1).max(100_000).nullable().optional().describe('minutes; becomes maxRuntime'),
@@ -45,7 +49,13 @@ const monitorConfigSchema = z.object({
 const checkInBody = z.object({
   status: z.enum(STATUSES).optional(),
   check_in_id: z.string().max(64).optional(),
-  duration: z.number().min(0).max(7 * 86_400).nullable().optional().describe('seconds'),
+  duration: z
+    .number()
+    .min(0)
+    .max(7 * 86_400)
+    .nullable()
+    .optional()
+    .describe('seconds'),
   environment: z.string().max(64).optional(),
   release: z.string().max(256).optional(),
   monitor_slug: z.string().max(128).optional(),
@@ -55,7 +65,11 @@ const checkInBody = z.object({
 const checkInQuery = z.object({
   status: z.enum(STATUSES).optional(),
   check_in_id: z.string().max(64).optional(),
-  duration: z.coerce.number().min(0).max(7 * 86_400).optional(),
+  duration: z.coerce
+    .number()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
   environment: z.string().max(64).optional(),
 });
 
@@ -71,7 +85,8 @@ type MonitorConfig = z.infer<typeof monitorConfigSchema>;
 /** A check_in_id as a run id (lower-case, dashed), 'latest' for the nil UUID, or undefined when absent. */
 export function checkInRunId(value: string | undefined): string | 'latest' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!CHECK_IN_ID.test(value)) throw new BadRequestError('check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);
+  if (!CHECK_IN_ID.test(value))
+    throw new BadRequestError('check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);
   const hex = value.replaceAll('-', '').toLowerCase();
   if (hex === NIL_ID) return 'latest';
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -83,7 +98,9 @@ function scheduleOf(config: MonitorConfig): ScheduleInput {
   if (schedule.type === 'crontab') return { cron: schedule.value, tz: config.timezone ?? 'UTC' };
   const unitSeconds = UNIT_SECONDS[schedule.unit];
   if (unitSeconds === undefined) {
-    throw new DomainError('invalid', `an interval in ${schedule.unit}s has no fixed length; use a crontab schedule`, [{ path: 'monitor_config.schedule.unit', message: 'must be minute, hour, day or week (months and years: use a crontab schedule)' }]);
+    throw new DomainError('invalid', `an interval in ${schedule.unit}s has no fixed length; use a crontab schedule`, [
+      { path: 'monitor_config.schedule.unit', message: 'must be minute, hour, day or week (months and years: use a crontab schedule)' },
+    ]);
   }
   return { every: schedule.value * unitSeconds };
 }
@@ -124,13 +141,21 @@ function existingDebt(engine: DebtEngine, project: string, id: string): DebtJson
 
 /** Registers `GET|POST /api/{project}/cron/{debtId}/{key}/` (with or without the trailing slash). */
 export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock, pingKeys: PingKeyLookup): void {
-  const checkIn = async (c: Context<AppEnv>, params: z.infer<typeof checkInParams>, query: z.infer<typeof checkInQuery>, body: CheckInBody | undefined): Promise<Response> => {
+  const checkIn = async (
+    c: Context<AppEnv>,
+    params: z.infer<typeof checkInParams>,
+    query: z.infer<typeof checkInQuery>,
+    body: CheckInBody | undefined,
+  ): Promise<Response> => {
     const project = pingKeys.resolve(params.key);
     // A key of another project answers like an unknown one: the URL reveals nothing.
     if (project === undefined || project !== params.project) throw new DomainError('not_found', 'no project with this id and key');
     c.get('rateLimit')?.(project);
     const status = body?.status ?? query.status;
-    if (status === undefined) throw new BadRequestError('status is required: in_progress, ok or error', [{ path: 'status', message: 'required: in_progress, ok or error' }]);
+    if (status === undefined)
+      throw new BadRequestError('status is required: in_progress, ok or error', [
+        { path: 'status', message: 'required: in_progress, ok or error' },
+      ]);
     const checkInId = checkInRunId(body?.check_in_id ?? query.check_in_id);
     const durationSeconds = body?.duration ?? query.duration;
     const environment = body?.environment ?? query.environment;
@@ -165,7 +190,32 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
   const responses = { 202: { description: 'check-in recorded (no body, as Sentry answers)' }, ...errorResponses };
   for (const path of ['/api/:project/cron/:debtId/:key/', '/api/:project/cron/:debtId/:key']) {
     const note = path.endsWith('/') ? '' : ' (same, without the trailing slash)';
-    defineRoute(app, { method: 'post', path, summary: `Sentry-style cron check-in${note}: status, check_in_id, duration, environment, monitor_config`, tags: ['pings'], params: checkInParams, query: checkInQuery, body: checkInBody, responses }, (c, { params, query, body }) => checkIn(c, params, query, body));
-    defineRoute(app, { method: 'get', path, summary: `Sentry-style cron check-in by query string${note}: ?status=in_progress|ok|error&check_in_id=&duration=&environment=`, tags: ['pings'], params: checkInParams, query: checkInQuery, responses }, (c, { params, query }) => checkIn(c, params, query, undefined));
+    defineRoute(
+      app,
+      {
+        method: 'post',
+        path,
+        summary: `Sentry-style cron check-in${note}: status, check_in_id, duration, environment, monitor_config`,
+        tags: ['pings'],
+        params: checkInParams,
+        query: checkInQuery,
+        body: checkInBody,
+        responses,
+      },
+      (c, { params, query, body }) => checkIn(c, params, query, body),
+    );
+    defineRoute(
+      app,
+      {
+        method: 'get',
+        path,
+        summary: `Sentry-style cron check-in by query string${note}: ?status=in_progress|ok|error&check_in_id=&duration=&environment=`,
+        tags: ['pings'],
+        params: checkInParams,
+        query: checkInQuery,
+        responses,
+      },
+      (c, { params, query }) => checkIn(c, params, query, undefined),
+    );
   }
 }

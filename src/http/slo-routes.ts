@@ -44,26 +44,76 @@ const performanceQuery = z.object({
 /** The SLO routes (SPEC §3, §4). */
 export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
   const tags = ['slos'];
-  defineRoute(app, { method: 'get', path: '/v1/slos', summary: 'List SLOs', tags, responses: { 200: jsonResponse('SLOs', z.object({ slos: z.array(sloSchema) })) } }, (c) =>
-    c.json({ slos: engine.listSlos(c.get('project')) }),
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/slos',
+      summary: 'List SLOs',
+      tags,
+      responses: { 200: jsonResponse('SLOs', z.object({ slos: z.array(sloSchema) })) },
+    },
+    (c) => c.json({ slos: engine.listSlos(c.get('project')) }),
   );
 
-  defineRoute(app, { method: 'put', path: '/v1/slos/:id', summary: 'Create or replace an SLO', tags, params: idParams, body: sloInputSchema, responses: { 200: jsonResponse('replaced', sloSchema), 201: jsonResponse('created', sloSchema), ...errorResponses } }, async (c, { params, body }) => {
-    if (body === undefined) throw new BadRequestError('an SLO definition is required', [{ path: '', message: 'required' }]);
-    const { slo, created } = await engine.defineSlo(c.get('project'), params.id, body);
-    return c.json(slo, created ? 201 : 200);
-  });
-
-  defineRoute(app, { method: 'get', path: '/v1/slos/:id', summary: 'Get an SLO and the row it is on', tags, params: idParams, responses: { 200: jsonResponse('the SLO', sloSchema), ...errorResponses } }, (c, { params }) =>
-    c.json(engine.getSlo(c.get('project'), params.id)),
+  defineRoute(
+    app,
+    {
+      method: 'put',
+      path: '/v1/slos/:id',
+      summary: 'Create or replace an SLO',
+      tags,
+      params: idParams,
+      body: sloInputSchema,
+      responses: { 200: jsonResponse('replaced', sloSchema), 201: jsonResponse('created', sloSchema), ...errorResponses },
+    },
+    async (c, { params, body }) => {
+      if (body === undefined) throw new BadRequestError('an SLO definition is required', [{ path: '', message: 'required' }]);
+      const { slo, created } = await engine.defineSlo(c.get('project'), params.id, body);
+      return c.json(slo, created ? 201 : 200);
+    },
   );
 
-  defineRoute(app, { method: 'delete', path: '/v1/slos/:id', summary: 'Delete an SLO (its history stays in the log)', tags, params: idParams, responses: { 204: { description: 'deleted' }, ...errorResponses } }, async (c, { params }) => {
-    await engine.deleteSlo(c.get('project'), params.id);
-    return c.body(null, 204);
-  });
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/slos/:id',
+      summary: 'Get an SLO and the row it is on',
+      tags,
+      params: idParams,
+      responses: { 200: jsonResponse('the SLO', sloSchema), ...errorResponses },
+    },
+    (c, { params }) => c.json(engine.getSlo(c.get('project'), params.id)),
+  );
 
-  defineRoute(app, { method: 'get', path: '/v1/slos/:id/performance', summary: 'Performance rows per business date (and slot) from from to to', tags, params: idParams, query: performanceQuery, responses: { 200: jsonResponse('rows', z.object({ rows: z.array(rowSchema) })), ...errorResponses } }, async (c, { params, query }) =>
-    c.json({ rows: await engine.performance(c.get('project'), params.id, query.from, query.to) }),
+  defineRoute(
+    app,
+    {
+      method: 'delete',
+      path: '/v1/slos/:id',
+      summary: 'Delete an SLO (its history stays in the log)',
+      tags,
+      params: idParams,
+      responses: { 204: { description: 'deleted' }, ...errorResponses },
+    },
+    async (c, { params }) => {
+      await engine.deleteSlo(c.get('project'), params.id);
+      return c.body(null, 204);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: 'get',
+      path: '/v1/slos/:id/performance',
+      summary: 'Performance rows per business date (and slot) from from to to',
+      tags,
+      params: idParams,
+      query: performanceQuery,
+      responses: { 200: jsonResponse('rows', z.object({ rows: z.array(rowSchema) })), ...errorResponses },
+    },
+    async (c, { params, query }) => c.json({ rows: await engine.performance(c.get('project'), params.id, query.from, query.to) }),
   );
 }

@@ -16,7 +16,11 @@ import {
 
 /** The debt families, in the order `renderDebtSeries` returns their lines. */
 export const DEBT_FAMILIES: readonly EntityFamily[] = [
-  { name: METRIC.debtDeadline, type: 'gauge', help: 'Deadline of the earliest occurrence still owed (scheduled time + grace), Unix seconds.' },
+  {
+    name: METRIC.debtDeadline,
+    type: 'gauge',
+    help: 'Deadline of the earliest occurrence still owed (scheduled time + grace), Unix seconds.',
+  },
   { name: METRIC.debtLastSuccess, type: 'gauge', help: 'Time of the last successful payment, Unix seconds.' },
   { name: METRIC.debtOverdue, type: 'gauge', help: '1 when an occurrence is past its deadline and unpaid, else 0.' },
   { name: METRIC.debtStatus, type: 'gauge', help: 'Current status of the debt: 1 for the current status, 0 for the others.' },
@@ -27,7 +31,9 @@ export const DEBT_FAMILIES: readonly EntityFamily[] = [
 ];
 
 // Closed outcomes in the contract's order; the view's record may hold only these.
-const CLOSED_OUTCOMES = OUTCOMES.filter((o) => o !== 'upcoming' && o !== 'pending' && o !== 'running') as readonly (keyof DebtMetricsView['occurrencesByOutcome'])[];
+const CLOSED_OUTCOMES = OUTCOMES.filter(
+  (o) => o !== 'upcoming' && o !== 'pending' && o !== 'running',
+) as readonly (keyof DebtMetricsView['occurrencesByOutcome'])[];
 
 /**
  * The sample lines of one debt, one string per entry of `DEBT_FAMILIES` ('' when the family

@@ -135,9 +135,7 @@ export class EntityExposition implements ExpositionSource {
     this.families = families;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new Error('chunkSize must be a positive integer');
-    this.headers = families.map((f) =>
-      Buffer.from(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`),
-    );
+    this.headers = families.map((f) => Buffer.from(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`));
     this.headerBytes = this.headers.reduce((n, h) => n + h.length, 0);
   }
 

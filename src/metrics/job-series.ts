@@ -4,7 +4,15 @@
  * (duration slope, projected breach) come from the trend queries, not from here.
  */
 import type { JobMetricsView } from '../domain/job-status.js';
-import { EntityExposition, escapeLabelValue, formatSampleValue, type EntityExpositionOptions, type EntityFamily, type ExpositionRender, type ExpositionSource } from './entity-exposition.js';
+import {
+  EntityExposition,
+  escapeLabelValue,
+  formatSampleValue,
+  type EntityExpositionOptions,
+  type EntityFamily,
+  type ExpositionRender,
+  type ExpositionSource,
+} from './entity-exposition.js';
 import { METRIC } from './names.js';
 
 /** The job families, in the order `renderJobSeries` returns their lines. */

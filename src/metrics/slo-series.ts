@@ -4,15 +4,35 @@
  * out cached bytes. SLOs are few, so an update is written at once.
  */
 import { SLO_OUTCOMES, SLO_STATUSES, type SloMetricsView } from '../domain/slo.js';
-import { EntityExposition, escapeLabelValue, formatSampleValue, type EntityExpositionOptions, type EntityFamily, type ExpositionRender, type ExpositionSource } from './entity-exposition.js';
+import {
+  EntityExposition,
+  escapeLabelValue,
+  formatSampleValue,
+  type EntityExpositionOptions,
+  type EntityFamily,
+  type ExpositionRender,
+  type ExpositionSource,
+} from './entity-exposition.js';
 import { METRIC } from './names.js';
 
 /** The SLO families, in the order `renderSloSeries` returns their lines. */
 export const SLO_FAMILIES: readonly EntityFamily[] = [
-  { name: METRIC.sloDeadline, type: 'gauge', help: 'expectedEnd of the SLO row on show (the first open row that has begun, else the latest closed one), Unix seconds.' },
-  { name: METRIC.sloLateness, type: 'gauge', help: 'Signed lateness of the latest delivered row (actualEnd - expectedEnd; negative when early), seconds.' },
+  {
+    name: METRIC.sloDeadline,
+    type: 'gauge',
+    help: 'expectedEnd of the SLO row on show (the first open row that has begun, else the latest closed one), Unix seconds.',
+  },
+  {
+    name: METRIC.sloLateness,
+    type: 'gauge',
+    help: 'Signed lateness of the latest delivered row (actualEnd - expectedEnd; negative when early), seconds.',
+  },
   { name: METRIC.sloStatus, type: 'gauge', help: 'Status of the SLO row on show: 1 for the current status, 0 for the others.' },
-  { name: METRIC.sloPredictedEnd, type: 'gauge', help: 'Predicted end of the SLO row on show (p90 of recent job durations), Unix seconds.' },
+  {
+    name: METRIC.sloPredictedEnd,
+    type: 'gauge',
+    help: 'Predicted end of the SLO row on show (p90 of recent job durations), Unix seconds.',
+  },
   { name: METRIC.sloDeliveriesTotal, type: 'counter', help: 'SLO rows closed, by outcome (on_time, late, missed, failed).' },
 ];
 

@@ -40,8 +40,12 @@ export interface JobTrendGauges {
 export function renderTrendSeries(project: string, gauges: JobTrendGauges): string[] {
   const labels = `{project="${escapeLabelValue(project)}",application="${escapeLabelValue(gauges.application)}",job="${escapeLabelValue(gauges.job)}"}`;
   return [
-    gauges.durationSlopeSecondsPerDay === null ? '' : `${METRIC.jobDurationTrend}${labels} ${formatSampleValue(gauges.durationSlopeSecondsPerDay)}\n`,
-    gauges.projectedBreachAt === null ? '' : `${METRIC.jobProjectedBreach}${labels} ${formatSampleValue(gauges.projectedBreachAt / 1000)}\n`,
+    gauges.durationSlopeSecondsPerDay === null
+      ? ''
+      : `${METRIC.jobDurationTrend}${labels} ${formatSampleValue(gauges.durationSlopeSecondsPerDay)}\n`,
+    gauges.projectedBreachAt === null
+      ? ''
+      : `${METRIC.jobProjectedBreach}${labels} ${formatSampleValue(gauges.projectedBreachAt / 1000)}\n`,
   ];
 }
 

@@ -32,7 +32,11 @@ import { SpoolError, type Spool } from './spool.js';
 
 /** Events could not be made durable: neither the store nor the spool took them. */
 export class StoreUnavailableError extends DomainError {
-  constructor(message: string, retryAfterSeconds: number, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    retryAfterSeconds: number,
+    override readonly cause?: unknown,
+  ) {
     super('unavailable', message, [], retryAfterSeconds);
     this.name = 'StoreUnavailableError';
   }
@@ -300,7 +304,8 @@ export class DurableEventStore implements EventStore {
     while (this.spool) {
       const result = await this.drainNext();
       if (result.isEmpty) break;
-      if (result.error !== undefined) throw new Error(`could not drain the spool in ${this.spool.dir} to the event store: ${(result.error as Error).message}`);
+      if (result.error !== undefined)
+        throw new Error(`could not drain the spool in ${this.spool.dir} to the event store: ${(result.error as Error).message}`);
       drained += result.events;
     }
     return drained;
@@ -322,7 +327,8 @@ export class DurableEventStore implements EventStore {
       const result = await this.drainNext();
       if (result.isEmpty || result.error !== undefined) break;
     }
-    if (this.spool.events > 0) this.logger.warn({ events: this.spool.events, dir: this.spool.dir }, 'events left in the spool; they are stored at the next start');
+    if (this.spool.events > 0)
+      this.logger.warn({ events: this.spool.events, dir: this.spool.dir }, 'events left in the spool; they are stored at the next start');
   }
 
   async close(): Promise<void> {
@@ -445,10 +451,14 @@ export class DurableEventStore implements EventStore {
         }
         const path = await spool.setAside(chunk);
         this.noteDone(chunk.events.length);
-        this.logger.error({ err: err.message, path, events: chunk.events.length }, 'the event store refuses a journaled batch as invalid; it was set aside');
+        this.logger.error(
+          { err: err.message, path, events: chunk.events.length },
+          'the event store refuses a journaled batch as invalid; it was set aside',
+        );
         return { events: 0 };
       }
-      if (this.drainError === null) this.logger.warn({ err: (err as Error).message }, 'event store append failed; keeping events in the local spool');
+      if (this.drainError === null)
+        this.logger.warn({ err: (err as Error).message }, 'event store append failed; keeping events in the local spool');
       this.drainError = err;
       this.hooks.onStoreError?.(err);
       return { events: 0, error: err };

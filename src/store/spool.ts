@@ -160,7 +160,19 @@ export class Spool {
         continue;
       }
       if (validBytes < fileBytes) await truncateFile(path, validBytes);
-      found.push({ id: Number(SEGMENT_NAME.exec(name)![1]), path, size: validBytes, events, handle: null, records: null, texts: null, recordCount: records, storedRecords: 0, storedEvents: 0, openedAt: 0 });
+      found.push({
+        id: Number(SEGMENT_NAME.exec(name)![1]),
+        path,
+        size: validBytes,
+        events,
+        handle: null,
+        records: null,
+        texts: null,
+        recordCount: records,
+        storedRecords: 0,
+        storedEvents: 0,
+        openedAt: 0,
+      });
     }
     if (names.length > 0) await syncDirectory(dir);
     const spool = new Spool(dir, options, found);
@@ -188,7 +200,9 @@ export class Spool {
         await this.write(events);
       } catch (err) {
         this.pendingEvents -= events.length;
-        throw err instanceof SpoolError ? err : new SpoolError(`could not write to the spool in ${this.dir}: ${(err as Error).message}`, err);
+        throw err instanceof SpoolError
+          ? err
+          : new SpoolError(`could not write to the spool in ${this.dir}: ${(err as Error).message}`, err);
       }
     });
   }
@@ -213,7 +227,13 @@ export class Spool {
       to++;
     }
     const from = segment.storedRecords;
-    const json = to - from === 1 ? texts[from]! : `[${texts.slice(from, to).map((t) => t.slice(1, -1)).join(',')}]`;
+    const json =
+      to - from === 1
+        ? texts[from]!
+        : `[${texts
+            .slice(from, to)
+            .map((t) => t.slice(1, -1))
+            .join(',')}]`;
     return { segmentId: segment.id, from, to, events, json };
   }
 
@@ -350,7 +370,19 @@ export class Spool {
     const id = this.nextId++;
     const path = join(this.dir, `${String(id).padStart(16, '0')}${SEGMENT_SUFFIX}`);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC);
-    const segment: SegmentInfo = { id, path, size: 0, events: 0, handle, records: [], texts: [], recordCount: 0, storedRecords: 0, storedEvents: 0, openedAt: Date.now() };
+    const segment: SegmentInfo = {
+      id,
+      path,
+      size: 0,
+      events: 0,
+      handle,
+      records: [],
+      texts: [],
+      recordCount: 0,
+      storedRecords: 0,
+      storedEvents: 0,
+      openedAt: Date.now(),
+    };
     try {
       await writeFully(handle, [MAGIC], 0);
       await handle.datasync();
@@ -388,7 +420,8 @@ export class Spool {
       records.push(JSON.parse(text) as LogEvent[]);
       texts.push(text);
     });
-    if (records.length !== segment.recordCount) throw new SpoolError(`${segment.path} changed on disk: ${records.length} records, expected ${segment.recordCount}`);
+    if (records.length !== segment.recordCount)
+      throw new SpoolError(`${segment.path} changed on disk: ${records.length} records, expected ${segment.recordCount}`);
     for (let i = 0; i < segment.storedRecords; i++) {
       records[i] = STORED;
       texts[i] = '';

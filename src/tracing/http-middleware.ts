@@ -8,7 +8,9 @@ import type { MiddlewareHandler } from 'hono';
 export function tracingMiddleware(serviceVersion: string): MiddlewareHandler {
   let loaded: Promise<MiddlewareHandler> | null = null;
   return async (c, next) => {
-    loaded ??= import('@hono/otel').then((m) => m.httpInstrumentationMiddleware({ serviceName: 'compter', serviceVersion, captureActiveRequests: false }));
+    loaded ??= import('@hono/otel').then((m) =>
+      m.httpInstrumentationMiddleware({ serviceName: 'compter', serviceVersion, captureActiveRequests: false }),
+    );
     return (await loaded)(c, next);
   };
 }

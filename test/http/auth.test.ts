@@ -36,7 +36,14 @@ function expectError(res: { status: number; body: any }, status: number, code: s
 
 describe('bearer tokens', () => {
   it('no token → 401 in the one error shape, with WWW-Authenticate', async () => {
-    for (const [method, path] of [['GET', '/v1/debts'], ['PUT', '/v1/debts/x'], ['POST', '/v1/debts/x/payments'], ['DELETE', '/v1/debts/x'], ['GET', '/debts'], ['GET', '/no/such/route']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v1/debts'],
+      ['PUT', '/v1/debts/x'],
+      ['POST', '/v1/debts/x/payments'],
+      ['DELETE', '/v1/debts/x'],
+      ['GET', '/debts'],
+      ['GET', '/no/such/route'],
+    ] as const) {
       const res = await call(c, method, path, null, method === 'GET' || method === 'DELETE' ? undefined : {});
       expectError(res, 401, 'unauthorized');
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -175,7 +182,14 @@ describe('project isolation', () => {
 });
 
 describe('application restriction (job status)', () => {
-  const report = (application: string, runId: string) => ({ application, job: 'overdraft-calc', status: 'start', time: '2026-11-20T11:59:00Z', businessDate: '2026-11-20', runId });
+  const report = (application: string, runId: string) => ({
+    application,
+    job: 'overdraft-calc',
+    status: 'start',
+    time: '2026-11-20T11:59:00Z',
+    businessDate: '2026-11-20',
+    runId,
+  });
 
   it('a ping token restricted to one application reports for it', async () => {
     const res = await call(c, 'POST', '/v1/job-status', depositsOnly, report('deposits', 'r-ok'));
@@ -188,7 +202,11 @@ describe('application restriction (job status)', () => {
     expectError(single, 403, 'forbidden');
     expect(single.body.error.problems).toEqual([{ path: 'application', message: expect.stringContaining('"loans"') }]);
 
-    const batch = await call(c, 'POST', '/v1/job-status', depositsOnly, [report('deposits', 'r-2'), report('loans', 'r-3'), report('deposits', 'r-4')]);
+    const batch = await call(c, 'POST', '/v1/job-status', depositsOnly, [
+      report('deposits', 'r-2'),
+      report('loans', 'r-3'),
+      report('deposits', 'r-4'),
+    ]);
     expectError(batch, 403, 'forbidden');
     expect(batch.body.error.problems.map((p: any) => p.path)).toEqual(['[1].application']);
     // All or nothing: r-2 was not recorded, so sending it now is new, not a duplicate.

@@ -14,7 +14,12 @@ const paths = (body: any): string[] => (body.error.problems ?? []).map((p: any) 
 
 describe('PUT and GET /v1/calendars/{id}', () => {
   it('creates (201), normalizes, replaces (200) and reads back', async () => {
-    const created = await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York', weekdays: [1, 2, 3, 4, 5], holidays: { country: 'us', state: 'ny' }, excludeDates: ['2026-12-24'] });
+    const created = await c.json('PUT', '/v1/calendars/us-business', {
+      tz: 'America/New_York',
+      weekdays: [1, 2, 3, 4, 5],
+      holidays: { country: 'us', state: 'ny' },
+      excludeDates: ['2026-12-24'],
+    });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
       id: 'us-business',
@@ -28,7 +33,12 @@ describe('PUT and GET /v1/calendars/{id}', () => {
       created: '2026-11-20T12:00:00.000Z',
       updated: '2026-11-20T12:00:00.000Z',
     });
-    const replaced = await c.json('PUT', '/v1/calendars/us-business', { id: 'us-business', tz: 'America/New_York', weekdays: [7, 1, 2, 3, 4, 5], holidays: { country: 'US', state: 'NY' } });
+    const replaced = await c.json('PUT', '/v1/calendars/us-business', {
+      id: 'us-business',
+      tz: 'America/New_York',
+      weekdays: [7, 1, 2, 3, 4, 5],
+      holidays: { country: 'US', state: 'NY' },
+    });
     expect(replaced.status).toBe(200);
     expect(replaced.body.weekdays).toEqual([0, 1, 2, 3, 4, 5]);
     expect(replaced.body.excludeDates).toEqual([]);
@@ -46,7 +56,13 @@ describe('PUT and GET /v1/calendars/{id}', () => {
   it('400 for a malformed body, listing every problem', async () => {
     const notJson = await c.json('PUT', '/v1/calendars/bad', '{"tz":');
     expect(notJson.status).toBe(400);
-    const shape = await c.json('PUT', '/v1/calendars/bad', { tz: 5, weekdays: 'weekdays', extraDates: ['tomorrow'], newDayAt: '4am', colour: 'red' });
+    const shape = await c.json('PUT', '/v1/calendars/bad', {
+      tz: 5,
+      weekdays: 'weekdays',
+      extraDates: ['tomorrow'],
+      newDayAt: '4am',
+      colour: 'red',
+    });
     expect(shape.status).toBe(400);
     expect(paths(shape.body)).toEqual(['', 'extraDates.0', 'newDayAt', 'tz', 'weekdays']);
     expect(shape.body.error.problems.find((p: any) => p.path === '').message).toMatch(/colour/);
@@ -67,7 +83,13 @@ describe('PUT and GET /v1/calendars/{id}', () => {
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('invalid');
     expect(paths(res.body)).toEqual(['excludeDates.0', 'holidays.country', 'id', 'tz', 'weekdays']);
-    const region = await c.json('PUT', '/v1/calendars/bad', { tz: 'UTC', weekdays: [1, 1], holidays: { country: 'US', state: 'ZZ' }, extraDates: ['2026-12-24'], excludeDates: ['2026-12-24'] });
+    const region = await c.json('PUT', '/v1/calendars/bad', {
+      tz: 'UTC',
+      weekdays: [1, 1],
+      holidays: { country: 'US', state: 'ZZ' },
+      extraDates: ['2026-12-24'],
+      excludeDates: ['2026-12-24'],
+    });
     expect(region.status).toBe(422);
     expect(paths(region.body)).toEqual(['excludeDates.0', 'holidays.state', 'weekdays.1']);
     expect((await c.json('GET', '/v1/calendars/bad')).status).toBe(404);
@@ -82,7 +104,9 @@ describe('PUT and GET /v1/calendars/{id}', () => {
 
 describe('GET /v1/calendars/{id}/days', () => {
   beforeAll(async () => {
-    expect((await c.json('PUT', '/v1/calendars/us-ny', { tz: 'America/New_York', holidays: { country: 'US', state: 'NY' } })).status).toBe(201);
+    expect((await c.json('PUT', '/v1/calendars/us-ny', { tz: 'America/New_York', holidays: { country: 'US', state: 'NY' } })).status).toBe(
+      201,
+    );
     expect((await c.json('PUT', '/v1/calendars/gb', { tz: 'Europe/London', holidays: { country: 'GB', state: 'ENG' } })).status).toBe(201);
     expect((await c.json('PUT', '/v1/calendars/dk', { tz: 'Europe/Copenhagen', holidays: { country: 'DK' } })).status).toBe(201);
   });
@@ -141,7 +165,10 @@ describe('GET /v1/calendars/{id}/days', () => {
 
 describe('calendars filter rrule debts', () => {
   it('monthly on the 1st at 06:00 Copenhagen, calendar dk: a holiday or a weekend is skipped', async () => {
-    const res = await c.json('PUT', '/v1/debts/monthly-billing', { schedule: { rrule: 'FREQ=MONTHLY;BYMONTHDAY=1', at: '06:00', tz: 'Europe/Copenhagen', calendar: 'dk' }, grace: '1h' });
+    const res = await c.json('PUT', '/v1/debts/monthly-billing', {
+      schedule: { rrule: 'FREQ=MONTHLY;BYMONTHDAY=1', at: '06:00', tz: 'Europe/Copenhagen', calendar: 'dk' },
+      grace: '1h',
+    });
     expect(res.status).toBe(201);
     expect(res.body.nextDeadline).toBe('2026-12-01T06:00:00.000Z');
     const occ = await c.json('GET', '/v1/debts/monthly-billing/occurrences?from=2026-11-25T00:00:00Z&to=2027-06-30T00:00:00Z');
@@ -158,13 +185,18 @@ describe('calendars filter rrule debts', () => {
   });
 
   it('an extra business date in the calendar brings the skipped date back', async () => {
-    expect((await c.json('PUT', '/v1/calendars/dk', { tz: 'Europe/Copenhagen', holidays: { country: 'DK' }, extraDates: ['2027-05-01'] })).status).toBe(200);
+    expect(
+      (await c.json('PUT', '/v1/calendars/dk', { tz: 'Europe/Copenhagen', holidays: { country: 'DK' }, extraDates: ['2027-05-01'] }))
+        .status,
+    ).toBe(200);
     const occ = await c.json('GET', '/v1/debts/monthly-billing/occurrences?from=2027-04-15T00:00:00Z&to=2027-05-15T00:00:00Z');
     expect(occ.body.occurrences.map((o: any) => o.businessDate)).toEqual(['2027-05-01']);
   });
 
   it('a debt naming an unknown calendar is refused with 422', async () => {
-    const res = await c.json('PUT', '/v1/debts/no-calendar', { schedule: { rrule: 'FREQ=DAILY', at: '06:00', tz: 'UTC', calendar: 'nowhere' } });
+    const res = await c.json('PUT', '/v1/debts/no-calendar', {
+      schedule: { rrule: 'FREQ=DAILY', at: '06:00', tz: 'UTC', calendar: 'nowhere' },
+    });
     expect(res.status).toBe(422);
     expect(paths(res.body)).toEqual(['schedule.calendar']);
     expect((await c.json('GET', '/v1/debts/no-calendar')).status).toBe(404);

@@ -35,7 +35,12 @@ describe('compter.yaml debts (config as code)', () => {
     const env = { COMPTER_CONFIG: configFile };
     const first = await startTestCompter({ dataDir, env });
     const debt = (await first.json('GET', '/v1/debts/nightly-billing')).body;
-    expect(debt).toMatchObject({ name: 'Invoice billing', grace: 900, stages: ['fetched_invoices', 'charged'], labels: { team: 'billing' } });
+    expect(debt).toMatchObject({
+      name: 'Invoice billing',
+      grace: 900,
+      stages: ['fetched_invoices', 'charged'],
+      labels: { team: 'billing' },
+    });
     expect((await first.json('GET', '/v1/debts/heartbeat')).body.schedule).toEqual({ every: 60 });
     await first.cleanup();
 
@@ -54,7 +59,9 @@ describe('compter.yaml debts (config as code)', () => {
   it('refuses to start with an invalid file, naming every problem', async () => {
     const configFile = join(dir, 'bad.yaml');
     await writeFile(configFile, 'debts:\n  - id: x\n    schedule: { cron: "99 * * * *" }\n    grace: soon\n');
-    await expect(startTestCompter({ env: { COMPTER_CONFIG: configFile } })).rejects.toThrow(/debts\[0\]\.schedule\.cron.*\n.*debts\[0\]\.grace/s);
+    await expect(startTestCompter({ env: { COMPTER_CONFIG: configFile } })).rejects.toThrow(
+      /debts\[0\]\.schedule\.cron.*\n.*debts\[0\]\.grace/s,
+    );
   });
 });
 

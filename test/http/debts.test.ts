@@ -48,10 +48,22 @@ describe('seed-compatible /debts', () => {
 
 describe('v1 debts', () => {
   it('PUT creates (201) then replaces (200) and keeps the pingId', async () => {
-    const def = { name: 'Invoice billing', schedule: { cron: '0 2 * * *', tz: 'Europe/Copenhagen' }, grace: '15m', labels: { team: 'billing' } };
+    const def = {
+      name: 'Invoice billing',
+      schedule: { cron: '0 2 * * *', tz: 'Europe/Copenhagen' },
+      grace: '15m',
+      labels: { team: 'billing' },
+    };
     const first = await c.json('PUT', '/v1/debts/nightly-billing', def);
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ id: 'nightly-billing', name: 'Invoice billing', project: 'default', grace: 900, status: 'new', labels: { team: 'billing' } });
+    expect(first.body).toMatchObject({
+      id: 'nightly-billing',
+      name: 'Invoice billing',
+      project: 'default',
+      grace: 900,
+      status: 'new',
+      labels: { team: 'billing' },
+    });
     // 02:00 Copenhagen (UTC+1 in November) is 01:00Z; the next one after 12:00Z on the 20th is the 21st.
     expect(first.body.nextDeadline).toBe('2026-11-21T01:15:00.000Z');
     const second = await c.json('PUT', '/v1/debts/nightly-billing', { ...def, grace: '30m' });
@@ -80,7 +92,12 @@ describe('v1 debts', () => {
     const events = await c.json('GET', '/v1/debts/pay-kinds/events?limit=50');
     const types = events.body.events.map((e: any) => `${e.type}:${e.kind || e.status}`);
     expect(types).toContain('occurrence.closed:paid');
-    expect(types.filter((x: string) => x.startsWith('payment:'))).toEqual(['payment:success', 'payment:log', 'payment:stage', 'payment:start']);
+    expect(types.filter((x: string) => x.startsWith('payment:'))).toEqual([
+      'payment:success',
+      'payment:log',
+      'payment:stage',
+      'payment:start',
+    ]);
   });
 
   it('an exit code turns a success into a fail', async () => {
@@ -204,7 +221,13 @@ describe('bad input never gets a 5xx', () => {
 
   it('payment problems → 422 listing each', async () => {
     await c.json('PUT', '/v1/debts/pay-bad', { schedule: { every: '1h' } });
-    const res = await c.json('POST', '/v1/debts/pay-bad/payments', { kind: 'stage', exitCode: 300, at: '2030-01-01T00:00:00Z', businessDate: '2026-02-30', runId: 'has space' });
+    const res = await c.json('POST', '/v1/debts/pay-bad/payments', {
+      kind: 'stage',
+      exitCode: 300,
+      at: '2030-01-01T00:00:00Z',
+      businessDate: '2026-02-30',
+      runId: 'has space',
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.problems.map((p: any) => p.path).sort()).toEqual(['at', 'businessDate', 'exitCode', 'runId', 'stage']);
   });
@@ -244,7 +267,19 @@ describe('ops', () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     const paths = Object.keys(res.body.paths);
-    for (const p of ['/debts', '/debts/{id}', '/v1/debts', '/v1/debts/{id}', '/v1/debts/{id}/payments', '/v1/debts/{id}/occurrences', '/v1/debts/{id}/events', '/v1/debts/{id}/pause', '/healthz', '/readyz', '/metrics']) {
+    for (const p of [
+      '/debts',
+      '/debts/{id}',
+      '/v1/debts',
+      '/v1/debts/{id}',
+      '/v1/debts/{id}/payments',
+      '/v1/debts/{id}/occurrences',
+      '/v1/debts/{id}/events',
+      '/v1/debts/{id}/pause',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ]) {
       expect(paths).toContain(p);
     }
     const put = res.body.paths['/v1/debts/{id}'].put;

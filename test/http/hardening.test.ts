@@ -28,7 +28,11 @@ describe('JSON shape limits', () => {
   });
 
   it('deep JSON → 400 before parsing, on every JSON route', async () => {
-    for (const [method, path] of [['PUT', '/v1/debts/deep'], ['POST', '/v1/debts/deep/payments'], ['PUT', '/debts']] as const) {
+    for (const [method, path] of [
+      ['PUT', '/v1/debts/deep'],
+      ['POST', '/v1/debts/deep/payments'],
+      ['PUT', '/debts'],
+    ] as const) {
       const body = `{"labels":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
       const res = await c.json(method, path, body);
       expect(res.status, `${method} ${path}`).toBe(400);
@@ -74,7 +78,11 @@ describe('body limits per route', () => {
   });
 
   it('a body the route never reads closes the connection after the answer', async () => {
-    const ignored = await c.request('/v1/debts/limits', { method: 'DELETE', body: 'x'.repeat(1000), headers: { 'content-type': 'text/plain', 'content-length': '1000' } });
+    const ignored = await c.request('/v1/debts/limits', {
+      method: 'DELETE',
+      body: 'x'.repeat(1000),
+      headers: { 'content-type': 'text/plain', 'content-length': '1000' },
+    });
     expect(ignored.status).toBe(204);
     expect(ignored.headers.get('connection')).toBe('close');
     const read = await c.json('POST', '/v1/debts/never/payments', {});
@@ -117,7 +125,14 @@ describe('every string a client sends has a bounded length', () => {
       seen.add(schema);
       if (schema.$ref) return visit(resolveRef(doc, schema.$ref), where);
       const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-      if (types.includes('string') && schema.maxLength === undefined && schema.enum === undefined && schema.const === undefined && schema.pattern === undefined) unbounded.push(where);
+      if (
+        types.includes('string') &&
+        schema.maxLength === undefined &&
+        schema.enum === undefined &&
+        schema.const === undefined &&
+        schema.pattern === undefined
+      )
+        unbounded.push(where);
       for (const [k, v] of Object.entries(schema.properties ?? {})) visit(v, `${where}.${k}`);
       if (schema.items) visit(schema.items, `${where}[]`);
       if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {

@@ -39,7 +39,10 @@ async function newDebt(prefix: string): Promise<{ id: string; pingId: string }> 
 }
 
 async function payments(id: string, project = 'default'): Promise<any[]> {
-  const events = project === 'default' ? (await c.json('GET', `/v1/debts/${id}/events?limit=100`)).body.events : (await c.engine.events(project, id, 100)).map((e) => ({ ...e, attributes: e.attributes }));
+  const events =
+    project === 'default'
+      ? (await c.json('GET', `/v1/debts/${id}/events?limit=100`)).body.events
+      : (await c.engine.events(project, id, 100)).map((e) => ({ ...e, attributes: e.attributes }));
   return events.filter((e: any) => e.type === 'payment').reverse();
 }
 
@@ -129,8 +132,18 @@ describe('ping errors', () => {
     ['a debt id that breaks the id rule', async () => `/ping/${pingKey}/Not_Valid`, 400, 'bad_request'],
     ['rid with a space (pingId)', async () => `/ping/${(await newDebt('err')).pingId}/start?rid=has%20space`, 400, 'bad_request'],
     ['empty rid (pingId)', async () => `/ping/${(await newDebt('err')).pingId}?rid=`, 400, 'bad_request'],
-    ['rid of 129 characters (key)', async () => `/ping/${pingKey}/${(await newDebt('err')).id}/start?rid=${'r'.repeat(129)}`, 400, 'bad_request'],
-    ['rid with non-ASCII characters (key)', async () => `/ping/${pingKey}/${(await newDebt('err')).id}/0?rid=%C3%A9t%C3%A9`, 400, 'bad_request'],
+    [
+      'rid of 129 characters (key)',
+      async () => `/ping/${pingKey}/${(await newDebt('err')).id}/start?rid=${'r'.repeat(129)}`,
+      400,
+      'bad_request',
+    ],
+    [
+      'rid with non-ASCII characters (key)',
+      async () => `/ping/${pingKey}/${(await newDebt('err')).id}/0?rid=%C3%A9t%C3%A9`,
+      400,
+      'bad_request',
+    ],
   ];
   for (const method of METHODS) {
     for (const [name, path, status, code] of cases) {
@@ -280,7 +293,12 @@ describe('GET /v1/ping-key and the OpenAPI document', () => {
     const second = await c.json('GET', '/v1/ping-key');
     expect(first.body.pingKey).toMatch(/^[A-Za-z0-9_-]{22,}$/);
     expect(second.body.pingKey).toBe(first.body.pingKey);
-    expect(first.body).toMatchObject({ project: 'default', source: 'generated', pingUrl: `/ping/${first.body.pingKey}/{debtId}`, sentryUrl: `/api/default/cron/{debtId}/${first.body.pingKey}/` });
+    expect(first.body).toMatchObject({
+      project: 'default',
+      source: 'generated',
+      pingUrl: `/ping/${first.body.pingKey}/{debtId}`,
+      sentryUrl: `/api/default/cron/{debtId}/${first.body.pingKey}/`,
+    });
   });
 
   it('documents every ping URL with GET, POST and HEAD, and the ping key route', async () => {
@@ -347,7 +365,14 @@ describe('ping keys: generated once and kept in the log; declared keys in compte
   it('check-config refuses short, UUID-shaped and shared ping keys', () => {
     expect(parseConfig('pingKeys:\n  default: 0123456789abcdefABCDEF\n').problems).toEqual([]);
     const bad = parseConfig(
-      ['pingKeys:', '  a: short', '  b: 0b6f3b5e-3c2a-4f4e-9d1e-2a8f5c7d9e10', '  c: same-key-0123456789abcdef', '  d: same-key-0123456789abcdef', '  Bad: fine-key-0123456789abcdefg'].join('\n'),
+      [
+        'pingKeys:',
+        '  a: short',
+        '  b: 0b6f3b5e-3c2a-4f4e-9d1e-2a8f5c7d9e10',
+        '  c: same-key-0123456789abcdef',
+        '  d: same-key-0123456789abcdef',
+        '  Bad: fine-key-0123456789abcdefg',
+      ].join('\n'),
     );
     expect(bad.config).toBeUndefined();
     expect(bad.problems.map((p) => p.path).sort()).toEqual(['pingKeys.Bad', 'pingKeys.a', 'pingKeys.b', 'pingKeys.d']);
@@ -365,7 +390,7 @@ describe('pings with tokens and rate limits configured', () => {
       const auth = { authorization: `Bearer ${alpha.secret}` };
       expect((await t.request('/v1/ping-key')).status).toBe(401);
       const keyRes = await t.request('/v1/ping-key', { headers: auth });
-      const key = ((await keyRes.json()) as { project: string; pingKey: string });
+      const key = (await keyRes.json()) as { project: string; pingKey: string };
       expect(key.project).toBe('alpha');
       // No Authorization header: the key is the credential.
       expect((await t.request(`/ping/${key.pingKey}/nightly?create=1&every=1h`)).status).toBe(201);

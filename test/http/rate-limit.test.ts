@@ -36,7 +36,9 @@ describe('per-project rate limits', () => {
     for (let i = 0; i < 3; i++) expect((await call(c, 'GET', '/v1/debts', alpha)).status).toBe(200);
     const refused = await call(c, 'GET', '/v1/debts', alpha);
     expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({ error: { code: 'rate_limited', message: expect.stringMatching(/3 requests per minute/), requestId: expect.any(String) } });
+    expect(refused.body).toMatchObject({
+      error: { code: 'rate_limited', message: expect.stringMatching(/3 requests per minute/), requestId: expect.any(String) },
+    });
     // Sliding window: the 3 requests of 12:00 fade out over 12:01; at 12:01:20 they weigh
     // 3 × 40/60 = 2, so a fourth fits. 80 s from now.
     expect(refused.headers.get('retry-after')).toBe('80');

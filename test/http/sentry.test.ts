@@ -15,7 +15,11 @@ afterAll(async () => {
 const url = (slug: string, query = '', slash = true) => `/api/default/cron/${slug}/${key}${slash ? '/' : ''}${query}`;
 
 async function checkIn(slug: string, body: unknown, slash = true): Promise<{ status: number; text: string }> {
-  const res = await c.request(url(slug, '', slash), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await c.request(url(slug, '', slash), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -24,7 +28,13 @@ async function payments(id: string): Promise<any[]> {
   return events.filter((e: any) => e.type === 'payment').reverse();
 }
 
-const hourly = { schedule: { type: 'crontab', value: '0 * * * *' }, checkin_margin: 5, max_runtime: 30, timezone: 'Europe/Copenhagen', failure_issue_threshold: 2 };
+const hourly = {
+  schedule: { type: 'crontab', value: '0 * * * *' },
+  checkin_margin: 5,
+  max_runtime: 30,
+  timezone: 'Europe/Copenhagen',
+  failure_issue_threshold: 2,
+};
 
 describe('Sentry-style check-ins', () => {
   it('monitor_config creates the debt; in_progress then ok with check_in_id is one timed run; 202 without a body', async () => {
@@ -32,10 +42,20 @@ describe('Sentry-style check-ins', () => {
     const first = await checkIn('nightly-export', { status: 'in_progress', check_in_id: id, monitor_config: hourly });
     expect(first).toEqual({ status: 202, text: '' });
     const created = await c.json('GET', '/v1/debts/nightly-export');
-    expect(created.body).toMatchObject({ schedule: { cron: '0 * * * *', tz: 'Europe/Copenhagen' }, grace: 300, maxRuntime: 1800, failuresBeforeAlert: 2, status: 'running' });
+    expect(created.body).toMatchObject({
+      schedule: { cron: '0 * * * *', tz: 'Europe/Copenhagen' },
+      grace: 300,
+      maxRuntime: 1800,
+      failuresBeforeAlert: 2,
+      status: 'running',
+    });
     c.clock.advance(45_000);
     // The same id, dashed: still the same run.
-    const second = await checkIn('nightly-export', { status: 'ok', check_in_id: '83a7c03e-d0a0-4e1b-97e2-e3b18d38f244', monitor_config: hourly });
+    const second = await checkIn('nightly-export', {
+      status: 'ok',
+      check_in_id: '83a7c03e-d0a0-4e1b-97e2-e3b18d38f244',
+      monitor_config: hourly,
+    });
     expect(second.status).toBe(202);
     const paid = await payments('nightly-export');
     expect(paid.map((p) => [p.kind, p.runId, p.durationSeconds])).toEqual([
@@ -86,14 +106,25 @@ describe('Sentry-style check-ins', () => {
   });
 
   it('a duration without a seen start is kept as the run length (seconds)', async () => {
-    await checkIn('duration-only', { status: 'error', duration: 12.5, monitor_config: { schedule: { type: 'crontab', value: '*/5 * * * *' } } });
+    await checkIn('duration-only', {
+      status: 'error',
+      duration: 12.5,
+      monitor_config: { schedule: { type: 'crontab', value: '*/5 * * * *' } },
+    });
     const [paid] = await payments('duration-only');
     expect(paid).toMatchObject({ kind: 'fail', durationSeconds: 12.5 });
-    expect((await c.json('GET', '/v1/debts/duration-only')).body).toMatchObject({ lastDurationSeconds: 12.5, schedule: { cron: '*/5 * * * *', tz: 'UTC' } });
+    expect((await c.json('GET', '/v1/debts/duration-only')).body).toMatchObject({
+      lastDurationSeconds: 12.5,
+      schedule: { cron: '*/5 * * * *', tz: 'UTC' },
+    });
   });
 
   it('works without the trailing slash too', async () => {
-    const res = await checkIn('no-slash', { status: 'ok', monitor_config: { schedule: { type: 'interval', value: 10, unit: 'minute' } } }, false);
+    const res = await checkIn(
+      'no-slash',
+      { status: 'ok', monitor_config: { schedule: { type: 'interval', value: 10, unit: 'minute' } } },
+      false,
+    );
     expect(res.status).toBe(202);
     expect((await c.json('GET', '/v1/debts/no-slash')).body.schedule).toEqual({ every: 600 });
   });
@@ -120,14 +151,28 @@ describe('Sentry-style check-in errors', () => {
     ['no status', { monitor_config: hourly }, 400, 'status'],
     ['unknown status', { status: 'missed' }, 400, 'status'],
     ['check_in_id not a UUID', { status: 'ok', check_in_id: 'run-1', monitor_config: hourly }, 400, 'check_in_id'],
-    ['interval in months', { status: 'ok', monitor_config: { schedule: { type: 'interval', value: 1, unit: 'month' } } }, 422, 'monitor_config.schedule.unit'],
+    [
+      'interval in months',
+      { status: 'ok', monitor_config: { schedule: { type: 'interval', value: 1, unit: 'month' } } },
+      422,
+      'monitor_config.schedule.unit',
+    ],
     ['bad crontab', { status: 'ok', monitor_config: { schedule: { type: 'crontab', value: 'every day' } } }, 422, 'schedule.cron'],
     ['bad timezone', { status: 'ok', monitor_config: { ...hourly, timezone: 'Mars/Olympus' } }, 422, 'schedule.tz'],
-    ['schedule type unknown', { status: 'ok', monitor_config: { schedule: { type: 'weekly', value: 1 } } }, 400, 'monitor_config.schedule.type'],
+    [
+      'schedule type unknown',
+      { status: 'ok', monitor_config: { schedule: { type: 'weekly', value: 1 } } },
+      400,
+      'monitor_config.schedule.type',
+    ],
   ];
   for (const [name, body, status, path] of bad) {
     it(`${name} → ${status}`, async () => {
-      const res = await c.request(url('bad-input'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await c.request(url('bad-input'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(res.status).toBe(status);
       const json = (await res.json()) as any;
       expect(json.error.problems.map((p: any) => p.path)).toContain(path);

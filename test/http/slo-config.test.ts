@@ -54,7 +54,14 @@ slos:
     within: { cron: "10 6 * * 1" }
 `);
     expect(config).toBeUndefined();
-    expect(problems.map((p) => p.path).sort()).toEqual(['calendars[0].tz', 'calendars[0].weekdays[1]', 'calendars[1].id', 'slos[1].jobs[0].application', 'slos[1].jobs[0].expectedEnd', 'slos[1].within.cron']);
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      'calendars[0].tz',
+      'calendars[0].weekdays[1]',
+      'calendars[1].id',
+      'slos[1].jobs[0].application',
+      'slos[1].jobs[0].expectedEnd',
+      'slos[1].within.cron',
+    ]);
   });
 
   it('structural problems carry the file’s paths too', () => {
@@ -74,7 +81,12 @@ slos:
     await first.cleanup();
 
     const second = await startTestCompter({ dataDir, env, now: '2026-11-20T13:00:00Z' });
-    const definitions = await second.store.query({ project: 'default', types: ['calendar.defined', 'slo.defined'], limit: 100, order: 'asc' });
+    const definitions = await second.store.query({
+      project: 'default',
+      types: ['calendar.defined', 'slo.defined'],
+      limit: 100,
+      order: 'asc',
+    });
     expect(definitions).toHaveLength(3);
     await writeFile(configFile, yaml('45m'));
     expect(await second.reloadConfig()).toBe(1);

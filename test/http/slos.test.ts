@@ -6,14 +6,22 @@ let c: TestCompter;
 beforeAll(async () => {
   c = await startTestCompter({ now: '2026-11-20T12:00:00Z' });
   expect((await c.json('PUT', '/v1/calendars/every-day', { tz: 'America/New_York', weekdays: [0, 1, 2, 3, 4, 5, 6] })).status).toBe(201);
-  expect((await c.json('PUT', '/v1/calendars/london', { tz: 'Europe/London', holidays: { country: 'GB', state: 'ENG' } })).status).toBe(201);
+  expect((await c.json('PUT', '/v1/calendars/london', { tz: 'Europe/London', holidays: { country: 'GB', state: 'ENG' } })).status).toBe(
+    201,
+  );
 });
 afterAll(async () => {
   await c.cleanup();
 });
 
 const paths = (body: any): string[] => (body.error.problems ?? []).map((p: any) => p.path).sort();
-const overdraft = { name: 'Overdraft', application: 'deposits', calendar: 'every-day', jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }], slack: '30m' };
+const overdraft = {
+  name: 'Overdraft',
+  application: 'deposits',
+  calendar: 'every-day',
+  jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
+  slack: '30m',
+};
 
 async function metricLines(prefix: string): Promise<string[]> {
   return (await (await c.request('/metrics')).text()).split('\n').filter((l) => l.startsWith(prefix));
@@ -37,7 +45,12 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
       deliveries: { on_time: 0, late: 0, missed: 0, failed: 0 },
     });
     // Friday's run is due 03:00 Saturday (08:00Z).
-    expect(created.body.current).toMatchObject({ businessDate: '2026-11-20', expectedStart: '2026-11-21T05:30:00.000Z', expectedEnd: '2026-11-21T08:00:00.000Z', status: 'pending' });
+    expect(created.body.current).toMatchObject({
+      businessDate: '2026-11-20',
+      expectedStart: '2026-11-21T05:30:00.000Z',
+      expectedEnd: '2026-11-21T08:00:00.000Z',
+      status: 'pending',
+    });
     const replaced = await c.json('PUT', '/v1/slos/overdraft', { ...overdraft, slack: '45m' });
     expect(replaced.status).toBe(200);
     expect(replaced.body.slack).toBe(2700);
@@ -52,14 +65,18 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
   it('exports every status and every outcome of an SLO, zeros included', async () => {
     const status = await metricLines('compter_slo_status{project="default",slo="overdraft",application="deposits"');
     expect(status).toHaveLength(8);
-    expect(status.filter((l) => l.endsWith(' 1'))).toEqual(['compter_slo_status{project="default",slo="overdraft",application="deposits",status="pending"} 1']);
+    expect(status.filter((l) => l.endsWith(' 1'))).toEqual([
+      'compter_slo_status{project="default",slo="overdraft",application="deposits",status="pending"} 1',
+    ]);
     expect(await metricLines('compter_slo_deliveries_total{project="default",slo="overdraft"')).toEqual([
       'compter_slo_deliveries_total{project="default",slo="overdraft",application="deposits",outcome="on_time"} 0',
       'compter_slo_deliveries_total{project="default",slo="overdraft",application="deposits",outcome="late"} 0',
       'compter_slo_deliveries_total{project="default",slo="overdraft",application="deposits",outcome="missed"} 0',
       'compter_slo_deliveries_total{project="default",slo="overdraft",application="deposits",outcome="failed"} 0',
     ]);
-    expect(await metricLines('compter_slo_deadline_timestamp_seconds{project="default",slo="overdraft"')).toEqual([`compter_slo_deadline_timestamp_seconds{project="default",slo="overdraft",application="deposits"} ${Date.parse('2026-11-21T08:00:00Z') / 1000}`]);
+    expect(await metricLines('compter_slo_deadline_timestamp_seconds{project="default",slo="overdraft"')).toEqual([
+      `compter_slo_deadline_timestamp_seconds{project="default",slo="overdraft",application="deposits"} ${Date.parse('2026-11-21T08:00:00Z') / 1000}`,
+    ]);
   });
 
   it('400 for a malformed body, listing every problem', async () => {
@@ -81,8 +98,21 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
       slack: '-5m',
     });
     expect(res.status).toBe(422);
-    expect(paths(res.body)).toEqual(['calendar', 'id', 'jobs.0.application', 'jobs.0.expectedStart', 'jobs.1.application', 'jobs.1.expectedEnd', 'slack']);
-    const within = await c.json('PUT', '/v1/slos/bad', { application: 'a', calendar: 'every-day', within: { cron: '10 6 * * 1-5' }, jobs: [{ job: 'x', expectedEnd: '03:00' }] });
+    expect(paths(res.body)).toEqual([
+      'calendar',
+      'id',
+      'jobs.0.application',
+      'jobs.0.expectedStart',
+      'jobs.1.application',
+      'jobs.1.expectedEnd',
+      'slack',
+    ]);
+    const within = await c.json('PUT', '/v1/slos/bad', {
+      application: 'a',
+      calendar: 'every-day',
+      within: { cron: '10 6 * * 1-5' },
+      jobs: [{ job: 'x', expectedEnd: '03:00' }],
+    });
     expect(within.status).toBe(422);
     expect(paths(within.body)).toEqual(['jobs.0.expectedEnd', 'within.cron']);
     const empty = await c.json('PUT', '/v1/slos/bad', { application: 'a', calendar: 'every-day', jobs: [] });
@@ -117,7 +147,15 @@ describe('GET /v1/slos/{id}/performance', () => {
   });
 
   it('deadlines across the DST changes of London', async () => {
-    expect((await c.json('PUT', '/v1/slos/london-close', { application: 'ledger', calendar: 'london', jobs: [{ job: 'close', expectedStart: '00:30', expectedEnd: '01:30' }] })).status).toBe(201);
+    expect(
+      (
+        await c.json('PUT', '/v1/slos/london-close', {
+          application: 'ledger',
+          calendar: 'london',
+          jobs: [{ job: 'close', expectedStart: '00:30', expectedEnd: '01:30' }],
+        })
+      ).status,
+    ).toBe(201);
     // Summer time starts on Easter Sunday 2027; Good Friday and Easter Monday are bank holidays.
     const spring = (await c.json('GET', '/v1/slos/london-close/performance?from=2027-03-25&to=2027-03-30')).body.rows;
     expect(spring.map((r: any) => [r.businessDate, r.expectedStart, r.expectedEnd, r.status])).toEqual([
@@ -129,8 +167,18 @@ describe('GET /v1/slos/{id}/performance', () => {
       ['2027-03-30', '2027-03-29T23:30:00.000Z', '2027-03-30T00:30:00.000Z', 'pending'],
     ]);
     // An every-day calendar in London sees the change day itself: 01:30 does not exist on 28 March.
-    expect((await c.json('PUT', '/v1/calendars/london-every-day', { tz: 'Europe/London', weekdays: [0, 1, 2, 3, 4, 5, 6] })).status).toBe(201);
-    expect((await c.json('PUT', '/v1/slos/london-nightly', { application: 'ledger', calendar: 'london-every-day', jobs: [{ job: 'close', expectedEnd: '01:30' }] })).status).toBe(201);
+    expect((await c.json('PUT', '/v1/calendars/london-every-day', { tz: 'Europe/London', weekdays: [0, 1, 2, 3, 4, 5, 6] })).status).toBe(
+      201,
+    );
+    expect(
+      (
+        await c.json('PUT', '/v1/slos/london-nightly', {
+          application: 'ledger',
+          calendar: 'london-every-day',
+          jobs: [{ job: 'close', expectedEnd: '01:30' }],
+        })
+      ).status,
+    ).toBe(201);
     const change = (await c.json('GET', '/v1/slos/london-nightly/performance?from=2027-03-28&to=2027-03-28')).body.rows;
     expect(change[0].expectedEnd).toBe('2027-03-28T01:00:00.000Z');
     const back = (await c.json('GET', '/v1/slos/london-nightly/performance?from=2027-10-31&to=2027-10-31')).body.rows;
@@ -159,11 +207,35 @@ describe('several SLOs may share a job', () => {
   it('one success closes the rows of both; its lateness is against the earliest expectedEnd', async () => {
     const shared = { application: 'cards', calendar: 'every-day' };
     expect((await c.json('PUT', '/v1/slos/cards-early', { ...shared, jobs: [{ job: 'settle', expectedEnd: '10:00' }] })).status).toBe(201);
-    expect((await c.json('PUT', '/v1/slos/cards-late', { ...shared, jobs: [{ job: 'settle', expectedEnd: '11:00' }, { job: 'report', expectedEnd: '11:30' }] })).status).toBe(201);
+    expect(
+      (
+        await c.json('PUT', '/v1/slos/cards-late', {
+          ...shared,
+          jobs: [
+            { job: 'settle', expectedEnd: '11:00' },
+            { job: 'report', expectedEnd: '11:30' },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     c.clock.set(Date.parse('2026-11-21T15:20:00Z'));
     const res = await c.json('POST', '/v1/job-status', [
-      { application: 'cards', job: 'settle', status: 'succeed', time: '2026-11-21T10:20:00-05:00', businessDate: '2026-11-21', runId: 'st-1' },
-      { application: 'cards', job: 'report', status: 'succeed', time: '2026-11-21T10:20:00-05:00', businessDate: '2026-11-21', runId: 'rp-1' },
+      {
+        application: 'cards',
+        job: 'settle',
+        status: 'succeed',
+        time: '2026-11-21T10:20:00-05:00',
+        businessDate: '2026-11-21',
+        runId: 'st-1',
+      },
+      {
+        application: 'cards',
+        job: 'report',
+        status: 'succeed',
+        time: '2026-11-21T10:20:00-05:00',
+        businessDate: '2026-11-21',
+        runId: 'rp-1',
+      },
     ]);
     expect(res.status).toBe(200);
     const early = (await c.json('GET', '/v1/slos/cards-early/performance?from=2026-11-21&to=2026-11-21')).body.rows[0];
@@ -179,9 +251,21 @@ describe('odd input never gets a 5xx', () => {
   it('on every SLO and calendar route', async () => {
     const requests: [string, string, unknown?][] = [
       ['PUT', '/v1/slos/odd', { application: 'a', calendar: 'every-day', jobs: [{ job: 'j', expectedEnd: '99:99+99d' }] }],
-      ['PUT', '/v1/slos/odd', { application: 'a', calendar: 'every-day', within: { cron: 'H * * * *' }, jobs: [{ job: 'j', expectedEnd: '+0m' }] }],
-      ['PUT', '/v1/slos/odd', { application: 'a', calendar: 'every-day', within: { cron: '0 0 L * *' }, jobs: [{ job: 'j', expectedEnd: '+0m' }] }],
-      ['PUT', '/v1/slos/odd', { application: 'a', calendar: 'every-day', within: { cron: '' }, jobs: [{ job: 'j', expectedEnd: '-99999h' }] }],
+      [
+        'PUT',
+        '/v1/slos/odd',
+        { application: 'a', calendar: 'every-day', within: { cron: 'H * * * *' }, jobs: [{ job: 'j', expectedEnd: '+0m' }] },
+      ],
+      [
+        'PUT',
+        '/v1/slos/odd',
+        { application: 'a', calendar: 'every-day', within: { cron: '0 0 L * *' }, jobs: [{ job: 'j', expectedEnd: '+0m' }] },
+      ],
+      [
+        'PUT',
+        '/v1/slos/odd',
+        { application: 'a', calendar: 'every-day', within: { cron: '' }, jobs: [{ job: 'j', expectedEnd: '-99999h' }] },
+      ],
       ['PUT', '/v1/slos/odd', { application: 'a', calendar: 'every-day', jobs: [{ job: 'j', expectedEnd: '03:00' }], slack: 1e308 }],
       ['PUT', '/v1/slos/odd', []],
       ['PUT', '/v1/slos/odd', 'null'],
@@ -205,7 +289,15 @@ describe('odd input never gets a 5xx', () => {
 describe('the API document', () => {
   it('lists the calendar, job-status and SLO routes', async () => {
     const doc = (await c.json('GET', '/openapi.json')).body;
-    for (const path of ['/v1/calendars/{id}', '/v1/calendars/{id}/days', '/v1/job-status', '/v1/slos', '/v1/slos/{id}', '/v1/slos/{id}/performance']) expect(Object.keys(doc.paths)).toContain(path);
+    for (const path of [
+      '/v1/calendars/{id}',
+      '/v1/calendars/{id}/days',
+      '/v1/job-status',
+      '/v1/slos',
+      '/v1/slos/{id}',
+      '/v1/slos/{id}/performance',
+    ])
+      expect(Object.keys(doc.paths)).toContain(path);
     expect(Object.keys(doc.paths['/v1/slos/{id}'])).toEqual(expect.arrayContaining(['put', 'get', 'delete']));
     expect(doc.paths['/v1/job-status'].post.requestBody.content['application/json'].schema.oneOf).toHaveLength(2);
     expect(doc.components.schemas.JobStatus.required).toEqual(['application', 'job', 'status']);

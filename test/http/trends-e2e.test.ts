@@ -15,7 +15,15 @@ const ran = WINDOW.slice(0, -1);
 beforeAll(async () => {
   c = await startTestCompter({ now: '2026-10-28T12:00:00Z', env: { COMPTER_TRENDS_REFRESH_SECONDS: '1' } });
   expect((await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York', holidays: { country: 'US' } })).status).toBe(201);
-  expect((await c.json('PUT', '/v1/slos/overnight', { application: 'deposits', calendar: 'us-business', jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }] })).status).toBe(201);
+  expect(
+    (
+      await c.json('PUT', '/v1/slos/overnight', {
+        application: 'deposits',
+        calendar: 'us-business',
+        jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }],
+      })
+    ).status,
+  ).toBe(201);
   for (const d of ran) {
     // 60 s slower every business date, ending 50 minutes before 03:00 on the first.
     const end = nextDayAt(d.date, 3) - 50 * MIN + d.index * MIN;
@@ -52,7 +60,14 @@ describe('trends end to end', () => {
     expect(res.status).toBe(200);
     const [slo] = res.body.slos;
     // Lateness −50 + i minutes for i = 0..28: median −36 min, all early, p90 −24.8 min.
-    expect(slo).toEqual({ sloId: 'overnight', onTimeRatio: 1, medianLatenessSeconds: -36 * 60, sameSideShare: 1, bias: 'early', suggestedExpectedEnd: '02:40+1d' });
+    expect(slo).toEqual({
+      sloId: 'overnight',
+      onTimeRatio: 1,
+      medianLatenessSeconds: -36 * 60,
+      sameSideShare: 1,
+      bias: 'early',
+      suggestedExpectedEnd: '02:40+1d',
+    });
   });
 
   it('too short a window for a projection gives none, not a wrong one', async () => {
@@ -69,7 +84,9 @@ describe('trends end to end', () => {
       text = await (await c.request('/metrics')).text();
     }
     expect(text).toContain(`compter_job_projected_breach_timestamp_seconds${labels} ${nextDayAt('2027-01-14', 3) / 1000}\n`);
-    const slope = Number(/compter_job_duration_trend_seconds_per_day\{project="default",application="deposits",job="overdraft-calc"\} (\S+)/.exec(text)?.[1]);
+    const slope = Number(
+      /compter_job_duration_trend_seconds_per_day\{project="default",application="deposits",job="overdraft-calc"\} (\S+)/.exec(text)?.[1],
+    );
     expect(slope).toBeCloseTo(60, 6);
   });
 });

@@ -16,7 +16,14 @@ const job: JobTrendJson = {
   p90DurationSeconds: 3366,
   projectedBreachDate: '2027-01-14',
 };
-const slo: SloTrendJson = { sloId: 'settlement', onTimeRatio: 0.1, medianLatenessSeconds: 600, sameSideShare: 0.9, bias: 'late', suggestedExpectedEnd: '06:15+1d' };
+const slo: SloTrendJson = {
+  sloId: 'settlement',
+  onTimeRatio: 0.1,
+  medianLatenessSeconds: 600,
+  sameSideShare: 0.9,
+  bias: 'late',
+  suggestedExpectedEnd: '06:15+1d',
+};
 
 /** The trend routes on a bare app: the reader records each call. */
 function appWith(reader: Partial<TrendReader> = {}) {

@@ -361,7 +361,7 @@ describe('alerts/alertmanager.example.yml inhibitions, in a real Alertmanager', 
     const want = scenario.map(([labels, state]) => `${state}  ${key(labels)}`).sort();
     let got: string[] = [];
     // The inhibitor sees new alerts asynchronously; poll briefly.
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
       const alerts = (await (await fetch(`${baseUrl}/api/v2/alerts`)).json()) as ApiAlert[];
       got = alerts.map((a) => `${a.status.state}  ${key(a.labels)}`).sort();
       if (JSON.stringify(got) === JSON.stringify(want)) break;

@@ -6,7 +6,16 @@ import { startTestCompter, type TestCompter } from '../support/app-harness.js';
 import { observe, scenario } from '../support/restart-scenario.js';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess } from '../support/compter-process.js';
-import { clickhouseEnv, ClickHouseInspector, compareWithStored, defineDebts, freshDatabase, metricValue, PaymentLoad, TempDirs } from '../support/payment-load.js';
+import {
+  clickhouseEnv,
+  ClickHouseInspector,
+  compareWithStored,
+  defineDebts,
+  freshDatabase,
+  metricValue,
+  PaymentLoad,
+  TempDirs,
+} from '../support/payment-load.js';
 
 /*
  * Crashes and restarts of compter on a real clickhouse-server: kill -9 under load, kill -9
@@ -97,7 +106,12 @@ describe('kill -9 of compter on ClickHouse', () => {
 describe('a restart on ClickHouse', () => {
   async function restartMatches(snapshotEvery: string) {
     const dataDir = await dirs.make();
-    const env = { COMPTER_STORE: 'clickhouse', COMPTER_CLICKHOUSE_URL: clickhouse.url, COMPTER_CLICKHOUSE_DATABASE: freshDatabase(), COMPTER_SNAPSHOT_EVERY_EVENTS: snapshotEvery };
+    const env = {
+      COMPTER_STORE: 'clickhouse',
+      COMPTER_CLICKHOUSE_URL: clickhouse.url,
+      COMPTER_CLICKHOUSE_DATABASE: freshDatabase(),
+      COMPTER_SNAPSHOT_EVERY_EVENTS: snapshotEvery,
+    };
     const first = await startTestCompter({ dataDir, env });
     await scenario(first);
     const before = await observe(first);

@@ -1,9 +1,17 @@
-
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
-import { clickhouseEnv, ClickHouseInspector, compareWithStored, defineDebts, freshDatabase, metricValue, PaymentLoad, sleep, TempDirs } from '../support/payment-load.js';
+import {
+  clickhouseEnv,
+  ClickHouseInspector,
+  compareWithStored,
+  defineDebts,
+  freshDatabase,
+  metricValue,
+  PaymentLoad,
+  sleep,
+  TempDirs,
+} from '../support/payment-load.js';
 
 /*
  * compter on a real clickhouse-server, which is SIGKILLed in the middle of a load and started

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess } from '../support/compter-process.js';
-import { clickhouseEnv, ClickHouseInspector, compareWithStored, freshDatabase, metricValue, sleep, TempDirs } from '../support/payment-load.js';
+import {
+  clickhouseEnv,
+  ClickHouseInspector,
+  compareWithStored,
+  freshDatabase,
+  metricValue,
+  sleep,
+  TempDirs,
+} from '../support/payment-load.js';
 
 /*
  * compter on a real clickhouse-server: 1,000 concurrent payments stored exactly once, and
@@ -25,11 +33,19 @@ afterAll(async () => {
 });
 
 async function pay(url: string, debt: string, message: string): Promise<Response> {
-  return fetch(`${url}/v1/debts/${debt}/payments`, { method: 'POST', body: JSON.stringify({ kind: 'log', message }), headers: { 'content-type': 'application/json' } });
+  return fetch(`${url}/v1/debts/${debt}/payments`, {
+    method: 'POST',
+    body: JSON.stringify({ kind: 'log', message }),
+    headers: { 'content-type': 'application/json' },
+  });
 }
 
 async function define(url: string, debt: string): Promise<void> {
-  const res = await fetch(`${url}/v1/debts/${debt}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/v1/debts/${debt}`, {
+    method: 'PUT',
+    body: JSON.stringify({ schedule: { every: '1h' } }),
+    headers: { 'content-type': 'application/json' },
+  });
   expect(res.status).toBe(201);
 }
 
@@ -60,7 +76,14 @@ async function payUntilRefused(url: string, debt: string, prefix: string, timeou
       await res.text();
       continue;
     }
-    return { acknowledged, refusal: { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error: { code: string; message: string } } } };
+    return {
+      acknowledged,
+      refusal: {
+        status: res.status,
+        retryAfter: res.headers.get('retry-after'),
+        body: (await res.json()) as { error: { code: string; message: string } },
+      },
+    };
   }
   throw new Error(`no refusal within ${timeoutMs} ms (${acknowledged.size} acknowledged)`);
 }
@@ -106,7 +129,9 @@ describe('writes on ClickHouse', () => {
 describe('a spool that cannot take writes while ClickHouse is down', () => {
   it('answers 503 with Retry-After when the spool is full, and loses nothing acknowledged', { timeout: 120_000 }, async () => {
     const database = freshDatabase();
-    const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, await dirs.make(), { COMPTER_SPOOL_MAX_BYTES: String(64 * 1024) }));
+    const compter = await startCompterProcess(
+      clickhouseEnv(clickhouse.url, database, await dirs.make(), { COMPTER_SPOOL_MAX_BYTES: String(64 * 1024) }),
+    );
     const inspector = new ClickHouseInspector(clickhouse.url, database);
     try {
       await define(compter.url, 'full');
@@ -135,54 +160,62 @@ describe('a spool that cannot take writes while ClickHouse is down', () => {
     }
   });
 
-  it('answers 503 with Retry-After when the spool directory is not writable, and loses nothing acknowledged', { timeout: 120_000 }, async () => {
-    const database = freshDatabase();
-    const dataDir = await dirs.make();
-    const spoolDir = join(dataDir, 'my-spool');
-    const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir, { COMPTER_SPOOL_DIR: spoolDir }));
-    const inspector = new ClickHouseInspector(clickhouse.url, database);
-    try {
-      await define(compter.url, 'unwritable');
-      await waitUntil('the definition to be stored', async () => (await spoolEvents(compter.url)) === 0, 30_000);
-      // A first outage fills the spool; it drains when ClickHouse is back.
-      await clickhouse.kill();
-      const acknowledged = new Set<string>();
-      for (let i = 0; i < 20; i++) {
-        const res = await pay(compter.url, 'unwritable', `first-${i}`);
-        expect(res.status).toBe(200);
-        acknowledged.add(`first-${i}`);
+  it(
+    'answers 503 with Retry-After when the spool directory is not writable, and loses nothing acknowledged',
+    { timeout: 120_000 },
+    async () => {
+      const database = freshDatabase();
+      const dataDir = await dirs.make();
+      const spoolDir = join(dataDir, 'my-spool');
+      const compter = await startCompterProcess(clickhouseEnv(clickhouse.url, database, dataDir, { COMPTER_SPOOL_DIR: spoolDir }));
+      const inspector = new ClickHouseInspector(clickhouse.url, database);
+      try {
+        await define(compter.url, 'unwritable');
+        await waitUntil('the definition to be stored', async () => (await spoolEvents(compter.url)) === 0, 30_000);
+        // A first outage fills the spool; it drains when ClickHouse is back.
+        await clickhouse.kill();
+        const acknowledged = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          const res = await pay(compter.url, 'unwritable', `first-${i}`);
+          expect(res.status).toBe(200);
+          acknowledged.add(`first-${i}`);
+        }
+        expect(await spoolEvents(compter.url)).toBe(20);
+        await clickhouse.start();
+        await waitUntil('the spool to drain', async () => (await spoolEvents(compter.url)) === 0, 60_000);
+        // Once stored and idle for a few seconds, the journal closes and deletes its segment, so
+        // the next write has to create a file in the directory.
+        await waitUntil(
+          'the stored segment to be deleted',
+          async () => (await readdir(spoolDir)).every((f) => !f.endsWith('.seg')),
+          30_000,
+        );
+
+        // The directory disappears and a file takes its place (this works as root, unlike
+        // chmod 000), then ClickHouse goes down again: the next batch has nowhere to go.
+        await rename(spoolDir, `${spoolDir}.aside`);
+        await writeFile(spoolDir, 'not a directory');
+        await clickhouse.kill();
+        const { acknowledged: more, refusal } = await payUntilRefused(compter.url, 'unwritable', 'second', 30_000);
+        expect(more.size).toBe(0);
+        expect(refusal.status).toBe(503);
+        expect(Number(refusal.retryAfter)).toBeGreaterThanOrEqual(1);
+        expect(refusal.body.error.code).toBe('unavailable');
+        expect(refusal.body.error.message).toMatch(/cannot be made durable/);
+        const ready = await fetch(`${compter.url}/readyz`);
+        expect(ready.status).toBe(503);
+
+        await rm(spoolDir);
+        await rename(`${spoolDir}.aside`, spoolDir);
+        await clickhouse.start();
+        await waitUntil('writes to be accepted again', async () => (await pay(compter.url, 'unwritable', 'third')).status === 200, 60_000);
+        const { missing, duplicated } = compareWithStored(new Map([['unwritable', acknowledged]]), await inspector.idsPerMessage());
+        expect(missing, 'acknowledged but lost').toEqual([]);
+        expect(duplicated).toEqual([]);
+      } finally {
+        await compter.stop();
+        await inspector.close();
       }
-      expect(await spoolEvents(compter.url)).toBe(20);
-      await clickhouse.start();
-      await waitUntil('the spool to drain', async () => (await spoolEvents(compter.url)) === 0, 60_000);
-      // Once stored and idle for a few seconds, the journal closes and deletes its segment, so
-      // the next write has to create a file in the directory.
-      await waitUntil('the stored segment to be deleted', async () => (await readdir(spoolDir)).every((f) => !f.endsWith('.seg')), 30_000);
-
-      // The directory disappears and a file takes its place (this works as root, unlike
-      // chmod 000), then ClickHouse goes down again: the next batch has nowhere to go.
-      await rename(spoolDir, `${spoolDir}.aside`);
-      await writeFile(spoolDir, 'not a directory');
-      await clickhouse.kill();
-      const { acknowledged: more, refusal } = await payUntilRefused(compter.url, 'unwritable', 'second', 30_000);
-      expect(more.size).toBe(0);
-      expect(refusal.status).toBe(503);
-      expect(Number(refusal.retryAfter)).toBeGreaterThanOrEqual(1);
-      expect(refusal.body.error.code).toBe('unavailable');
-      expect(refusal.body.error.message).toMatch(/cannot be made durable/);
-      const ready = await fetch(`${compter.url}/readyz`);
-      expect(ready.status).toBe(503);
-
-      await rm(spoolDir);
-      await rename(`${spoolDir}.aside`, spoolDir);
-      await clickhouse.start();
-      await waitUntil('writes to be accepted again', async () => (await pay(compter.url, 'unwritable', 'third')).status === 200, 60_000);
-      const { missing, duplicated } = compareWithStored(new Map([['unwritable', acknowledged]]), await inspector.idsPerMessage());
-      expect(missing, 'acknowledged but lost').toEqual([]);
-      expect(duplicated).toEqual([]);
-    } finally {
-      await compter.stop();
-      await inspector.close();
-    }
-  });
+    },
+  );
 });

@@ -74,7 +74,9 @@ describe('sql literals round-trip through a real ClickHouse', () => {
     await client.command({ query: 'CREATE TABLE IF NOT EXISTS default.victim (x UInt8) ENGINE = Memory' });
     const row = await selectOne<{ v: string }>(sql`SELECT ${"x'); DROP TABLE default.victim; --"} AS v`);
     expect(row.v).toBe("x'); DROP TABLE default.victim; --");
-    const exists = await selectOne<{ n: string | number }>(sql`SELECT count() AS n FROM system.tables WHERE database = 'default' AND name = 'victim'`);
+    const exists = await selectOne<{ n: string | number }>(
+      sql`SELECT count() AS n FROM system.tables WHERE database = 'default' AND name = 'victim'`,
+    );
     expect(Number(exists.n)).toBe(1);
   });
 

@@ -96,9 +96,7 @@ describe('ClickHouseEventStore migrations', () => {
     await store.append([event()]);
     await store.migrate();
     await openStore(database).migrate();
-    const tables = await adminRows<{ name: string }>(
-      `SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`,
-    );
+    const tables = await adminRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
     expect(tables.map((t) => t.name)).toEqual(['events', 'schema_migrations', 'snapshots', 'trend_rows', 'trend_rows_mv']);
     const versions = await adminRows<{ version: number }>(`SELECT DISTINCT version FROM ${database}.schema_migrations ORDER BY version`);
     expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
@@ -123,7 +121,7 @@ describe('ClickHouseEventStore migrations', () => {
 describe('ClickHouseEventStore events', () => {
   it('round-trips every field, ms precision, nulls, unicode and NUL', async () => {
     const store = await migratedStore();
-    const nasty = "é😀 שלום\0'\\\n\t\"; DROP TABLE events; --";
+    const nasty = 'é😀 שלום\0\'\\\n\t"; DROP TABLE events; --';
     const events = [
       event({
         type: 'job.status',
@@ -252,7 +250,7 @@ describe('ClickHouseEventStore snapshots', () => {
     const first = { upToEventId: ids.next(T0), takenAt: T0, chunks: ['{"a":1}', '{"b":2}'] };
     await store.saveSnapshot(first);
     expect(await store.loadLatestSnapshot()).toEqual(first);
-    const second = { upToEventId: ids.next(T0 + 1), takenAt: T0 + 1, chunks: ['é😀\0\'\\', 'x'.repeat(2_000_000), ''] };
+    const second = { upToEventId: ids.next(T0 + 1), takenAt: T0 + 1, chunks: ["é😀\0'\\", 'x'.repeat(2_000_000), ''] };
     await store.saveSnapshot(second);
     expect(await store.loadLatestSnapshot()).toEqual(second);
     const empty = { upToEventId: ids.next(T0 + 2), takenAt: T0 + 2, chunks: [] };
@@ -270,12 +268,34 @@ describe('ClickHouseEventStore snapshots', () => {
     // A save that crashed before its marker, and a marker whose chunk went missing.
     await admin.insert({
       table,
-      values: [{ snapshot_id: '90-crashed', seq: 90, up_to_event_id: 'Z', taken_at_ms: T0 + 5, chunk_count: 1, chunk_index: 0, is_marker: 0, chunk: 'partial' }],
+      values: [
+        {
+          snapshot_id: '90-crashed',
+          seq: 90,
+          up_to_event_id: 'Z',
+          taken_at_ms: T0 + 5,
+          chunk_count: 1,
+          chunk_index: 0,
+          is_marker: 0,
+          chunk: 'partial',
+        },
+      ],
       format: 'JSONEachRow',
     });
     await admin.insert({
       table,
-      values: [{ snapshot_id: '91-torn', seq: 91, up_to_event_id: 'Z', taken_at_ms: T0 + 6, chunk_count: 2, chunk_index: 0, is_marker: 1, chunk: '' }],
+      values: [
+        {
+          snapshot_id: '91-torn',
+          seq: 91,
+          up_to_event_id: 'Z',
+          taken_at_ms: T0 + 6,
+          chunk_count: 2,
+          chunk_index: 0,
+          is_marker: 1,
+          chunk: '',
+        },
+      ],
       format: 'JSONEachRow',
     });
     expect(await store.loadLatestSnapshot()).toEqual(good);
@@ -286,9 +306,7 @@ describe('ClickHouseEventStore snapshots', () => {
     for (let i = 0; i < 5; i++) {
       await store.saveSnapshot({ upToEventId: ids.next(T0 + i), takenAt: T0 + i, chunks: [`s${i}`] });
     }
-    const left = await adminRows<{ chunk: string }>(
-      `SELECT chunk FROM ${store.database}.snapshots WHERE is_marker = 0 ORDER BY seq`,
-    );
+    const left = await adminRows<{ chunk: string }>(`SELECT chunk FROM ${store.database}.snapshots WHERE is_marker = 0 ORDER BY seq`);
     expect(left.map((r) => r.chunk)).toEqual(['s3', 's4']);
     expect((await store.loadLatestSnapshot())?.chunks).toEqual(['s4']);
   });

@@ -20,7 +20,11 @@ describe('kill -9 of a running compter (DuckDB)', () => {
   it('loses no acknowledged payment', { timeout: 120_000 }, async () => {
     const first = await startCompterProcess({ COMPTER_DATA_DIR: dataDir });
     for (let d = 0; d < DEBTS; d++) {
-      const res = await fetch(`${first.url}/v1/debts/crash-${d}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${first.url}/v1/debts/crash-${d}`, {
+        method: 'PUT',
+        body: JSON.stringify({ schedule: { every: '1h' } }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(201);
     }
     const acknowledged = new Map<string, Set<string>>();
@@ -33,7 +37,11 @@ describe('kill -9 of a running compter (DuckDB)', () => {
         const message = `w${w}-${i}`;
         sent++;
         try {
-          const res = await fetch(`${first.url}/v1/debts/${debt}/payments`, { method: 'POST', body: JSON.stringify({ kind: 'log', message }), headers: { 'content-type': 'application/json' } });
+          const res = await fetch(`${first.url}/v1/debts/${debt}/payments`, {
+            method: 'POST',
+            body: JSON.stringify({ kind: 'log', message }),
+            headers: { 'content-type': 'application/json' },
+          });
           if (res.status === 200) {
             if (!acknowledged.has(debt)) acknowledged.set(debt, new Set());
             acknowledged.get(debt)!.add(message);

@@ -51,14 +51,21 @@ function panelsOf(d: grafana.Dashboard): grafana.Panel[] {
 
 function targetsOf(d: grafana.Dashboard): PanelTarget[] {
   return panelsOf(d).flatMap((p) =>
-    ((p.targets ?? []) as Target[]).map((target) => ({ dashboard: d.uid ?? d.title ?? '', panel: p.title ?? '', panelType: p.type, target })),
+    ((p.targets ?? []) as Target[]).map((target) => ({
+      dashboard: d.uid ?? d.title ?? '',
+      panel: p.title ?? '',
+      panelType: p.type,
+      target,
+    })),
   );
 }
 
 const allTargets = generated.flatMap(({ dashboard }) => targetsOf(dashboard));
 const promTargets = allTargets.filter((t) => t.target.datasource?.type === 'prometheus');
 const sqlTargets = allTargets.filter((t) => t.target.datasource?.type === 'grafana-clickhouse-datasource');
-const variables = generated.flatMap(({ dashboard }) => (dashboard.templating?.list ?? []).map((v) => ({ dashboard: dashboard.uid ?? '', v })));
+const variables = generated.flatMap(({ dashboard }) =>
+  (dashboard.templating?.list ?? []).map((v) => ({ dashboard: dashboard.uid ?? '', v })),
+);
 const promVariables = variables.filter(({ v }) => v.type === 'query' && v.datasource?.type === 'prometheus');
 const sqlVariables = variables.filter(({ v }) => v.type === 'query' && v.datasource?.type === 'grafana-clickhouse-datasource');
 
@@ -112,14 +119,36 @@ describe('dashboards/*.json', () => {
   it('are the four dashboards the issue asks for, with the panels it names', () => {
     const titles = new Map(generated.map(({ dashboard }) => [dashboard.uid, panelsOf(dashboard).map((p) => p.title)]));
     expect([...titles.keys()]).toEqual(['compter-overview', 'compter-slo-performance', 'compter-trends', 'compter-health']);
-    expect(titles.get('compter-overview')).toEqual(expect.arrayContaining(['Debts by status', 'Overdue debts', 'Upcoming deadlines', 'Payment rate by kind']));
+    expect(titles.get('compter-overview')).toEqual(
+      expect.arrayContaining(['Debts by status', 'Overdue debts', 'Upcoming deadlines', 'Payment rate by kind']),
+    );
     expect(titles.get('compter-slo-performance')).toEqual(
-      expect.arrayContaining(['Lateness', 'Lateness per business date', 'On-time ratio per business date', 'On time, last 14 days', 'Deliveries']),
+      expect.arrayContaining([
+        'Lateness',
+        'Lateness per business date',
+        'On-time ratio per business date',
+        'On time, last 14 days',
+        'Deliveries',
+      ]),
     );
     expect(titles.get('compter-trends')).toEqual(
-      expect.arrayContaining(['Run duration per business date, with its linear trend', 'Duration and end-lateness slopes per job', 'Early/late distribution']),
+      expect.arrayContaining([
+        'Run duration per business date, with its linear trend',
+        'Duration and end-lateness slopes per job',
+        'Early/late distribution',
+      ]),
     );
-    expect(titles.get('compter-health')).toEqual(expect.arrayContaining(['Requests by route', 'Latency p99 by route', 'Events appended', 'Flush duration', 'Spool depth', 'Memory', 'CPU']));
+    expect(titles.get('compter-health')).toEqual(
+      expect.arrayContaining([
+        'Requests by route',
+        'Latency p99 by route',
+        'Events appended',
+        'Flush duration',
+        'Spool depth',
+        'Memory',
+        'CPU',
+      ]),
+    );
     // The trends dashboard is SQL over the event log.
     expect(sqlTargets.filter((t) => t.dashboard === 'compter-trends').length).toBeGreaterThanOrEqual(5);
   });
@@ -137,7 +166,8 @@ describe('dashboards/*.json', () => {
         const refIds = targets.map((t) => t.refId);
         if (new Set(refIds).size !== refIds.length) problems.push(`${dashboard.uid} / ${p.title}: refIds ${refIds.join(',')}`);
         for (const t of targets) {
-          if (t.datasource?.type !== p.datasource?.type) problems.push(`${dashboard.uid} / ${p.title}: target ${t.refId} on ${t.datasource?.type}`);
+          if (t.datasource?.type !== p.datasource?.type)
+            problems.push(`${dashboard.uid} / ${p.title}: target ${t.refId} on ${t.datasource?.type}`);
           if (t.datasource?.type === 'grafana-clickhouse-datasource' && (t.editorType !== 'sql' || t.format === undefined || !t.rawSql)) {
             problems.push(`${dashboard.uid} / ${p.title}: ClickHouse target ${t.refId} is not a raw SQL query`);
           }
@@ -152,7 +182,11 @@ describe('dashboards/*.json', () => {
     for (const { dashboard } of generated) {
       const defined = new Set((dashboard.templating?.list ?? []).map((v) => v.name));
       const texts = [
-        ...targetsOf(dashboard).map((t) => ({ where: t.panel, text: t.target.expr ?? t.target.rawSql ?? '', sql: t.target.rawSql !== undefined })),
+        ...targetsOf(dashboard).map((t) => ({
+          where: t.panel,
+          text: t.target.expr ?? t.target.rawSql ?? '',
+          sql: t.target.rawSql !== undefined,
+        })),
         ...(dashboard.templating?.list ?? []).map((v) => ({
           where: `variable ${v.name}`,
           text: typeof v.query === 'string' ? v.query : '',
@@ -166,9 +200,12 @@ describe('dashboards/*.json', () => {
         const allowed = sql ? /match\(\w+, '\^\(\$\{\w+:regex\}\)\$'\)/g : /=~"\$\w+"/g;
         const rest = text.replace(allowed, '');
         for (const m of rest.matchAll(/\$\{?(\w+)/g)) {
-          if (!m[1]!.startsWith('__')) problems.push(`${dashboard.uid} / ${where}: $${m[1]} used outside ${sql ? "match(col, '^(${v:regex})$')" : '=~"$v"'}`);
+          if (!m[1]!.startsWith('__'))
+            problems.push(`${dashboard.uid} / ${where}: $${m[1]} used outside ${sql ? "match(col, '^(${v:regex})$')" : '=~"$v"'}`);
         }
-        if (sql) for (const m of text.matchAll(/\$__(\w+)/g)) if (!['timeFilter', 'fromTime', 'toTime'].includes(m[1]!)) problems.push(`${where}: macro $__${m[1]}`);
+        if (sql)
+          for (const m of text.matchAll(/\$__(\w+)/g))
+            if (!['timeFilter', 'fromTime', 'toTime'].includes(m[1]!)) problems.push(`${where}: macro $__${m[1]}`);
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);
@@ -201,7 +238,8 @@ describe('metric names in alerts/ and dashboards/', () => {
   }
 
   const used = new Map<string, string>();
-  for (const g of rules.groups) for (const r of g.rules) for (const n of promqlMetricNames(r.expr)) used.set(n, `alerts: ${r.alert ?? r.record}`);
+  for (const g of rules.groups)
+    for (const r of g.rules) for (const n of promqlMetricNames(r.expr)) used.set(n, `alerts: ${r.alert ?? r.record}`);
   for (const t of promTargets) for (const n of promqlMetricNames(t.target.expr ?? '')) used.set(n, `${t.dashboard} / ${t.panel}`);
   for (const { dashboard, v } of promVariables) {
     const metric = labelValuesMetric(typeof v.query === 'string' ? v.query : '');
@@ -209,10 +247,19 @@ describe('metric names in alerts/ and dashboards/', () => {
   }
 
   it('are found by the extraction (it sees the names the shipped files are known to use)', () => {
-    expect(promqlMetricNames('sum by (route, le) (rate(compter_http_request_duration_seconds_bucket{job=~"$job"}[$__rate_interval])) > 0.5 * time()')).toEqual([
-      'compter_http_request_duration_seconds_bucket',
-    ]);
-    for (const name of [METRIC.debtOverdue, METRIC.debtDeadline, METRIC.paymentsTotal, 'compter:debts_by_status:count', 'process_resident_memory_bytes', 'up']) {
+    expect(
+      promqlMetricNames(
+        'sum by (route, le) (rate(compter_http_request_duration_seconds_bucket{job=~"$job"}[$__rate_interval])) > 0.5 * time()',
+      ),
+    ).toEqual(['compter_http_request_duration_seconds_bucket']);
+    for (const name of [
+      METRIC.debtOverdue,
+      METRIC.debtDeadline,
+      METRIC.paymentsTotal,
+      'compter:debts_by_status:count',
+      'process_resident_memory_bytes',
+      'up',
+    ]) {
       expect([...used.keys()], name).toContain(name);
     }
   });
@@ -243,7 +290,8 @@ describe('dashboard PromQL on a real Prometheus scraping a real compter', () => 
     for (;;) {
       const r = await prometheus!.query(expr);
       if (r.status === 'success' && Array.isArray(r.data?.result) && r.data.result.length > 0) return;
-      if (Date.now() > deadline) throw new Error(`no data for ${expr} after ${timeoutMs} ms: ${JSON.stringify(r)}\n${prometheus!.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no data for ${expr} after ${timeoutMs} ms: ${JSON.stringify(r)}\n${prometheus!.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -349,7 +397,8 @@ describe('dashboard PromQL on a real Prometheus scraping a real compter', () => 
       const expr = expandPromQL(labelValuesAsQuery(String(v.query)));
       const r = await prometheus!.query(expr);
       if (r.status !== 'success') failures.push(`${dashboard} / ${v.name}: ${r.error}\n  ${expr}`);
-      else if (['compter-overview', 'compter-health'].includes(dashboard) && (r.data?.result as unknown[]).length === 0) empty.push(`${dashboard} / ${v.name}`);
+      else if (['compter-overview', 'compter-health'].includes(dashboard) && (r.data?.result as unknown[]).length === 0)
+        empty.push(`${dashboard} / ${v.name}`);
     }
     expect(failures, failures.join('\n')).toEqual([]);
     expect(empty, `variables without values: ${empty.join(', ')}`).toEqual([]);
@@ -397,7 +446,15 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
       const day = now - (12 - d) * DAY_MS;
       const bd = businessDate(day);
       events.push(
-        event({ type: 'job.status', ts: day, application: 'deposits', job: 'overdraft-calc', status: 'start', runId: `oc-${d}`, businessDate: bd }),
+        event({
+          type: 'job.status',
+          ts: day,
+          application: 'deposits',
+          job: 'overdraft-calc',
+          status: 'start',
+          runId: `oc-${d}`,
+          businessDate: bd,
+        }),
         event({
           type: 'job.status',
           ts: day + 1000,
@@ -433,7 +490,16 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
     }
     // A job with a single business date has no slope.
     events.push(
-      event({ type: 'job.status', ts: now - DAY_MS, application: 'deposits', job: 'one-off', status: 'succeed', runId: 'oo-1', businessDate: businessDate(now - DAY_MS), durationMs: 5000 }),
+      event({
+        type: 'job.status',
+        ts: now - DAY_MS,
+        application: 'deposits',
+        job: 'one-off',
+        status: 'succeed',
+        runId: 'oo-1',
+        businessDate: businessDate(now - DAY_MS),
+        durationMs: 5000,
+      }),
     );
     // A delivery never met: no lateness.
     events.push(
@@ -509,9 +575,13 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
   });
 
   it('computes each job slope with covarPop/varPop (seconds per calendar day)', async () => {
-    const result = await rows<{ job: string; runs: string | number; duration_slope_seconds_per_day: number | null; end_lateness_slope_seconds_per_day: number | null; p90_duration_seconds: number }>(
-      expandSql(sqlOf('compter-trends', 'Duration and end-lateness slopes per job'), range),
-    );
+    const result = await rows<{
+      job: string;
+      runs: string | number;
+      duration_slope_seconds_per_day: number | null;
+      end_lateness_slope_seconds_per_day: number | null;
+      p90_duration_seconds: number;
+    }>(expandSql(sqlOf('compter-trends', 'Duration and end-lateness slopes per job'), range));
     const byJob = new Map(result.map((r) => [r.job, r]));
     expect(byJob.get('overdraft-calc')?.duration_slope_seconds_per_day).toBeCloseTo(60, 6);
     expect(byJob.get('overdraft-calc')?.end_lateness_slope_seconds_per_day).toBeCloseTo(60, 6);
@@ -540,7 +610,9 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
     expect(Number(raw[0]?.n)).toBe(2);
     const deliveries = await rows(expandSql(sqlOf('compter-slo-performance', 'Deliveries'), range));
     expect(deliveries).toHaveLength(11);
-    const distribution = await rows<{ lateness: string; deliveries: string | number }>(expandSql(sqlOf('compter-trends', 'Early/late distribution'), range));
+    const distribution = await rows<{ lateness: string; deliveries: string | number }>(
+      expandSql(sqlOf('compter-trends', 'Early/late distribution'), range),
+    );
     expect(distribution.reduce((n, r) => n + Number(r.deliveries), 0)).toBe(10);
     // Lateness -600 + 120 d s for d = 0..9, in bucket order (the missed delivery has none).
     expect(distribution.map((r) => [r.lateness, Number(r.deliveries)])).toEqual([
@@ -551,9 +623,13 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
   });
 
   it('finds the on-time ratio and bias per SLO', async () => {
-    const [bias] = await rows<{ slo: string; deliveries: string | number; on_time_ratio: number; median_lateness_seconds: number; bias: string }>(
-      expandSql(sqlOf('compter-trends', 'Routinely early or late'), range),
-    );
+    const [bias] = await rows<{
+      slo: string;
+      deliveries: string | number;
+      on_time_ratio: number;
+      median_lateness_seconds: number;
+      bias: string;
+    }>(expandSql(sqlOf('compter-trends', 'Routinely early or late'), range));
     // 11 deliveries: lateness -600 + 120 d for d = 0..9 (6 on time, 4 late) and one missed.
     expect(bias).toMatchObject({ slo: 'overdraft', bias: 'none' });
     expect(Number(bias!.deliveries)).toBe(11);

@@ -122,9 +122,14 @@ describe('deploy/docker-compose.yml', () => {
   it('provisions Grafana with both data sources, the ClickHouse plugin and every dashboard', () => {
     const grafana = compose.services.grafana!;
     expect(grafana.environment?.GF_INSTALL_PLUGINS).toContain('grafana-clickhouse-datasource');
-    expect(mountSource('grafana', '/etc/grafana/provisioning/datasources/compter.yml')).toBe(join(root, 'dashboards', 'provisioning', 'datasources.yml'));
-    expect(mountSource('grafana', '/etc/grafana/provisioning/dashboards/compter.yml')).toBe(join(root, 'dashboards', 'provisioning', 'dashboards.yml'));
-    const provider = yamlFile<{ providers: { options: { path: string } }[] }>(join(root, 'dashboards', 'provisioning', 'dashboards.yml')).providers[0]!;
+    expect(mountSource('grafana', '/etc/grafana/provisioning/datasources/compter.yml')).toBe(
+      join(root, 'dashboards', 'provisioning', 'datasources.yml'),
+    );
+    expect(mountSource('grafana', '/etc/grafana/provisioning/dashboards/compter.yml')).toBe(
+      join(root, 'dashboards', 'provisioning', 'dashboards.yml'),
+    );
+    const provider = yamlFile<{ providers: { options: { path: string } }[] }>(join(root, 'dashboards', 'provisioning', 'dashboards.yml'))
+      .providers[0]!;
     for (const { file } of allDashboards()) {
       expect(mountSource('grafana', `${provider.options.path}/${file}`), file).toBe(join(root, 'dashboards', file));
     }
@@ -145,7 +150,10 @@ describe('dashboards/provisioning/datasources.yml', () => {
     const prom = datasources.find((d) => d.type === 'prometheus');
     const ch = datasources.find((d) => d.type === 'grafana-clickhouse-datasource');
     expect(prom).toMatchObject({ uid: PROMETHEUS_UID, url: 'http://prometheus:9090' });
-    expect(ch).toMatchObject({ uid: CLICKHOUSE_UID, jsonData: { host: 'clickhouse', port: 8123, protocol: 'http', defaultDatabase: 'compter' } });
+    expect(ch).toMatchObject({
+      uid: CLICKHOUSE_UID,
+      jsonData: { host: 'clickhouse', port: 8123, protocol: 'http', defaultDatabase: 'compter' },
+    });
     const variables = allDashboards().flatMap(({ dashboard }) => (dashboard.templating?.list ?? []).filter((v) => v.type === 'datasource'));
     for (const v of variables) expect([PROMETHEUS_UID, CLICKHOUSE_UID], v.name).toContain(v.current?.value);
   });
@@ -166,7 +174,10 @@ describe('deploy/prometheus/prometheus.yml', () => {
 
   it('passes promtool check config (rule file path pointed at the repository)', () => {
     requireBinary('promtool', 'prometheus');
-    const copy = { ...yamlFile<Record<string, unknown>>(join(deployDir, 'prometheus', 'prometheus.yml')), rule_files: [join(root, 'alerts', 'compter.rules.yml')] };
+    const copy = {
+      ...yamlFile<Record<string, unknown>>(join(deployDir, 'prometheus', 'prometheus.yml')),
+      rule_files: [join(root, 'alerts', 'compter.rules.yml')],
+    };
     const file = join(scratch, 'prometheus.yml');
     writeFileSync(file, stringify(copy));
     const r = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
@@ -212,14 +223,25 @@ describe('deploy/kubernetes', () => {
   const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
 
   it('has a Deployment, Service, ConfigMap, PersistentVolumeClaim, PrometheusRule and ServiceMonitor, all in the kustomization', () => {
-    expect(manifests.map((m) => m.obj.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'PersistentVolumeClaim', 'PrometheusRule', 'Service', 'ServiceMonitor']);
+    expect(manifests.map((m) => m.obj.kind).sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'PersistentVolumeClaim',
+      'PrometheusRule',
+      'Service',
+      'ServiceMonitor',
+    ]);
     const kustomization = yamlFile<{ resources: string[] }>(join(k8sDir, 'kustomization.yaml'));
     expect([...kustomization.resources].sort()).toEqual(manifests.map((m) => m.file).sort());
   });
 
   it('wires Service, ServiceMonitor and Deployment together under the job name the rules expect', () => {
-    const service = byKind('Service') as K8sObject & { spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] } };
-    const monitor = byKind('ServiceMonitor') as K8sObject & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
+    const service = byKind('Service') as K8sObject & {
+      spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+    };
+    const monitor = byKind('ServiceMonitor') as K8sObject & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+    };
     // The operator names the scrape job after the Service: up{job="compter"}.
     expect(service.metadata.name).toBe('compter');
     expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
@@ -233,11 +255,17 @@ describe('deploy/kubernetes', () => {
 
   it('runs compter unprivileged with its config and a persistent data volume', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     const mountOf = (path: string) => container.volumeMounts.find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
     expect(volumes.get(mountOf(env.COMPTER_CONFIG!)!.name)?.configMap?.name).toBe(byKind('ConfigMap').metadata.name);
-    expect(volumes.get(mountOf(env.COMPTER_DATA_DIR!)!.name)?.persistentVolumeClaim?.claimName).toBe(byKind('PersistentVolumeClaim').metadata.name);
+    expect(volumes.get(mountOf(env.COMPTER_DATA_DIR!)!.name)?.persistentVolumeClaim?.claimName).toBe(
+      byKind('PersistentVolumeClaim').metadata.name,
+    );
     expect(env.COMPTER_STORE).toBe('clickhouse');
   });
 
@@ -257,7 +285,7 @@ describe('deploy/kubernetes', () => {
     expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
   });
 
-  it("has a PrometheusRule whose rules promtool accepts", () => {
+  it('has a PrometheusRule whose rules promtool accepts', () => {
     requireBinary('promtool', 'prometheus');
     const rule = byKind('PrometheusRule') as K8sObject & { spec: { groups: unknown[] } };
     const file = join(scratch, 'from-prometheusrule.yml');

@@ -119,7 +119,10 @@ describe('DuckDbEventStore', () => {
     // so hand-written SQL on `events` dedupes by event_id like ClickHouse queries do.
     expect(await rawSql(path, 'SELECT count(*), count(DISTINCT event_id) FROM events')).toEqual([[5n, 3n]]);
     // ts is a plain TIMESTAMP so Grafana-style SQL works without casts.
-    const [[day]] = (await rawSql(path, "SELECT count(DISTINCT event_id) FROM events WHERE ts >= timezone('UTC', now()) - INTERVAL 1 DAY")) as [[bigint]];
+    const [[day]] = (await rawSql(
+      path,
+      "SELECT count(DISTINCT event_id) FROM events WHERE ts >= timezone('UTC', now()) - INTERVAL 1 DAY",
+    )) as [[bigint]];
     expect(day).toBe(3n);
   });
 
@@ -224,11 +227,9 @@ for (let batchNo = 0; ; batchNo++) {
 }
 `,
     );
-    const child = spawn(
-      process.execPath,
-      [script, pathToFileURL(compiled).href, pathToFileURL(compiledIds).href, path, project],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [script, pathToFileURL(compiled).href, pathToFileURL(compiledIds).href, path, project], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));

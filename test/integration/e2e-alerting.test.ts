@@ -99,7 +99,11 @@ describe('end to end: compter → Prometheus (shipped rules) → Alertmanager (s
     });
     expect(created.status, await created.clone().text()).toBeLessThan(300);
 
-    const firing = await hook.waitFor((call) => overdueAlert(call, debt, 'firing') !== undefined, 30_000, `firing CompterDebtOverdue for ${debt}`);
+    const firing = await hook.waitFor(
+      (call) => overdueAlert(call, debt, 'firing') !== undefined,
+      30_000,
+      `firing CompterDebtOverdue for ${debt}`,
+    );
     const alert = overdueAlert(firing, debt, 'firing')!;
     expect(alert.labels).toMatchObject({ alertname: 'CompterDebtOverdue', debt, project: 'default', severity: 'critical', job: 'compter' });
     expect(alert.annotations.runbook_url).toMatch(/runbooks\.md#compterdebtoverdue$/);

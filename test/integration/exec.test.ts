@@ -40,7 +40,10 @@ interface Run {
 }
 
 /** Starts `compter <args>` through PATH; `onStdout` sees output as it arrives. */
-function compter(args: string[], options: { env?: Record<string, string>; onStdout?: (text: string, pid: number) => void } = {}): Promise<Run> {
+function compter(
+  args: string[],
+  options: { env?: Record<string, string>; onStdout?: (text: string, pid: number) => void } = {},
+): Promise<Run> {
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}` };
   delete env.COMPTER_URL;
@@ -64,7 +67,11 @@ function compter(args: string[], options: { env?: Record<string, string>; onStdo
 let counter = 0;
 async function newDebt(): Promise<string> {
   const id = `exec-${++counter}`;
-  const res = await fetch(`${server.url}/v1/debts/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ schedule: { every: '1h' } }) });
+  const res = await fetch(`${server.url}/v1/debts/${id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ schedule: { every: '1h' } }),
+  });
   expect(res.status).toBe(201);
   return id;
 }
@@ -82,7 +89,17 @@ async function payments(id: string): Promise<any[]> {
 describe('compter exec against a running compter', () => {
   it('success: passes output through, pays start then success with one run id, host and duration', async () => {
     const id = await newDebt();
-    const run = await compter(['exec', '--url', server.url, '--debt', id, '--', process.execPath, '-e', "setTimeout(() => console.log('all good'), 300)"]);
+    const run = await compter([
+      'exec',
+      '--url',
+      server.url,
+      '--debt',
+      id,
+      '--',
+      process.execPath,
+      '-e',
+      "setTimeout(() => console.log('all good'), 300)",
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('all good\n');
     expect(run.stderr).toBe('');
@@ -126,7 +143,8 @@ describe('compter exec against a running compter', () => {
 
   it('forwards SIGTERM to the command and exits with its code (143), recorded as a fail', async () => {
     const id = await newDebt();
-    const script = "process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(143); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const script =
+      "process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(143); }); console.log('ready'); setInterval(() => {}, 1000);";
     let signalled = false;
     const run = await compter(['exec', '--url', server.url, '--debt', id, '--', process.execPath, '-e', script], {
       onStdout: (text, pid) => {
@@ -162,7 +180,9 @@ describe('compter exec against a running compter', () => {
   });
 
   it('reads COMPTER_URL from the environment and creates the debt on first use with --every', async () => {
-    const run = await compter(['exec', '--debt', 'exec-vivified', '--every', '1h', '--grace', '10m', '--', 'true'], { env: { COMPTER_URL: server.url } });
+    const run = await compter(['exec', '--debt', 'exec-vivified', '--every', '1h', '--grace', '10m', '--', 'true'], {
+      env: { COMPTER_URL: server.url },
+    });
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     const debt = await get('/v1/debts/exec-vivified');
@@ -182,7 +202,19 @@ describe('compter exec against a running compter', () => {
 describe('compter exec when compter is down or slow', () => {
   it('compter unreachable: the job runs and exits with its own code within the --timeout budget', async () => {
     const closedPort = await freePort();
-    const run = await compter(['exec', '--url', `http://127.0.0.1:${closedPort}`, '--debt', 'any', '--timeout', '2', '--', process.execPath, '-e', "console.log('ran anyway at ' + Date.now()); process.exit(5)"]);
+    const run = await compter([
+      'exec',
+      '--url',
+      `http://127.0.0.1:${closedPort}`,
+      '--debt',
+      'any',
+      '--timeout',
+      '2',
+      '--',
+      process.execPath,
+      '-e',
+      "console.log('ran anyway at ' + Date.now()); process.exit(5)",
+    ]);
     const exitedAt = Date.now();
     expect(run.stdout).toMatch(/^ran anyway at \d+\n$/);
     expect(run.code).toBe(5);
@@ -196,9 +228,13 @@ describe('compter exec when compter is down or slow', () => {
   it('compter accepting connections but never answering: still bounded (COMPTER_EXEC_TIMEOUT)', async () => {
     const sockets: Socket[] = [];
     const silent: TcpServer = createTcpServer((s) => sockets.push(s));
-    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)),
+    );
     try {
-      const run = await compter(['exec', '--debt', 'any', '--', process.execPath, '-e', 'console.log(Date.now())'], { env: { COMPTER_URL: `http://127.0.0.1:${port}`, COMPTER_EXEC_TIMEOUT: '1.5' } });
+      const run = await compter(['exec', '--debt', 'any', '--', process.execPath, '-e', 'console.log(Date.now())'], {
+        env: { COMPTER_URL: `http://127.0.0.1:${port}`, COMPTER_EXEC_TIMEOUT: '1.5' },
+      });
       const exitedAt = Date.now();
       expect(run.code).toBe(0);
       expect(run.stderr).toContain('timed out');
@@ -219,15 +255,21 @@ describe('compter exec when compter is down or slow', () => {
       req.on('end', () => {
         seen.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body: JSON.parse(body) });
         if (failuresLeft-- > 0) {
-          res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"unavailable","message":"busy","requestId":"x"}}');
+          res
+            .writeHead(503, { 'content-type': 'application/json' })
+            .end('{"error":{"code":"unavailable","message":"busy","requestId":"x"}}');
         } else {
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         }
       });
     });
-    const port = await new Promise<number>((resolve) => fake.listen(0, '127.0.0.1', () => resolve((fake.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      fake.listen(0, '127.0.0.1', () => resolve((fake.address() as { port: number }).port)),
+    );
     try {
-      const run = await compter(['exec', '--debt', 'nightly', '--', 'sh', '-c', 'echo done; exit 3'], { env: { COMPTER_URL: `http://127.0.0.1:${port}/`, COMPTER_TOKEN: 'secret-token' } });
+      const run = await compter(['exec', '--debt', 'nightly', '--', 'sh', '-c', 'echo done; exit 3'], {
+        env: { COMPTER_URL: `http://127.0.0.1:${port}/`, COMPTER_TOKEN: 'secret-token' },
+      });
       expect(run.code).toBe(3);
       expect(run.stderr).toBe('');
       expect(seen.map((r) => r.body.kind)).toEqual(['start', 'start', 'start', 'fail']);

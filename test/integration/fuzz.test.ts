@@ -65,7 +65,12 @@ function describeRequest(r: FuzzRequest): string {
 
 async function send(base: string, request: FuzzRequest): Promise<Outcome> {
   try {
-    const init: RequestInit = { method: request.method, headers: request.headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'manual' };
+    const init: RequestInit = {
+      method: request.method,
+      headers: request.headers,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      redirect: 'manual',
+    };
     if (request.body !== undefined) init.body = request.body;
     const res = await fetch(base + request.url, init);
     const text = await res.text();
@@ -77,7 +82,10 @@ async function send(base: string, request: FuzzRequest): Promise<Outcome> {
 }
 
 async function api(base: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + path, { ...init, headers: { authorization: `Bearer ${admin.secret}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+  const res = await fetch(base + path, {
+    ...init,
+    headers: { authorization: `Bearer ${admin.secret}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -122,79 +130,89 @@ async function checkConsistency(base: string, seedNote: string): Promise<Map<str
 }
 
 describe.each(['duckdb', 'clickhouse'] as const)('fuzzing every route (%s)', (store) => {
-  it(
-    `${REQUESTS} random and mutated requests: no 5xx, no crash, store consistent`,
-    async () => {
-      const seed = store === 'duckdb' ? SEED : (SEED ^ 0x9e3779b9) >>> 0;
-      const seedNote = `FUZZ_SEED=${SEED} (${store} run seed ${seed}); repeat with FUZZ_SEED=${SEED}`;
-      const { env, proc } = await startFuzzTarget(store);
-      let running: CompterProcess | null = proc;
-      try {
-        const slowloris = store === 'duckdb' ? slowHeaders(proc.url) : null;
-        const doc = await (await fetch(`${proc.url}/openapi.json`)).json();
-        const ops = operationsOf(doc);
-        expect(ops.length, seedNote).toBeGreaterThan(20);
+  it(`${REQUESTS} random and mutated requests: no 5xx, no crash, store consistent`, async () => {
+    const seed = store === 'duckdb' ? SEED : (SEED ^ 0x9e3779b9) >>> 0;
+    const seedNote = `FUZZ_SEED=${SEED} (${store} run seed ${seed}); repeat with FUZZ_SEED=${SEED}`;
+    const { env, proc } = await startFuzzTarget(store);
+    let running: CompterProcess | null = proc;
+    try {
+      const slowloris = store === 'duckdb' ? slowHeaders(proc.url) : null;
+      const doc = await (await fetch(`${proc.url}/openapi.json`)).json();
+      const ops = operationsOf(doc);
+      expect(ops.length, seedNote).toBeGreaterThan(20);
 
-        // A few real debts so valid-ish requests reach deep code paths.
-        const ids = Array.from({ length: 8 }, (_, i) => `fz-${i}`);
-        for (const id of ids.slice(0, 4)) expect((await api(proc.url, `/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }) })).status).toBe(201);
-        const pingIds = ((await api(proc.url, '/v1/debts')).body.debts as any[]).map((d) => d.pingId as string);
+      // A few real debts so valid-ish requests reach deep code paths.
+      const ids = Array.from({ length: 8 }, (_, i) => `fz-${i}`);
+      for (const id of ids.slice(0, 4))
+        expect(
+          (await api(proc.url, `/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }) })).status,
+        ).toBe(201);
+      const pingIds = ((await api(proc.url, '/v1/debts')).body.debts as any[]).map((d) => d.pingId as string);
 
-        const rng = new Rng(mulberry32(seed));
-        const ctx: FuzzContext = { rng, doc, ids, pingIds, pingKey: PING_KEY, project: 'fuzz', now: Date.now() };
-        const creds = { valid: admin.secret, others: [pinger.secret, reader.secret, outsider.secret] };
-        // Every operation first (coverage), then random ones.
-        const requests: FuzzRequest[] = [];
-        for (let i = 0; i < REQUESTS; i++) requests.push(buildRequest(ctx, i < ops.length * 2 ? ops[i % ops.length]! : rng.pick(ops), creds));
+      const rng = new Rng(mulberry32(seed));
+      const ctx: FuzzContext = { rng, doc, ids, pingIds, pingKey: PING_KEY, project: 'fuzz', now: Date.now() };
+      const creds = { valid: admin.secret, others: [pinger.secret, reader.secret, outsider.secret] };
+      // Every operation first (coverage), then random ones.
+      const requests: FuzzRequest[] = [];
+      for (let i = 0; i < REQUESTS; i++) requests.push(buildRequest(ctx, i < ops.length * 2 ? ops[i % ops.length]! : rng.pick(ops), creds));
 
-        const outcomes: Outcome[] = [];
-        let next = 0;
-        const started = Date.now();
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            while (next < requests.length) outcomes.push(await send(proc.url, requests[next++]!));
-          }),
-        );
-        const seconds = (Date.now() - started) / 1000;
+      const outcomes: Outcome[] = [];
+      let next = 0;
+      const started = Date.now();
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < requests.length) outcomes.push(await send(proc.url, requests[next++]!));
+        }),
+      );
+      const seconds = (Date.now() - started) / 1000;
 
-        const serverErrors = outcomes.filter((o) => o.status !== null && o.status >= 500).map((o) => `${o.status} ${describeRequest(o.request)} → ${o.excerpt}`);
-        // A body or header block far over its limit may be answered (413, 431) and the
-        // connection closed while the client is still sending: a refusal, not a failure.
-        const refusedEarly = (r: FuzzRequest) => (r.body?.length ?? 0) > BODY_LIMITS.ping || headerBytes(r) > SERVER_LIMITS.maxHeaderSize;
-        const brokenConnections = outcomes.filter((o) => o.status === null && !refusedEarly(o.request)).map((o) => `${o.error} ${describeRequest(o.request)}`);
-        const statuses = new Map<number | null, number>();
-        for (const o of outcomes) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
-        console.log(`fuzz ${store}: ${outcomes.length} requests in ${seconds.toFixed(1)}s, seed ${SEED}, statuses ${JSON.stringify([...statuses].sort())}`);
+      const serverErrors = outcomes
+        .filter((o) => o.status !== null && o.status >= 500)
+        .map((o) => `${o.status} ${describeRequest(o.request)} → ${o.excerpt}`);
+      // A body or header block far over its limit may be answered (413, 431) and the
+      // connection closed while the client is still sending: a refusal, not a failure.
+      const refusedEarly = (r: FuzzRequest) => (r.body?.length ?? 0) > BODY_LIMITS.ping || headerBytes(r) > SERVER_LIMITS.maxHeaderSize;
+      const brokenConnections = outcomes
+        .filter((o) => o.status === null && !refusedEarly(o.request))
+        .map((o) => `${o.error} ${describeRequest(o.request)}`);
+      const statuses = new Map<number | null, number>();
+      for (const o of outcomes) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
+      console.log(
+        `fuzz ${store}: ${outcomes.length} requests in ${seconds.toFixed(1)}s, seed ${SEED}, statuses ${JSON.stringify([...statuses].sort())}`,
+      );
 
-        expect(outcomes, seedNote).toHaveLength(REQUESTS);
-        expect(proc.proc.exitCode, `compter exited. ${seedNote}\n${proc.output().slice(-3000)}`).toBeNull();
-        const logged = proc.output().split('\n').filter((l) => l.includes('"level":50')).slice(-5).join('\n');
-        expect(serverErrors, `${seedNote}\n${logged}`).toEqual([]);
-        expect(brokenConnections, seedNote).toEqual([]);
-        expect((await fetch(`${proc.url}/healthz`)).status, seedNote).toBe(200);
-        // The fuzz did get through to the routes, not only bounce off validation.
-        expect(statuses.get(200) ?? 0, seedNote).toBeGreaterThan(REQUESTS / 10);
+      expect(outcomes, seedNote).toHaveLength(REQUESTS);
+      expect(proc.proc.exitCode, `compter exited. ${seedNote}\n${proc.output().slice(-3000)}`).toBeNull();
+      const logged = proc
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50'))
+        .slice(-5)
+        .join('\n');
+      expect(serverErrors, `${seedNote}\n${logged}`).toEqual([]);
+      expect(brokenConnections, seedNote).toEqual([]);
+      expect((await fetch(`${proc.url}/healthz`)).status, seedNote).toBe(200);
+      // The fuzz did get through to the routes, not only bounce off validation.
+      expect(statuses.get(200) ?? 0, seedNote).toBeGreaterThan(REQUESTS / 10);
 
-        if (slowloris) {
-          const heldMs = await slowloris;
-          expect(heldMs, 'a request whose headers never end is dropped (headersTimeout)').toBeLessThan(20_000);
-        }
-
-        const before = await checkConsistency(proc.url, seedNote);
-        expect(before.size, seedNote).toBeGreaterThanOrEqual(4);
-        const other = await fetch(`${proc.url}/v1/debts`, { headers: { authorization: `Bearer ${outsider.secret}` } });
-        for (const d of ((await other.json()) as any).debts) expect(d.project, seedNote).toBe('other');
-
-        // The log rebuilds the same debts after a restart.
-        expect(await proc.stop(), `${seedNote}\n${proc.output().slice(-2000)}`).toBe(0);
-        running = null;
-        running = await startCompterProcess(env);
-        const after = await checkConsistency(running.url, seedNote);
-        expect(after, seedNote).toEqual(before);
-      } finally {
-        if (running) await running.stop();
+      if (slowloris) {
+        const heldMs = await slowloris;
+        expect(heldMs, 'a request whose headers never end is dropped (headersTimeout)').toBeLessThan(20_000);
       }
-    },
-    180_000,
-  );
+
+      const before = await checkConsistency(proc.url, seedNote);
+      expect(before.size, seedNote).toBeGreaterThanOrEqual(4);
+      const other = await fetch(`${proc.url}/v1/debts`, { headers: { authorization: `Bearer ${outsider.secret}` } });
+      for (const d of ((await other.json()) as any).debts) expect(d.project, seedNote).toBe('other');
+
+      // The log rebuilds the same debts after a restart.
+      expect(await proc.stop(), `${seedNote}\n${proc.output().slice(-2000)}`).toBe(0);
+      running = null;
+      running = await startCompterProcess(env);
+      const after = await checkConsistency(running.url, seedNote);
+      expect(after, seedNote).toEqual(before);
+    } finally {
+      if (running) await running.stop();
+    }
+  }, 180_000);
 });

@@ -38,7 +38,10 @@ async function runScript(name: string, script: string, pingUrl: string): Promise
   const file = join(workDir, `${name}.sh`);
   await writeFile(file, script);
   await chmod(file, 0o755);
-  const child = spawn('bash', [file], { env: { ...process.env, PATH: pathWithUuidgen, PING_URL: pingUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', [file], {
+    env: { ...process.env, PATH: pathWithUuidgen, PING_URL: pingUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -47,7 +50,11 @@ async function runScript(name: string, script: string, pingUrl: string): Promise
 }
 
 async function newDebt(id: string): Promise<string> {
-  const res = await fetch(`${server.url}/v1/debts/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ schedule: { every: '1h' } }) });
+  const res = await fetch(`${server.url}/v1/debts/${id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ schedule: { every: '1h' } }),
+  });
   expect(res.status).toBe(201);
   return ((await res.json()) as { pingId: string }).pingId;
 }
@@ -125,7 +132,10 @@ curl -fsS -m 10 --retry 5 --data-raw "$m" $PING_URL/$?
     const run = await runScript('body', script, `${server.url}/ping/${pingId}`);
     expect(run).toMatchObject({ code: 0, stdout: 'OK', stderr: '' });
     const [paid] = await payments('hc-body');
-    expect(paid).toMatchObject({ kind: 'success', attributes: { exitCode: 0, message: 'renewed 2 certificates\nwarning: one expires soon' } });
+    expect(paid).toMatchObject({
+      kind: 'success',
+      attributes: { exitCode: 0, message: 'renewed 2 certificates\nwarning: one expires soon' },
+    });
   });
 
   it('slug URLs with the project ping key and ?create=1 create the check on first use', async () => {

@@ -131,10 +131,13 @@ describe.each(['duckdb', 'clickhouse'] as const)('nasty strings round-trip (%s)'
       expect(longHost.status).toBe(400);
       expect(longHost.body.error.problems.map((p: any) => p.path)).toEqual(['host']);
       // Unpaired surrogates have no UTF-8 form: 400 in every field.
-      for (const body of ['{"name":"a\\ud800"}', '{"labels":{"note":"\\udfff"}}']) expect((await c.json('PUT', '/v1/debts/big', body)).status).toBe(400);
-      for (const body of ['{"kind":"log","message":"\\ud83d"}', '{"kind":"log","host":"x\\udc00"}']) expect((await c.json('POST', '/v1/debts/big/payments', body)).status).toBe(400);
+      for (const body of ['{"name":"a\\ud800"}', '{"labels":{"note":"\\udfff"}}'])
+        expect((await c.json('PUT', '/v1/debts/big', body)).status).toBe(400);
+      for (const body of ['{"kind":"log","message":"\\ud83d"}', '{"kind":"log","host":"x\\udc00"}'])
+        expect((await c.json('POST', '/v1/debts/big/payments', body)).status).toBe(400);
       // A run id with spaces or non-ASCII: 422 (the domain's rule).
-      for (const runId of ["'; DROP TABLE events; --", 'r\u0000', 'r😀']) expect((await c.json('POST', '/v1/debts/big/payments', { kind: 'start', runId })).status).toBe(422);
+      for (const runId of ["'; DROP TABLE events; --", 'r\u0000', 'r😀'])
+        expect((await c.json('POST', '/v1/debts/big/payments', { kind: 'start', runId })).status).toBe(422);
       // SQL in an id never reaches a query: the id rule refuses it.
       expect((await c.json('GET', `/v1/debts/${encodeURIComponent("x'; DROP TABLE events; --")}`)).status).toBe(400);
       // A message over 10 KiB is kept, cut at 10 KiB on a character boundary (SPEC §2).

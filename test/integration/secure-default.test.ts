@@ -62,11 +62,16 @@ describe('secure default (the real CLI)', () => {
       expect((await fetch(`${proc.url}/v1/debts`)).status).toBe(401);
       const res = await fetch(`${proc.url}/v1/debts`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
-      const paid = await fetch(`${proc.url}/v1/debts/job-1/payments?every=1h`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const paid = await fetch(`${proc.url}/v1/debts/job-1/payments?every=1h`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(paid.status).toBe(201);
       expect(((await paid.json()) as any).project).toBe('alpha');
       // ping and read, not write.
-      expect((await fetch(`${proc.url}/v1/debts/job-1`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+      expect((await fetch(`${proc.url}/v1/debts/job-1`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).status).toBe(
+        403,
+      );
     } finally {
       await proc.stop();
     }

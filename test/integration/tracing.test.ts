@@ -19,7 +19,10 @@ interface OtlpSpan {
 }
 
 interface OtlpExport {
-  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[] }[];
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[];
+  }[];
 }
 
 let collector: Server;
@@ -66,11 +69,18 @@ describe('OpenTelemetry tracing', () => {
       OTEL_BSP_SCHEDULE_DELAY: '100',
     });
     try {
-      const put = await fetch(`${compter.url}/v1/debts/traced`, { method: 'PUT', body: '{"schedule":{"every":"1h"}}', headers: { 'content-type': 'application/json' } });
+      const put = await fetch(`${compter.url}/v1/debts/traced`, {
+        method: 'PUT',
+        body: '{"schedule":{"every":"1h"}}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(put.status).toBe(201);
       const until = Date.now() + 20_000;
       const names = () => new Set(spans().map((s) => s.span.name));
-      while (!(names().has('PUT /v1/debts/:id') && names().has('compter.store.append') && names().has('compter.spool.drain')) && Date.now() < until) {
+      while (
+        !(names().has('PUT /v1/debts/:id') && names().has('compter.store.append') && names().has('compter.spool.drain')) &&
+        Date.now() < until
+      ) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const all = spans();

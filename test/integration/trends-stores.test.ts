@@ -59,7 +59,11 @@ const engines: Engine[] = [
         store,
         cleanup: () => rm(dir, { recursive: true, force: true }),
         async countRows(project) {
-          const [row] = await store.readRows('SELECT count(*)::DOUBLE, count(DISTINCT event_id)::DOUBLE FROM events WHERE project = $1', [project], [VARCHAR]);
+          const [row] = await store.readRows(
+            'SELECT count(*)::DOUBLE, count(DISTINCT event_id)::DOUBLE FROM events WHERE project = $1',
+            [project],
+            [VARCHAR],
+          );
           return { rows: row![0] as number, ids: row![1] as number };
         },
         holdMerges: async () => undefined,
@@ -91,7 +95,10 @@ const engines: Engine[] = [
 ];
 
 /** What each engine answered, compared across engines at the end. */
-const answers = new Map<string, Partial<{ jobs: JobTrendRow[]; series: JobEndPoint[]; slos: SloTrendRow[]; jobJson: JobTrendJson[]; sloJson: SloTrendJson[] }>>();
+const answers = new Map<
+  string,
+  Partial<{ jobs: JobTrendRow[]; series: JobEndPoint[]; slos: SloTrendRow[]; jobJson: JobTrendJson[]; sloJson: SloTrendJson[] }>
+>();
 
 const byJob = <T extends { job: string }>(rows: readonly T[], job: string): T => {
   const row = rows.find((r) => r.job === job);
@@ -224,7 +231,13 @@ describe.each(engines)('trends on $name', (engine) => {
     expect(flaky.sameSideShare).toBeCloseTo(0.8, 9);
 
     // Two slots a day: occurrences are slots, days are dates.
-    expect(bySlo(rows, 'slotted')).toMatchObject({ days: 30, occurrences: 60, onTimeRatio: 1, medianLatenessSeconds: -30, sameSideShare: 1 });
+    expect(bySlo(rows, 'slotted')).toMatchObject({
+      days: 30,
+      occurrences: 60,
+      onTimeRatio: 1,
+      medianLatenessSeconds: -30,
+      sameSideShare: 1,
+    });
 
     expect((await queries.sloTrend({ project: history.project, dates, slos: ['flaky'] })).map((r) => r.sloId)).toEqual(['flaky']);
     answers.set(engine.name, { ...answers.get(engine.name), slos: rows });
@@ -254,7 +267,16 @@ describe.each(engines)('trends on $name', (engine) => {
     });
     expect(byJob(jobs, 'new-job').p90DurationSeconds).not.toBeNull();
     expect(Object.keys(slow).sort()).toEqual(
-      ['application', 'job', 'runs', 'durationSlopeSecondsPerDay', 'endLatenessSlopeSecondsPerDay', 'p50DurationSeconds', 'p90DurationSeconds', 'projectedBreachDate'].sort(),
+      [
+        'application',
+        'job',
+        'runs',
+        'durationSlopeSecondsPerDay',
+        'endLatenessSlopeSecondsPerDay',
+        'p50DurationSeconds',
+        'p90DurationSeconds',
+        'projectedBreachDate',
+      ].sort(),
     );
 
     const slos = await service.sloTrends(history.project, 30);
@@ -284,7 +306,9 @@ describe.each(engines)('trends on $name', (engine) => {
     const slope = Number(new RegExp(`compter_job_duration_trend_seconds_per_day${escape(labels)} (\\S+)`).exec(text)?.[1]);
     expect(slope).toBeCloseTo(60, 6);
     expect(text).toContain(`compter_job_projected_breach_timestamp_seconds${labels} ${nextDayAt('2027-01-14', 3) / 1000}\n`);
-    expect(text).not.toContain(`compter_job_projected_breach_timestamp_seconds{project="${history.project}",application="${APP}",job="flat-job"}`);
+    expect(text).not.toContain(
+      `compter_job_projected_breach_timestamp_seconds{project="${history.project}",application="${APP}",job="flat-job"}`,
+    );
     expect(text).not.toContain(`job="new-job"`);
     answers.set(engine.name, { ...answers.get(engine.name), jobJson: jobs, sloJson: slos });
   });
@@ -314,9 +338,9 @@ describe.each(engines)('trends on $name', (engine) => {
   it('refuses bad arguments before any SQL runs', async () => {
     await expect(queries.jobDurationTrend({ project: history.project, dates: [] })).rejects.toThrow(/dates/);
     await expect(queries.sloTrend({ project: "x' OR 1=1 --", dates })).rejects.toThrow(/project/);
-    await expect(
-      queries.jobEndSeries({ project: history.project, dates: [dates[0]!, { ...dates[0]!, index: 1 }] }),
-    ).rejects.toThrow(/repeat/);
+    await expect(queries.jobEndSeries({ project: history.project, dates: [dates[0]!, { ...dates[0]!, index: 1 }] })).rejects.toThrow(
+      /repeat/,
+    );
   });
 
   it('job and application names with quotes and backslashes are values, not SQL', async () => {
@@ -344,7 +368,11 @@ describe('ClickHouse trend_rows', () => {
       await admin.command({ query: migrationsTableSql(database).text });
       for (const m of migrations.filter((m) => m.version < 3)) {
         for (const statement of m.statements(database)) await admin.command({ query: statement.text });
-        await admin.insert({ table: `${database}.schema_migrations`, values: [{ version: m.version, name: m.name, applied_at: 0 }], format: 'JSONEachRow' });
+        await admin.insert({
+          table: `${database}.schema_migrations`,
+          values: [{ version: m.version, name: m.name, applied_at: 0 }],
+          format: 'JSONEachRow',
+        });
       }
       const history = new TrendHistory();
       await store.append(history.events);
@@ -356,7 +384,9 @@ describe('ClickHouse trend_rows', () => {
       // And the view takes over for what comes after.
       const later = new TrendHistory();
       await store.append(later.events);
-      expect(byJob(await trendQueriesFor(store).jobDurationTrend({ project: later.project, dates: WINDOW }), 'overdraft-calc').runs).toBe(30);
+      expect(byJob(await trendQueriesFor(store).jobDurationTrend({ project: later.project, dates: WINDOW }), 'overdraft-calc').runs).toBe(
+        30,
+      );
     } finally {
       await store.close();
       await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });

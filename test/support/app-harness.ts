@@ -18,7 +18,9 @@ export interface TestCompter extends Compter {
 }
 
 /** A compter on a real DuckDB file in a fresh temp directory, on a manual clock. */
-export async function startTestCompter(options: { now?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestCompter> {
+export async function startTestCompter(
+  options: { now?: string; dataDir?: string; env?: Record<string, string> } = {},
+): Promise<TestCompter> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'compter-test-')));
   const env = loadEnv({ COMPTER_DATA_DIR: dataDir, COMPTER_LOG_LEVEL: 'silent', COMPTER_FLUSH_INTERVAL_MS: '0', ...options.env });
   const clock = new ManualClock(Date.parse(options.now ?? '2026-11-20T12:00:00Z'));

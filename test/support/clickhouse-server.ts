@@ -321,7 +321,12 @@ class ManagedServer implements ClickHouseServer {
     const parts: string[] = [];
     for (const name of ['stderr.log', 'clickhouse-server.err.log']) {
       try {
-        parts.push(readFileSync(join(this.dir, 'log', name), 'utf8').split('\n').slice(-20).join('\n'));
+        parts.push(
+          readFileSync(join(this.dir, 'log', name), 'utf8')
+            .split('\n')
+            .slice(-20)
+            .join('\n'),
+        );
       } catch {
         // no such log yet
       }

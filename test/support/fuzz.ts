@@ -122,11 +122,26 @@ const PATH_TRICKS = [
   'a'.repeat(129),
 ];
 
-const WRONG_TYPES: unknown[] = [0, -1, 1e308, 0.5, -2147483649, 2 ** 53 + 1, true, false, null, [], {}, 'string', [1, 'a', null], { a: { b: [] } }];
+const WRONG_TYPES: unknown[] = [
+  0,
+  -1,
+  1e308,
+  0.5,
+  -2147483649,
+  2 ** 53 + 1,
+  true,
+  false,
+  null,
+  [],
+  {},
+  'string',
+  [1, 'a', null],
+  { a: { b: [] } },
+];
 
 /** A random string of `length` characters from a mix of ASCII, Unicode and control characters. */
 export function randomString(rng: Rng, length: number): string {
-  const pools = ['abcdefghijklmnopqrstuvwxyz0123456789-._', "'\"\\`;%$\u0000\n\t", 'éßøπжあ漢😀\u202e\u200d', '\ud800\udc00\udfff'];
+  const pools = ['abcdefghijklmnopqrstuvwxyz0123456789-._', '\'"\\`;%$\u0000\n\t', 'éßøπжあ漢😀\u202e\u200d', '\ud800\udc00\udfff'];
   let out = '';
   for (let i = 0; i < length; i++) out += rng.pick(pools[rng.chance(0.8) ? 0 : rng.int(1, 3)]!.split(''));
   return out;
@@ -152,12 +167,20 @@ export function nastyValue(rng: Rng): unknown {
   if (roll < 0.7) return hugeString(rng);
   if (roll < 0.8) return deepValue(rng.int(20, rng.chance(0.5) ? 40 : 3000), rng.chance(0.5));
   if (roll < 0.9) return randomString(rng, rng.int(1, 300));
-  return rng.pick([JSON.parse('{"__proto__":{"polluted":1}}'), { constructor: { prototype: { polluted: 1 } } }, Array(rng.int(1000, 12_000)).fill(0)]);
+  return rng.pick([
+    JSON.parse('{"__proto__":{"polluted":1}}'),
+    { constructor: { prototype: { polluted: 1 } } },
+    Array(rng.int(1000, 12_000)).fill(0),
+  ]);
 }
 
 function resolve(doc: any, schema: any): any {
   let s = schema;
-  for (let i = 0; s?.$ref && i < 10; i++) s = s.$ref.replace(/^#\//, '').split('/').reduce((n: any, k: string) => n?.[k], doc);
+  for (let i = 0; s?.$ref && i < 10; i++)
+    s = s.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce((n: any, k: string) => n?.[k], doc);
   return s ?? {};
 }
 
@@ -234,7 +257,8 @@ export function generate(ctx: FuzzContext, schema: any, name = '', depth = 0): u
   if (s.const !== undefined) return s.const;
   if (s.enum?.length) return rng.pick(s.enum);
   let type = s.type;
-  if (Array.isArray(type)) type = rng.pick(type.filter((t: string) => t !== 'null').length ? type.filter((t: string) => t !== 'null') : type);
+  if (Array.isArray(type))
+    type = rng.pick(type.filter((t: string) => t !== 'null').length ? type.filter((t: string) => t !== 'null') : type);
   if (type === undefined) type = s.properties ? 'object' : s.items ? 'array' : 'string';
   switch (type) {
     case 'string': {
@@ -266,7 +290,8 @@ export function generate(ctx: FuzzContext, schema: any, name = '', depth = 0): u
         if (required.has(key) || rng.chance(0.4)) out[key] = generate(ctx, sub, key, depth + 1);
       }
       if (s.additionalProperties && typeof s.additionalProperties === 'object' && !s.properties) {
-        for (let i = rng.int(0, 2); i > 0; i--) out[rng.pick(['team', 'env', 'owner'])] = generate(ctx, s.additionalProperties, '', depth + 1);
+        for (let i = rng.int(0, 2); i > 0; i--)
+          out[rng.pick(['team', 'env', 'owner'])] = generate(ctx, s.additionalProperties, '', depth + 1);
       }
       return out;
     }
@@ -310,7 +335,14 @@ export interface Credentials {
   others: string[];
 }
 
-const CONTENT_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/xml'];
+const CONTENT_TYPES = [
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=utf-16',
+  'application/xml',
+];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
 
 function garbageAuthorization(rng: Rng): string {
@@ -332,18 +364,31 @@ export function buildRequest(ctx: FuzzContext, op: Operation, creds: Credentials
   let method = rng.chance(0.04) ? rng.pick(METHODS) : op.method;
   let path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const param = op.params.find((p) => p.name === name && p.in === 'path');
-    const value = rng.chance(0.15) ? rng.pick(PATH_TRICKS) : encodeURIComponent(String(generate(ctx, param?.schema ?? { type: 'string' }, name)));
+    const value = rng.chance(0.15)
+      ? rng.pick(PATH_TRICKS)
+      : encodeURIComponent(String(generate(ctx, param?.schema ?? { type: 'string' }, name)));
     return value;
   });
-  if (rng.chance(0.03)) path = rng.pick([`${path}/`, `${path}//`, path.replace(/\//g, '//'), `${path}/..`, `${path}%2f..`, `/${'a/'.repeat(rng.int(10, 500))}`]);
+  if (rng.chance(0.03))
+    path = rng.pick([
+      `${path}/`,
+      `${path}//`,
+      path.replace(/\//g, '//'),
+      `${path}/..`,
+      `${path}%2f..`,
+      `/${'a/'.repeat(rng.int(10, 500))}`,
+    ]);
   const query = new URLSearchParams();
   for (const p of op.params.filter((q) => q.in === 'query')) {
     if (rng.chance(0.3)) query.append(p.name, String(generate(ctx, p.schema, p.name)));
   }
   if (rng.chance(0.15)) {
-    const name = rng.chance(0.5) && op.params.some((p) => p.in === 'query') ? rng.pick(op.params.filter((p) => p.in === 'query')).name : rng.pick(['limit', 'from', 'x', 'every', 'cron']);
+    const name =
+      rng.chance(0.5) && op.params.some((p) => p.in === 'query')
+        ? rng.pick(op.params.filter((p) => p.in === 'query')).name
+        : rng.pick(['limit', 'from', 'x', 'every', 'cron']);
     const value = nastyValue(rng);
-    query.append(name, typeof value === 'string' ? value.replace(/[\ud800-\udfff]/g, '') : JSON.stringify(value) ?? 'null');
+    query.append(name, typeof value === 'string' ? value.replace(/[\ud800-\udfff]/g, '') : (JSON.stringify(value) ?? 'null'));
   }
   const search = query.toString();
   const headers: Record<string, string> = {};
@@ -359,7 +404,7 @@ export function buildRequest(ctx: FuzzContext, op: Operation, creds: Credentials
     if (method !== 'GET' && method !== 'HEAD') {
       const value = op.jsonBody ? generate(ctx, op.jsonBody) : op.textBody ? randomString(rng, rng.int(0, 200)) : {};
       const mutated = rng.chance(0.55) ? mutate(rng, value) : value;
-      body = typeof mutated === 'string' && op.textBody && !op.jsonBody ? mutated : JSON.stringify(mutated) ?? 'null';
+      body = typeof mutated === 'string' && op.textBody && !op.jsonBody ? mutated : (JSON.stringify(mutated) ?? 'null');
       if (rng.chance(0.08)) {
         body = rng.pick([
           body.slice(0, rng.int(0, body.length)),

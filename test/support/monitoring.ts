@@ -35,7 +35,12 @@ export interface OwnedProcess {
   stop(): Promise<void>;
 }
 
-async function startOwned(bin: string, args: (port: number, dir: string) => string[], dir: string, readyPath: string): Promise<OwnedProcess> {
+async function startOwned(
+  bin: string,
+  args: (port: number, dir: string) => string[],
+  dir: string,
+  readyPath: string,
+): Promise<OwnedProcess> {
   let lastError: Error | undefined;
   // A free port can be taken by another suite between finding and binding it: retry.
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -82,7 +82,10 @@ export function freshDatabase(prefix = 'compter_it'): string {
 export class ClickHouseInspector {
   private readonly client: ClickHouseClient;
 
-  constructor(url: string, private readonly database: string) {
+  constructor(
+    url: string,
+    private readonly database: string,
+  ) {
     this.client = createClient({ url, request_timeout: 30_000 });
   }
 
@@ -113,7 +116,10 @@ export class ClickHouseInspector {
 }
 
 /** Asserts-friendly view: acknowledged messages missing or stored more than once. */
-export function compareWithStored(acknowledged: Map<string, Set<string>>, stored: Map<string, number>): { missing: string[]; duplicated: string[] } {
+export function compareWithStored(
+  acknowledged: Map<string, Set<string>>,
+  stored: Map<string, number>,
+): { missing: string[]; duplicated: string[] } {
   const missing: string[] = [];
   const duplicated: string[] = [];
   for (const messages of acknowledged.values()) {
@@ -155,7 +161,12 @@ export class TempDirs {
 }
 
 /** The environment of a compter process on ClickHouse with its own database and data directory. */
-export function clickhouseEnv(clickhouseUrl: string, database: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+export function clickhouseEnv(
+  clickhouseUrl: string,
+  database: string,
+  dataDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     COMPTER_STORE: 'clickhouse',
     COMPTER_CLICKHOUSE_URL: clickhouseUrl,
@@ -169,7 +180,11 @@ export function clickhouseEnv(clickhouseUrl: string, database: string, dataDir: 
 /** Defines hourly debts through the API; each must answer 201. */
 export async function defineDebts(url: string, debts: readonly string[]): Promise<void> {
   for (const id of debts) {
-    const res = await fetch(`${url}/v1/debts/${id}`, { method: 'PUT', body: JSON.stringify({ schedule: { every: '1h' } }), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${url}/v1/debts/${id}`, {
+      method: 'PUT',
+      body: JSON.stringify({ schedule: { every: '1h' } }),
+      headers: { 'content-type': 'application/json' },
+    });
     if (res.status !== 201) throw new Error(`defining ${id}: ${res.status} ${await res.text()}`);
   }
 }

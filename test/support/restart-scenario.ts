@@ -21,6 +21,9 @@ export async function scenario(c: TestCompter): Promise<void> {
 export async function observe(c: TestCompter): Promise<{ debts: unknown; metrics: string[] }> {
   const debts = (await c.json('GET', '/v1/debts')).body;
   const text = await (await c.request('/metrics')).text();
-  const metrics = text.split('\n').filter((l) => /^compter_(debt|payments|occurrences)/.test(l)).sort();
+  const metrics = text
+    .split('\n')
+    .filter((l) => /^compter_(debt|payments|occurrences)/.test(l))
+    .sort();
   return { debts, metrics };
 }

@@ -18,10 +18,35 @@ export const CALENDARS = {
 } as const;
 
 export const SLOS = {
-  overdraft: { name: 'Overdraft calculation', application: 'deposits', calendar: 'every-day', jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }], slack: '30m' },
-  dss: { name: 'Decision-support load', application: 'deposits', calendar: 'us-business', jobs: [{ job: 'dss-load', expectedStart: '02:00', expectedEnd: '05:00' }], slack: '1h' },
-  'bo-report': { name: 'Back-office report', application: 'backoffice', calendar: 'back-office', jobs: [{ job: 'report-gen', expectedEnd: '08:00' }], slack: '2h' },
-  summary: { name: 'Intraday summary', application: 'deposits', calendar: 'us-business', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary-build', expectedEnd: '+0m' }], slack: '20m' },
+  overdraft: {
+    name: 'Overdraft calculation',
+    application: 'deposits',
+    calendar: 'every-day',
+    jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
+    slack: '30m',
+  },
+  dss: {
+    name: 'Decision-support load',
+    application: 'deposits',
+    calendar: 'us-business',
+    jobs: [{ job: 'dss-load', expectedStart: '02:00', expectedEnd: '05:00' }],
+    slack: '1h',
+  },
+  'bo-report': {
+    name: 'Back-office report',
+    application: 'backoffice',
+    calendar: 'back-office',
+    jobs: [{ job: 'report-gen', expectedEnd: '08:00' }],
+    slack: '2h',
+  },
+  summary: {
+    name: 'Intraday summary',
+    application: 'deposits',
+    calendar: 'us-business',
+    within: { cron: '10,40 6-18 * * *' },
+    jobs: [{ job: 'summary-build', expectedEnd: '+0m' }],
+    slack: '20m',
+  },
 } as const;
 
 /** Defines the calendars and the named SLOs; every answer must be 201. */
@@ -38,13 +63,26 @@ export async function at(c: TestCompter, iso: string): Promise<void> {
 
 /** Reports job statuses (application deposits unless given); expects 200. */
 export async function report(c: TestCompter, ...items: Record<string, unknown>[]): Promise<{ accepted: number; duplicates: number }> {
-  const res = await c.json('POST', '/v1/job-status', items.map((i) => ({ application: 'deposits', ...i })));
+  const res = await c.json(
+    'POST',
+    '/v1/job-status',
+    items.map((i) => ({ application: 'deposits', ...i })),
+  );
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
 }
 
 /** A run on a business date: start and end given as UTC instants. */
-export async function runJob(c: TestCompter, job: string, businessDate: string, runId: string, startIso: string, endIso: string, status: 'succeed' | 'fail' = 'succeed', application = 'deposits'): Promise<void> {
+export async function runJob(
+  c: TestCompter,
+  job: string,
+  businessDate: string,
+  runId: string,
+  startIso: string,
+  endIso: string,
+  status: 'succeed' | 'fail' = 'succeed',
+  application = 'deposits',
+): Promise<void> {
   await at(c, startIso);
   await report(c, { application, job, status: 'start', time: startIso, businessDate, runId });
   await at(c, endIso);
@@ -63,7 +101,10 @@ export const brief = (rs: any[]): unknown[][] => rs.map((r) => [r.businessDate, 
 /** The SLO and job lines of /metrics. */
 export async function sloMetricLines(c: TestCompter): Promise<string[]> {
   const text = await (await c.request('/metrics')).text();
-  return text.split('\n').filter((l) => /^compter_(slo|job)_/.test(l)).sort();
+  return text
+    .split('\n')
+    .filter((l) => /^compter_(slo|job)_/.test(l))
+    .sort();
 }
 
 export function sample(lines: string[], prefix: string): number | undefined {
@@ -95,8 +136,18 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       await runJob(c, 'overdraft-calc', '2026-11-22', 'od-1122', '2026-11-23T05:30:00Z', '2026-11-23T07:40:00Z');
       // Monday's: it starts 00:30 Tuesday, names Monday, and its success names only the run.
       await at(c, '2026-11-24T05:30:00Z');
-      await report(c, { job: 'overdraft-calc', status: 'start', time: '2026-11-24T00:30:00-05:00', businessDate: '2026-11-23', runId: 'od-1123' });
-      expect((await c.json('GET', '/v1/slos/overdraft')).body.current).toMatchObject({ businessDate: '2026-11-23', status: 'running', actualStart: '2026-11-24T05:30:00.000Z' });
+      await report(c, {
+        job: 'overdraft-calc',
+        status: 'start',
+        time: '2026-11-24T00:30:00-05:00',
+        businessDate: '2026-11-23',
+        runId: 'od-1123',
+      });
+      expect((await c.json('GET', '/v1/slos/overdraft')).body.current).toMatchObject({
+        businessDate: '2026-11-23',
+        status: 'running',
+        actualStart: '2026-11-24T05:30:00.000Z',
+      });
       await at(c, '2026-11-24T07:50:00Z');
       await report(c, { job: 'overdraft-calc', status: 'succeed', time: '2026-11-24T02:50:00-05:00', runId: 'od-1123' });
       // Tuesday's run sends no business date at all: the calendar's 06:00 rollover derives Tuesday.
@@ -112,7 +163,18 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
         ['2026-11-25', null, 'pending', null],
       ]);
       const monday = (await rows(c, 'overdraft', '2026-11-23', '2026-11-23'))[0];
-      expect(monday).toEqual({ sloId: 'overdraft', businessDate: '2026-11-23', slot: null, expectedStart: '2026-11-24T05:30:00.000Z', expectedEnd: '2026-11-24T08:00:00.000Z', actualStart: '2026-11-24T05:30:00.000Z', actualEnd: '2026-11-24T07:50:00.000Z', status: 'on_time', latenessSeconds: -600, predictedEnd: '2026-11-24T07:50:00.000Z' });
+      expect(monday).toEqual({
+        sloId: 'overdraft',
+        businessDate: '2026-11-23',
+        slot: null,
+        expectedStart: '2026-11-24T05:30:00.000Z',
+        expectedEnd: '2026-11-24T08:00:00.000Z',
+        actualStart: '2026-11-24T05:30:00.000Z',
+        actualEnd: '2026-11-24T07:50:00.000Z',
+        status: 'on_time',
+        latenessSeconds: -600,
+        predictedEnd: '2026-11-24T07:50:00.000Z',
+      });
 
       // The log holds every status with its business date, run length and lateness (docs/events.md).
       const logged = await c.store.query({ project: 'default', job: 'overdraft-calc', types: ['job.status'], limit: 100, order: 'asc' });
@@ -132,7 +194,12 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
         ['2026-11-23', 'on_time', 'deposits', -600_000, ''],
         ['2026-11-24', 'late', 'deposits', 1_200_000, ''],
       ]);
-      expect(closed[1]!.attributes).toMatchObject({ expectedStart: Date.parse('2026-11-24T05:30:00Z'), expectedEnd: Date.parse('2026-11-24T08:00:00Z'), actualStart: Date.parse('2026-11-24T05:30:00Z'), actualEnd: Date.parse('2026-11-24T07:50:00Z') });
+      expect(closed[1]!.attributes).toMatchObject({
+        expectedStart: Date.parse('2026-11-24T05:30:00Z'),
+        expectedEnd: Date.parse('2026-11-24T08:00:00Z'),
+        actualStart: Date.parse('2026-11-24T05:30:00Z'),
+        actualEnd: Date.parse('2026-11-24T07:50:00Z'),
+      });
     });
 
     it('the decision-support load due by 05:00 each business day: a holiday, the day after Thanksgiving, a date with no events at all, a late delivery', async () => {
@@ -143,7 +210,10 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       await at(c, '2026-11-27T10:59:00Z');
       expect((await c.json('GET', '/v1/slos/dss')).body.current).toMatchObject({ businessDate: '2026-11-27', status: 'late' });
       await at(c, '2026-11-27T11:00:01Z');
-      expect((await c.json('GET', '/v1/slos/dss')).body).toMatchObject({ status: 'missed', deliveries: { on_time: 1, late: 0, missed: 1, failed: 0 } });
+      expect((await c.json('GET', '/v1/slos/dss')).body).toMatchObject({
+        status: 'missed',
+        deliveries: { on_time: 1, late: 0, missed: 1, failed: 0 },
+      });
       await runJob(c, 'dss-load', '2026-11-30', 'dss-1130', '2026-11-30T07:30:00Z', '2026-11-30T10:20:00Z');
 
       expect(brief(await rows(c, 'dss', '2026-11-25', '2026-11-30'))).toEqual([
@@ -155,7 +225,12 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
         ['2026-11-30', null, 'late', 1200],
       ]);
       const lines = await sloMetricLines(c);
-      for (const [outcome, n] of [['on_time', 1], ['late', 1], ['missed', 1], ['failed', 0]] as const) {
+      for (const [outcome, n] of [
+        ['on_time', 1],
+        ['late', 1],
+        ['missed', 1],
+        ['failed', 0],
+      ] as const) {
         expect(sample(lines, `compter_slo_deliveries_total${labels('dss')},outcome="${outcome}"}`)).toBe(n);
       }
       expect(sample(lines, `compter_slo_status${labels('dss')},status="late"}`)).toBe(1);
@@ -169,7 +244,13 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       const c = await boot('2026-11-25T12:00:00Z');
       await defineAll(c, ['bo-report', 'dss']);
       await at(c, '2026-11-28T12:55:00Z');
-      await report(c, { application: 'backoffice', job: 'report-gen', status: 'succeed', time: '2026-11-28T07:55:00-05:00', businessDate: '2026-11-28' });
+      await report(c, {
+        application: 'backoffice',
+        job: 'report-gen',
+        status: 'succeed',
+        time: '2026-11-28T07:55:00-05:00',
+        businessDate: '2026-11-28',
+      });
       await at(c, '2026-11-30T16:00:00Z');
       // Defined at 07:00 on Wednesday: Wednesday's report, due 08:00, is already owed.
       expect(brief(await rows(c, 'bo-report', '2026-11-24', '2026-11-30'))).toEqual([
@@ -207,12 +288,21 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
         ['2026-11-24', '07:40', 'on_time', -300],
         ['2026-11-24', '08:10', 'pending', null],
       ]);
-      expect(today[1]).toMatchObject({ expectedEnd: '2026-11-24T11:40:00.000Z', actualStart: '2026-11-24T11:30:00.000Z', actualEnd: '2026-11-24T11:45:00.000Z' });
+      expect(today[1]).toMatchObject({
+        expectedEnd: '2026-11-24T11:40:00.000Z',
+        actualStart: '2026-11-24T11:30:00.000Z',
+        actualEnd: '2026-11-24T11:45:00.000Z',
+      });
       expect(today.at(-1)).toMatchObject({ slot: '18:40', expectedEnd: '2026-11-24T23:40:00.000Z' });
       // Thanksgiving has no slots.
       expect(brief(await rows(c, 'summary', '2026-11-26', '2026-11-26'))).toEqual([['2026-11-26', null, 'not_scheduled', null]]);
       const closed = await c.store.query({ project: 'default', slo: 'summary', types: ['slo.closed'], limit: 100, order: 'asc' });
-      expect(closed.map((e) => [e.attributes.slot, e.status])).toEqual([['06:10', 'on_time'], ['06:40', 'late'], ['07:10', 'missed'], ['07:40', 'on_time']]);
+      expect(closed.map((e) => [e.attributes.slot, e.status])).toEqual([
+        ['06:10', 'on_time'],
+        ['06:40', 'late'],
+        ['07:10', 'missed'],
+        ['07:40', 'on_time'],
+      ]);
       const lines = await sloMetricLines(c);
       expect(sample(lines, `compter_slo_deliveries_total${labels('summary')},outcome="on_time"}`)).toBe(2);
     });
@@ -233,7 +323,11 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       // Wednesday: a failure and no rerun. Failed after the deadline, closed as failed after the slack.
       await runJob(c, 'dss-load', '2026-11-25', 'r-3', '2026-11-25T07:00:00Z', '2026-11-25T07:30:00Z', 'fail');
       await at(c, '2026-11-25T10:00:01Z');
-      expect((await rows(c, 'dss', '2026-11-25', '2026-11-25'))[0]).toMatchObject({ status: 'failed', actualStart: '2026-11-25T07:00:00.000Z', actualEnd: null });
+      expect((await rows(c, 'dss', '2026-11-25', '2026-11-25'))[0]).toMatchObject({
+        status: 'failed',
+        actualStart: '2026-11-25T07:00:00.000Z',
+        actualEnd: null,
+      });
       await at(c, '2026-11-25T11:00:01Z');
 
       expect(brief(await rows(c, 'dss', '2026-11-24', '2026-11-25'))).toEqual([
@@ -251,17 +345,26 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       const c = await boot('2026-11-21T06:00:00Z');
       await defineAll(c, ['dss']);
       // One hour on business days; five hours on days the calendar does not count.
-      for (const date of ['2026-11-21', '2026-11-22']) await runJob(c, 'dss-load', date, `h-${date}`, `${date}T07:00:00Z`, `${date}T12:00:00Z`);
-      for (const date of ['2026-11-23', '2026-11-24', '2026-11-25']) await runJob(c, 'dss-load', date, `h-${date}`, `${date}T07:00:00Z`, `${date}T08:00:00Z`);
+      for (const date of ['2026-11-21', '2026-11-22'])
+        await runJob(c, 'dss-load', date, `h-${date}`, `${date}T07:00:00Z`, `${date}T12:00:00Z`);
+      for (const date of ['2026-11-23', '2026-11-24', '2026-11-25'])
+        await runJob(c, 'dss-load', date, `h-${date}`, `${date}T07:00:00Z`, `${date}T08:00:00Z`);
       await runJob(c, 'dss-load', '2026-11-26', 'h-2026-11-26', '2026-11-26T07:00:00Z', '2026-11-26T12:00:00Z');
       // Friday starts 02:30: with a p90 of one hour it ends 03:30, well before 05:00.
       await at(c, '2026-11-27T07:30:00Z');
       await report(c, { job: 'dss-load', status: 'start', time: '2026-11-27T07:30:00Z', businessDate: '2026-11-27', runId: 'fri' });
-      expect((await c.json('GET', '/v1/slos/dss')).body.current).toMatchObject({ status: 'running', predictedEnd: '2026-11-27T08:30:00.000Z' });
+      expect((await c.json('GET', '/v1/slos/dss')).body.current).toMatchObject({
+        status: 'running',
+        predictedEnd: '2026-11-27T08:30:00.000Z',
+      });
       // Monday starts 04:30: predicted 05:30, after the deadline.
       await at(c, '2026-11-30T09:30:00Z');
       await report(c, { job: 'dss-load', status: 'start', time: '2026-11-30T09:30:00Z', businessDate: '2026-11-30', runId: 'mon' });
-      expect((await c.json('GET', '/v1/slos/dss')).body.current).toMatchObject({ businessDate: '2026-11-30', status: 'at_risk', predictedEnd: '2026-11-30T10:30:00.000Z' });
+      expect((await c.json('GET', '/v1/slos/dss')).body.current).toMatchObject({
+        businessDate: '2026-11-30',
+        status: 'at_risk',
+        predictedEnd: '2026-11-30T10:30:00.000Z',
+      });
       const lines = await sloMetricLines(c);
       expect(sample(lines, `compter_slo_status${labels('dss')},status="at_risk"}`)).toBe(1);
       expect(sample(lines, `compter_slo_predicted_end_timestamp_seconds${labels('dss')}}`)).toBe(Date.parse('2026-11-30T10:30:00Z') / 1000);
@@ -280,12 +383,22 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       await runJob(first, 'dss-load', '2026-11-24', 'r-2', '2026-11-24T07:40:00Z', '2026-11-24T10:10:00Z');
       await runJob(first, 'summary-build', '2026-11-24', 's-1', '2026-11-24T11:00:00Z', '2026-11-24T11:05:00Z');
       await at(first, '2026-11-25T12:00:00Z');
-      const before = { dss: await rows(first, 'dss', '2026-11-23', '2026-11-26'), summary: await rows(first, 'summary', '2026-11-24', '2026-11-24'), metrics: await sloMetricLines(first), slos: (await first.json('GET', '/v1/slos')).body };
+      const before = {
+        dss: await rows(first, 'dss', '2026-11-23', '2026-11-26'),
+        summary: await rows(first, 'summary', '2026-11-24', '2026-11-24'),
+        metrics: await sloMetricLines(first),
+        slos: (await first.json('GET', '/v1/slos')).body,
+      };
       await first.cleanup();
       const second = await start({ now: '2026-11-25T12:00:00Z', dataDir, env });
       open.push(second);
       expect(second.rebuilt.fromSnapshot).toBe(snapshotEvery !== '0');
-      const after = { dss: await rows(second, 'dss', '2026-11-23', '2026-11-26'), summary: await rows(second, 'summary', '2026-11-24', '2026-11-24'), metrics: await sloMetricLines(second), slos: (await second.json('GET', '/v1/slos')).body };
+      const after = {
+        dss: await rows(second, 'dss', '2026-11-23', '2026-11-26'),
+        summary: await rows(second, 'summary', '2026-11-24', '2026-11-24'),
+        metrics: await sloMetricLines(second),
+        slos: (await second.json('GET', '/v1/slos')).body,
+      };
       expect(after).toEqual(before);
       expect(brief(before.dss)).toEqual([
         ['2026-11-24', null, 'late', 600],

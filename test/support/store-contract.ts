@@ -104,14 +104,20 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       for (let i = 0; i < 4; i++) await store.append([events[6]!]);
       for (const limit of [1, 2, 3, 5, 8, 20]) {
         expect(await store.query({ project: log.project, limit, order: 'asc' }), `asc ${limit}`).toEqual(events.slice(0, limit));
-        expect(await store.query({ project: log.project, limit, order: 'desc' }), `desc ${limit}`).toEqual([...events].reverse().slice(0, limit));
+        expect(await store.query({ project: log.project, limit, order: 'desc' }), `desc ${limit}`).toEqual(
+          [...events].reverse().slice(0, limit),
+        );
       }
     });
 
     it('refuses a batch it can never hold with RangeError, storing none of it', async () => {
       const log = new EventLog();
       const good = log.event();
-      const bad = [log.event({ ts: Number.NaN }), log.event({ durationMs: Number.POSITIVE_INFINITY }), log.event({ latenessMs: Number.NaN })];
+      const bad = [
+        log.event({ ts: Number.NaN }),
+        log.event({ durationMs: Number.POSITIVE_INFINITY }),
+        log.event({ latenessMs: Number.NaN }),
+      ];
       for (const e of bad) await expect(store.append([good, e])).rejects.toBeInstanceOf(RangeError);
       expect(await store.query({ project: log.project, limit: 10, order: 'asc' })).toEqual([]);
     });
@@ -235,9 +241,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
 
     it('appends a batch of 10,000 events in one call', { timeout: 60_000 }, async () => {
       const log = new EventLog();
-      const events = Array.from({ length: 10_000 }, (_, i) =>
-        log.event({ durationMs: i, attributes: { i, message: `run ${i}` } }),
-      );
+      const events = Array.from({ length: 10_000 }, (_, i) => log.event({ durationMs: i, attributes: { i, message: `run ${i}` } }));
       await store.append(events);
       const read = await store.query({ project: log.project, limit: 20_000, order: 'asc' });
       expect(read.length).toBe(events.length);

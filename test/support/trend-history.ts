@@ -142,16 +142,41 @@ export class TrendHistory {
       const ts = nextDayAt(d.date, 4);
       // Other statuses and other event types with durations.
       this.push({ type: 'job.status', application: APP, job: 'overdraft-calc', status: 'start', businessDate: d.date, ts });
-      this.push({ type: 'job.status', application: APP, job: 'overdraft-calc', status: 'fail', businessDate: d.date, ts, durationMs: 9 * 60 * MIN });
-      this.push({ type: 'payment', debt: 'nightly', kind: 'success', businessDate: d.date, ts, durationMs: 9 * 60 * MIN, latenessMs: 9 * 60 * MIN });
-      this.push({ type: 'occurrence.closed', debt: 'nightly', status: 'paid_late', businessDate: d.date, ts, durationMs: 1, latenessMs: 9 * 60 * MIN });
+      this.push({
+        type: 'job.status',
+        application: APP,
+        job: 'overdraft-calc',
+        status: 'fail',
+        businessDate: d.date,
+        ts,
+        durationMs: 9 * 60 * MIN,
+      });
+      this.push({
+        type: 'payment',
+        debt: 'nightly',
+        kind: 'success',
+        businessDate: d.date,
+        ts,
+        durationMs: 9 * 60 * MIN,
+        latenessMs: 9 * 60 * MIN,
+      });
+      this.push({
+        type: 'occurrence.closed',
+        debt: 'nightly',
+        status: 'paid_late',
+        businessDate: d.date,
+        ts,
+        durationMs: 1,
+        latenessMs: 9 * 60 * MIN,
+      });
     }
   }
 
   /** A start and a succeed of one run, as the job-status feed reports them. */
   private run(job: string, date: string, endMs: number, durationMs: number | null, deadlineMs: number): void {
     const runId = `r-${++this.runs}`;
-    if (durationMs !== null) this.push({ type: 'job.status', application: APP, job, status: 'start', runId, businessDate: date, ts: endMs - durationMs });
+    if (durationMs !== null)
+      this.push({ type: 'job.status', application: APP, job, status: 'start', runId, businessDate: date, ts: endMs - durationMs });
     this.push({
       type: 'job.status',
       application: APP,

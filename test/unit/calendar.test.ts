@@ -1,11 +1,6 @@
 import Holidays from 'date-holidays';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  BusinessCalendar,
-  validateCalendarDefinition,
-  type CalendarDefinition,
-  type HolidayType,
-} from '../../src/domain/calendar.js';
+import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type HolidayType } from '../../src/domain/calendar.js';
 import { DomainError } from '../../src/domain/problems.js';
 
 // Real date-holidays data throughout: these tests pin what the library says, so an upgrade
@@ -23,11 +18,9 @@ function calendar(overrides: Partial<CalendarDefinition> = {}): BusinessCalendar
   });
 }
 
-const usNy = (types?: HolidayType[]) =>
-  calendar({ holidays: { country: 'US', state: 'NY', ...(types ? { types } : {}) } });
+const usNy = (types?: HolidayType[]) => calendar({ holidays: { country: 'US', state: 'NY', ...(types ? { types } : {}) } });
 const gbEngland = () => calendar({ tz: 'Europe/London', holidays: { country: 'GB', state: 'ENG' } });
-const denmark = (types?: HolidayType[]) =>
-  calendar({ tz: 'Europe/Copenhagen', holidays: { country: 'DK', ...(types ? { types } : {}) } });
+const denmark = (types?: HolidayType[]) => calendar({ tz: 'Europe/Copenhagen', holidays: { country: 'DK', ...(types ? { types } : {}) } });
 
 /** An instant given as a New York wall time in November (EST, UTC-5). */
 const nyNovember = (day: number, hour: number, minute = 0) => Date.UTC(2026, 10, day, hour + 5, minute);
@@ -56,7 +49,7 @@ describe('US (NY) holidays', () => {
       '2026-12-29 open',
       '2026-12-30 open',
       '2026-12-31 open', // New Year's Eve is an "observance"
-      '2027-01-01 New Year\'s Day',
+      "2027-01-01 New Year's Day",
       '2027-01-02 Weekend',
       '2027-01-03 Weekend',
       '2027-01-04 open',
@@ -67,7 +60,7 @@ describe('US (NY) holidays', () => {
     expect(usNy(['public', 'optional']).dayInfo('2026-12-24')).toMatchObject({ business: false, reason: 'Christmas Eve' });
   });
 
-  it('closes the substitute Friday when New Year\'s Day 2022 falls on a Saturday', () => {
+  it("closes the substitute Friday when New Year's Day 2022 falls on a Saturday", () => {
     const cal = usNy();
     expect(cal.dayInfo('2021-12-31')).toEqual({ date: '2021-12-31', business: false, reason: "New Year's Day (substitute day)" });
     // The holiday's own name beats "Weekend" as the explanation.
@@ -76,7 +69,7 @@ describe('US (NY) holidays', () => {
     expect(cal.previousBusinessDay('2022-01-03')).toBe('2021-12-30');
   });
 
-  it('closes the substitute Monday when New Year\'s Day 2023 falls on a Sunday', () => {
+  it("closes the substitute Monday when New Year's Day 2023 falls on a Sunday", () => {
     expect(usNy().dayInfo('2023-01-02')).toMatchObject({ business: false, reason: "New Year's Day (substitute day)" });
   });
 

@@ -212,7 +212,11 @@ describe("cronTimeline day fields are cron-parser's", () => {
     const timeline = cronTimeline(expr, 'UTC');
     expect(next(timeline, '2026-12-31T23:59:59Z', 40).map((line) => line?.slice(0, 24))).toEqual(expected);
     const backwards: string[] = [];
-    for (let slot = timeline.atOrBefore(at(expected[39]!)); backwards.length < 40 && slot !== null; slot = timeline.atOrBefore(slot.at - 1)) {
+    for (
+      let slot = timeline.atOrBefore(at(expected[39]!));
+      backwards.length < 40 && slot !== null;
+      slot = timeline.atOrBefore(slot.at - 1)
+    ) {
       backwards.push(new Date(slot.at).toISOString());
     }
     expect(backwards.reverse()).toEqual(expected);

@@ -39,7 +39,10 @@ describe('cron debt occurrences and outcomes', () => {
   });
 
   it('matches a run that started for 02:00 and finished at 03:05 to the 02:00 occurrence (hourly schedule)', () => {
-    const h = new DebtHarness(debtDef({ schedule: { kind: 'cron', cron: '0 * * * *', tz: 'UTC' }, graceMs: 10 * MIN }), t('2026-11-21T01:30:00Z'));
+    const h = new DebtHarness(
+      debtDef({ schedule: { kind: 'cron', cron: '0 * * * *', tz: 'UTC' }, graceMs: 10 * MIN }),
+      t('2026-11-21T01:30:00Z'),
+    );
     h.pay({ kind: 'start', runId: 'r1', at: t('2026-11-21T02:01:00Z') });
     expect(h.state.status).toBe('running');
     h.pay({ kind: 'success', runId: 'r1', at: t('2026-11-21T03:05:00Z') });
@@ -183,7 +186,10 @@ describe('every and one-off debts', () => {
   });
 
   it('a one-off deadline stays overdue until paid, then closes paid_late', () => {
-    const h = new DebtHarness(debtDef({ schedule: { kind: 'deadline', at: t('2026-12-01T06:00:00Z') }, graceMs: 0 }), t('2026-11-21T00:00:00Z'));
+    const h = new DebtHarness(
+      debtDef({ schedule: { kind: 'deadline', at: t('2026-12-01T06:00:00Z') }, graceMs: 0 }),
+      t('2026-11-21T00:00:00Z'),
+    );
     h.advance(t('2026-12-05T00:00:00Z'));
     expect(h.state.status).toBe('overdue');
     expect(h.outcomes()).toEqual([]);

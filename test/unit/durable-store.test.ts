@@ -80,7 +80,10 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function durable(inner: FlakyStore, options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number; drainIntervalMs?: number } = {}) {
+async function durable(
+  inner: FlakyStore,
+  options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number; drainIntervalMs?: number } = {},
+) {
   const dir = options.dir ?? (await tempDir());
   const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0, rotateMs: 0 })).spool;
   const errors: unknown[] = [];
@@ -105,7 +108,26 @@ let n = 0;
 
 function event(overrides: Partial<LogEvent> = {}): LogEvent {
   const ts = Date.UTC(2026, 10, 20, 12, 0, 0, n++);
-  return { eventId: ids.next(ts), project: 'p', type: 'payment', debt: 'd', application: '', job: '', slo: '', ts, ingestedAt: ts, kind: 'log', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null, attributes: {}, ...overrides };
+  return {
+    eventId: ids.next(ts),
+    project: 'p',
+    type: 'payment',
+    debt: 'd',
+    application: '',
+    job: '',
+    slo: '',
+    ts,
+    ingestedAt: ts,
+    kind: 'log',
+    status: '',
+    runId: '',
+    host: '',
+    businessDate: '',
+    durationMs: null,
+    latenessMs: null,
+    attributes: {},
+    ...overrides,
+  };
 }
 
 function batch(size: number): LogEvent[] {
@@ -220,7 +242,9 @@ describe('DurableEventStore', () => {
     expect(asc.map((e) => e.eventId)).toEqual(all);
     const desc = await store.query({ project: 'p', debt: 'd', limit: 4, order: 'desc' });
     expect(desc.map((e) => e.eventId)).toEqual([...all].reverse().slice(0, 4));
-    expect((await store.query({ project: 'p', debt: 'other', limit: 10, order: 'asc' })).map((e) => e.eventId)).toEqual([elsewhere[0]!.eventId]);
+    expect((await store.query({ project: 'p', debt: 'other', limit: 10, order: 'asc' })).map((e) => e.eventId)).toEqual([
+      elsewhere[0]!.eventId,
+    ]);
     expect(await store.query({ project: 'q', limit: 10, order: 'asc' })).toEqual([]);
     inner.mode = 'up';
     await waitFor(() => store.spooledEvents === 0);

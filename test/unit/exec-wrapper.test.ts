@@ -3,12 +3,26 @@ import { OutputTail, parseExecArgs, tailUtf8 } from '../../src/cli/exec.js';
 
 describe('compter exec: arguments', () => {
   it('takes options before -- and the command after it; flags override the environment', () => {
-    const { options } = parseExecArgs(['--url=http://a:1', '--debt', 'job', '--timeout', '2.5', '--every', '1h', '--', 'sh', '-c', 'exit 3'], { COMPTER_URL: 'http://env:2', COMPTER_TOKEN: 't', COMPTER_EXEC_TIMEOUT: '9' });
-    expect(options).toEqual({ url: 'http://a:1', debt: 'job', token: 't', timeoutMs: 2500, vivify: { every: '1h' }, command: ['sh', '-c', 'exit 3'] });
+    const { options } = parseExecArgs(
+      ['--url=http://a:1', '--debt', 'job', '--timeout', '2.5', '--every', '1h', '--', 'sh', '-c', 'exit 3'],
+      { COMPTER_URL: 'http://env:2', COMPTER_TOKEN: 't', COMPTER_EXEC_TIMEOUT: '9' },
+    );
+    expect(options).toEqual({
+      url: 'http://a:1',
+      debt: 'job',
+      token: 't',
+      timeoutMs: 2500,
+      vivify: { every: '1h' },
+      command: ['sh', '-c', 'exit 3'],
+    });
   });
 
   it('reads COMPTER_URL, COMPTER_TOKEN and COMPTER_EXEC_TIMEOUT; the command may start without --', () => {
-    const { options } = parseExecArgs(['--debt', 'job', 'backup.sh', '--full'], { COMPTER_URL: 'http://env:2', COMPTER_TOKEN: 'tok', COMPTER_EXEC_TIMEOUT: '3' });
+    const { options } = parseExecArgs(['--debt', 'job', 'backup.sh', '--full'], {
+      COMPTER_URL: 'http://env:2',
+      COMPTER_TOKEN: 'tok',
+      COMPTER_EXEC_TIMEOUT: '3',
+    });
     expect(options).toMatchObject({ url: 'http://env:2', token: 'tok', timeoutMs: 3000, command: ['backup.sh', '--full'] });
     expect(parseExecArgs(['--', 'true'], {}).options).toMatchObject({ url: null, debt: null, token: null, timeoutMs: 10_000 });
   });

@@ -345,7 +345,8 @@ describe('DebtSeries exposition', () => {
 
   it('writes an update that fits in place, and copies a chunk an unreleased render holds', () => {
     const series = threeDebts();
-    const overdueChunk = (r: { chunks: Buffer[] }): Buffer => r.chunks.find((b) => b.includes(`${METRIC.debtOverdue}{`) && !b.includes('#'))!;
+    const overdueChunk = (r: { chunks: Buffer[] }): Buffer =>
+      r.chunks.find((b) => b.includes(`${METRIC.debtOverdue}{`) && !b.includes('#'))!;
     const first = series.render();
     first.release();
     series.update(debtView({ debt: 'a', isOverdue: true }));
@@ -416,7 +417,7 @@ describe('DebtSeries exposition', () => {
     const text = renderText(series);
     expect(sampleLines(text).sort()).toEqual(sampleLines(renderText(fresh)).sort());
     // At most a few bytes of blank padding per remaining debt and removed slot.
-    expect(text.length - text.replace(/\n\n+/g, '\n').length).toBeLessThan(100 * DEBT_FAMILIES.length * 32 / 4);
+    expect(text.length - text.replace(/\n\n+/g, '\n').length).toBeLessThan((100 * DEBT_FAMILIES.length * 32) / 4);
   });
 });
 
@@ -424,7 +425,13 @@ describe('EntityExposition', () => {
   it('rejects lines for the wrong number of families and duplicate families', () => {
     const e = new EntityExposition([{ name: 'x_total', help: 'x', type: 'counter' }]);
     expect(() => e.upsert('k', ['a\n', 'b\n'])).toThrow();
-    expect(() => new EntityExposition([{ name: 'x', help: '', type: 'gauge' }, { name: 'x', help: '', type: 'gauge' }])).toThrow();
+    expect(
+      () =>
+        new EntityExposition([
+          { name: 'x', help: '', type: 'gauge' },
+          { name: 'x', help: '', type: 'gauge' },
+        ]),
+    ).toThrow();
   });
 
   it('escapes HELP text', () => {
@@ -441,14 +448,32 @@ describe('EntityExposition', () => {
       { chunkSize: 3 },
     );
     for (let i = 0; i < 10; i++) {
-      e.upsert(`s${i}`, [`compter_slo_lateness_seconds{slo="s${i}"} ${i}\n`, i % 2 ? `compter_slo_deliveries_total{slo="s${i}",outcome="on_time"} 1\n` : '']);
+      e.upsert(`s${i}`, [
+        `compter_slo_lateness_seconds{slo="s${i}"} ${i}\n`,
+        i % 2 ? `compter_slo_deliveries_total{slo="s${i}",outcome="on_time"} 1\n` : '',
+      ]);
     }
     renderText(e);
     e.upsert('s4', ['', `compter_slo_deliveries_total{slo="s4",outcome="late"} 2\n`]);
     e.remove('s5');
     const fams = parseExposition(renderText(e));
-    expect(fams.get('compter_slo_lateness_seconds')!.samples.map((s) => s.labels.slo)).toEqual(['s0', 's1', 's2', 's3', 's6', 's7', 's8', 's9']);
-    expect(fams.get('compter_slo_deliveries_total')!.samples.map((s) => `${s.labels.slo}:${s.value}`)).toEqual(['s1:1', 's3:1', 's4:2', 's7:1', 's9:1']);
+    expect(fams.get('compter_slo_lateness_seconds')!.samples.map((s) => s.labels.slo)).toEqual([
+      's0',
+      's1',
+      's2',
+      's3',
+      's6',
+      's7',
+      's8',
+      's9',
+    ]);
+    expect(fams.get('compter_slo_deliveries_total')!.samples.map((s) => `${s.labels.slo}:${s.value}`)).toEqual([
+      's1:1',
+      's3:1',
+      's4:2',
+      's7:1',
+      's9:1',
+    ]);
   });
 });
 

@@ -5,7 +5,12 @@ import { normalizeSloInput, parseSlotOffset, withinCronProblem, type SloInput } 
 const paths = (problems: { path: string }[]): string[] => problems.map((p) => p.path).sort();
 
 describe('normalizeSloInput', () => {
-  const valid: SloInput = { application: 'deposits', calendar: 'us-business', jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }], slack: '30m' };
+  const valid: SloInput = {
+    application: 'deposits',
+    calendar: 'us-business',
+    jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
+    slack: '30m',
+  };
 
   it('normalizes: job applications default to the SLO’s, slack in ms, no within', () => {
     const { definition, problems } = normalizeSloInput(valid, { id: 'overdraft', project: 'p' });
@@ -23,7 +28,10 @@ describe('normalizeSloInput', () => {
   });
 
   it('the SLO’s application defaults to its first job’s', () => {
-    const { definition } = normalizeSloInput({ calendar: 'c', jobs: [{ application: 'cards', job: 'x', expectedEnd: '05:00' }] }, { id: 's', project: 'p' });
+    const { definition } = normalizeSloInput(
+      { calendar: 'c', jobs: [{ application: 'cards', job: 'x', expectedEnd: '05:00' }] },
+      { id: 's', project: 'p' },
+    );
     expect(definition?.application).toBe('cards');
   });
 
@@ -42,7 +50,19 @@ describe('normalizeSloInput', () => {
       { id: 'bad', project: 'p' },
     );
     expect(definition).toBeUndefined();
-    expect(paths(problems)).toEqual(['calendar', 'id', 'jobs.0.application', 'jobs.0.expectedStart', 'jobs.0.job', 'jobs.1.application', 'jobs.1.expectedEnd', 'jobs.2.application', 'jobs.2.expectedEnd', 'jobs.2.job', 'slack']);
+    expect(paths(problems)).toEqual([
+      'calendar',
+      'id',
+      'jobs.0.application',
+      'jobs.0.expectedStart',
+      'jobs.0.job',
+      'jobs.1.application',
+      'jobs.1.expectedEnd',
+      'jobs.2.application',
+      'jobs.2.expectedEnd',
+      'jobs.2.job',
+      'slack',
+    ]);
   });
 
   it('needs at least one job; slack at most 31 days', () => {
@@ -51,10 +71,21 @@ describe('normalizeSloInput', () => {
   });
 
   it('within SLOs take offsets from the slot, and a cron of times only', () => {
-    const ok = normalizeSloInput({ application: 'a', calendar: 'c', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary', expectedEnd: '+0m' }] }, { id: 's', project: 'p' });
+    const ok = normalizeSloInput(
+      { application: 'a', calendar: 'c', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary', expectedEnd: '+0m' }] },
+      { id: 's', project: 'p' },
+    );
     expect(ok.problems).toEqual([]);
     expect(ok.definition?.within).toEqual({ cron: '10,40 6-18 * * *' });
-    const bad = normalizeSloInput({ application: 'a', calendar: 'c', within: { cron: '10 6 * * 1-5' }, jobs: [{ job: 'summary', expectedStart: '+5m', expectedEnd: '03:00' }] }, { id: 's', project: 'p' });
+    const bad = normalizeSloInput(
+      {
+        application: 'a',
+        calendar: 'c',
+        within: { cron: '10 6 * * 1-5' },
+        jobs: [{ job: 'summary', expectedStart: '+5m', expectedEnd: '03:00' }],
+      },
+      { id: 's', project: 'p' },
+    );
     expect(paths(bad.problems)).toEqual(['jobs.0.expectedEnd', 'within.cron']);
   });
 
@@ -73,14 +104,37 @@ describe('normalizeSloInput', () => {
 
 describe('parseJobStatusBody', () => {
   const now = Date.parse('2026-11-24T12:00:00Z');
-  const good = { application: 'deposits', job: 'overdraft-calc', status: 'start', time: '2026-11-24T00:30:00-05:00', businessDate: '2026-11-23', runId: 'r-1', host: 'batch-07' };
+  const good = {
+    application: 'deposits',
+    job: 'overdraft-calc',
+    status: 'start',
+    time: '2026-11-24T00:30:00-05:00',
+    businessDate: '2026-11-23',
+    runId: 'r-1',
+    host: 'batch-07',
+  };
 
   it('reads one object or an array', () => {
     const one = parseJobStatusBody(good, now);
     expect(one.malformed).toEqual([]);
     expect(one.invalid).toEqual([]);
-    expect(one.reports).toEqual([{ index: 0, pathPrefix: '', application: 'deposits', job: 'overdraft-calc', status: 'start', at: Date.parse('2026-11-24T05:30:00Z'), businessDate: '2026-11-23', runId: 'r-1', host: 'batch-07' }]);
-    const many = parseJobStatusBody([good, { ...good, status: 'succeed', runId: undefined, businessDate: undefined, time: undefined }], now);
+    expect(one.reports).toEqual([
+      {
+        index: 0,
+        pathPrefix: '',
+        application: 'deposits',
+        job: 'overdraft-calc',
+        status: 'start',
+        at: Date.parse('2026-11-24T05:30:00Z'),
+        businessDate: '2026-11-23',
+        runId: 'r-1',
+        host: 'batch-07',
+      },
+    ]);
+    const many = parseJobStatusBody(
+      [good, { ...good, status: 'succeed', runId: undefined, businessDate: undefined, time: undefined }],
+      now,
+    );
     expect(many.reports.map((r) => [r.pathPrefix, r.status, r.runId, r.businessDate, r.at])).toEqual([
       ['[0].', 'start', 'r-1', '2026-11-23', Date.parse('2026-11-24T05:30:00Z')],
       ['[1].', 'succeed', '', null, now],
@@ -110,7 +164,16 @@ describe('parseJobStatusBody', () => {
       now,
     );
     expect(bad.malformed).toEqual([]);
-    expect(paths(bad.invalid)).toEqual(['[0].status', '[1].time', '[2].time', '[3].businessDate', '[4].runId', '[5].application', '[5].job', '[6].businessDate']);
+    expect(paths(bad.invalid)).toEqual([
+      '[0].status',
+      '[1].time',
+      '[2].time',
+      '[3].businessDate',
+      '[4].runId',
+      '[5].application',
+      '[5].job',
+      '[6].businessDate',
+    ]);
     expect(bad.invalid.find((p) => p.path === '[6].businessDate')!.message).toMatch(/92 days/);
     expect(bad.invalid.find((p) => p.path === '[2].time')!.message).toMatch(/future/);
     expect(bad.reports).toEqual([]);

@@ -33,16 +33,36 @@ class ManualSink {
 }
 
 const now = Date.parse('2026-11-24T12:00:00Z');
-const report = { application: 'deposits', job: 'load', status: 'succeed', time: '2026-11-24T11:00:00Z', businessDate: '2026-11-24', runId: 'r-1' };
+const report = {
+  application: 'deposits',
+  job: 'load',
+  status: 'succeed',
+  time: '2026-11-24T11:00:00Z',
+  businessDate: '2026-11-24',
+  runId: 'r-1',
+};
 
 function engine(sink: ManualSink): SloEngine {
   const store = { query: async () => [] } as unknown as EventStore;
-  return new SloEngine({ clock: new ManualClock(now), sink, store, logger: pino({ level: 'silent' }), ids: new EventIdGenerator(), position: new LogPosition() });
+  return new SloEngine({
+    clock: new ManualClock(now),
+    sink,
+    store,
+    logger: pino({ level: 'silent' }),
+    ids: new EventIdGenerator(),
+    position: new LogPosition(),
+  });
 }
 
 const send = (e: SloEngine) => e.reportJobStatus('p', parseJobStatusBody(report, now).reports);
 const settled = async <T>(p: Promise<T>): Promise<'pending' | 'resolved' | 'rejected'> => {
-  const state = await Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), new Promise<'pending'>((r) => setTimeout(() => r('pending'), 20))]);
+  const state = await Promise.race([
+    p.then(
+      () => 'resolved' as const,
+      () => 'rejected' as const,
+    ),
+    new Promise<'pending'>((r) => setTimeout(() => r('pending'), 20)),
+  ]);
   return state;
 };
 

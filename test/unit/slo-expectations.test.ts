@@ -20,7 +20,10 @@ function wholeDay(tz: string, date: string, expectedStart: string | undefined, e
 describe('whole-day expectations: wall times in the calendar zone, never +86,400 s', () => {
   it('America/New_York, spring forward 2027-03-14', () => {
     // "03:00+1d" of Saturday the 13th is 03:00 EDT on the 14th (07:00Z), not 24 h after 03:00 EST (08:00Z).
-    expect(wholeDay('America/New_York', '2027-03-13', '00:30+1d', '03:00+1d')).toEqual(['2027-03-14T05:30:00.000Z', '2027-03-14T07:00:00.000Z']);
+    expect(wholeDay('America/New_York', '2027-03-13', '00:30+1d', '03:00+1d')).toEqual([
+      '2027-03-14T05:30:00.000Z',
+      '2027-03-14T07:00:00.000Z',
+    ]);
     // 01:30 is still EST; 02:30 does not exist and resolves to the end of the gap, 03:00 EDT.
     expect(wholeDay('America/New_York', '2027-03-14', '01:30', '02:30')).toEqual(['2027-03-14T06:30:00.000Z', '2027-03-14T07:00:00.000Z']);
     expect(wholeDay('America/New_York', '2027-03-14', undefined, '05:00')).toEqual([null, '2027-03-14T09:00:00.000Z']);
@@ -30,7 +33,10 @@ describe('whole-day expectations: wall times in the calendar zone, never +86,400
     // 01:30 happens twice: the first (EDT, UTC-4) counts.
     expect(wholeDay('America/New_York', '2027-11-07', undefined, '01:30')).toEqual([null, '2027-11-07T05:30:00.000Z']);
     // The 25-hour day: 03:00 EST on the 7th is 08:00Z.
-    expect(wholeDay('America/New_York', '2027-11-06', '00:30+1d', '03:00+1d')).toEqual(['2027-11-07T04:30:00.000Z', '2027-11-07T08:00:00.000Z']);
+    expect(wholeDay('America/New_York', '2027-11-06', '00:30+1d', '03:00+1d')).toEqual([
+      '2027-11-07T04:30:00.000Z',
+      '2027-11-07T08:00:00.000Z',
+    ]);
   });
 
   it('Europe/London, spring forward 2027-03-28', () => {
@@ -41,7 +47,10 @@ describe('whole-day expectations: wall times in the calendar zone, never +86,400
 
   it('Europe/London, fall back 2027-10-31', () => {
     expect(wholeDay('Europe/London', '2027-10-31', undefined, '01:30')).toEqual([null, '2027-10-31T00:30:00.000Z']);
-    expect(wholeDay('Europe/London', '2027-10-30', '00:30+1d', '03:00+1d')).toEqual(['2027-10-30T23:30:00.000Z', '2027-10-31T03:00:00.000Z']);
+    expect(wholeDay('Europe/London', '2027-10-30', '00:30+1d', '03:00+1d')).toEqual([
+      '2027-10-30T23:30:00.000Z',
+      '2027-10-31T03:00:00.000Z',
+    ]);
   });
 
   it('a row starts at its jobs’ earliest start and ends at their latest end', () => {

@@ -37,11 +37,23 @@ function rowAt(now: number, runs: JobRun[], p90Ms: number | null = null) {
 describe('computeRow: every status of SPEC §3', () => {
   it('pending: nothing reported yet', () => {
     const row = rowAt(START - HOUR, []);
-    expect(row).toMatchObject({ status: 'pending', actualStart: null, actualEnd: null, latenessMs: null, predictedEnd: null, isFinal: false, hasBegun: false });
+    expect(row).toMatchObject({
+      status: 'pending',
+      actualStart: null,
+      actualEnd: null,
+      latenessMs: null,
+      predictedEnd: null,
+      isFinal: false,
+      hasBegun: false,
+    });
   });
 
   it('running: a run started', () => {
-    expect(rowAt(START + 10 * MIN, [run('r1', START + 5 * MIN)])).toMatchObject({ status: 'running', actualStart: START + 5 * MIN, isFinal: false });
+    expect(rowAt(START + 10 * MIN, [run('r1', START + 5 * MIN)])).toMatchObject({
+      status: 'running',
+      actualStart: START + 5 * MIN,
+      isFinal: false,
+    });
   });
 
   it('at_risk: the p90 of recent durations puts the end after expectedEnd', () => {
@@ -68,7 +80,14 @@ describe('computeRow: every status of SPEC §3', () => {
 
   it('on_time: met by the deadline; lateness negative when early', () => {
     const row = rowAt(END - 5 * MIN, [run('r1', START, END - 10 * MIN, 'succeed')]);
-    expect(row).toMatchObject({ status: 'on_time', actualStart: START, actualEnd: END - 10 * MIN, latenessMs: -10 * MIN, predictedEnd: END - 10 * MIN, isFinal: true });
+    expect(row).toMatchObject({
+      status: 'on_time',
+      actualStart: START,
+      actualEnd: END - 10 * MIN,
+      latenessMs: -10 * MIN,
+      predictedEnd: END - 10 * MIN,
+      isFinal: true,
+    });
   });
 
   it('on_time: a success exactly at the deadline', () => {
@@ -80,7 +99,11 @@ describe('computeRow: every status of SPEC §3', () => {
   });
 
   it('late: met, but after the deadline (closed)', () => {
-    expect(rowAt(END + 20 * MIN, [run('r1', START, END + 20 * MIN, 'succeed')])).toMatchObject({ status: 'late', latenessMs: 20 * MIN, isFinal: true });
+    expect(rowAt(END + 20 * MIN, [run('r1', START, END + 20 * MIN, 'succeed')])).toMatchObject({
+      status: 'late',
+      latenessMs: 20 * MIN,
+      isFinal: true,
+    });
   });
 
   it('missed: still unmet when the slack ran out', () => {
@@ -89,7 +112,11 @@ describe('computeRow: every status of SPEC §3', () => {
   });
 
   it('missed: a success reported only after the slack ran out does not make it late', () => {
-    expect(rowAt(END + SLACK + MIN, [run('r1', START, END + SLACK + MIN, 'succeed')])).toMatchObject({ status: 'missed', isFinal: true, latenessMs: SLACK + MIN });
+    expect(rowAt(END + SLACK + MIN, [run('r1', START, END + SLACK + MIN, 'succeed')])).toMatchObject({
+      status: 'missed',
+      isFinal: true,
+      latenessMs: SLACK + MIN,
+    });
     expect(rowAt(END + SLACK + MIN, [run('r1', START, END + SLACK, 'succeed')])).toMatchObject({ status: 'late', isFinal: true });
   });
 
@@ -107,25 +134,59 @@ describe('computeRow: every status of SPEC §3', () => {
   });
 
   it('not_scheduled: a date that is not a business day', () => {
-    expect(notScheduledRow('dss', '2026-11-26')).toEqual({ sloId: 'dss', businessDate: '2026-11-26', slot: null, expectedStart: null, expectedEnd: null, actualStart: null, actualEnd: null, status: 'not_scheduled', latenessMs: null, predictedEnd: null });
+    expect(notScheduledRow('dss', '2026-11-26')).toEqual({
+      sloId: 'dss',
+      businessDate: '2026-11-26',
+      slot: null,
+      expectedStart: null,
+      expectedEnd: null,
+      actualStart: null,
+      actualEnd: null,
+      status: 'not_scheduled',
+      latenessMs: null,
+      predictedEnd: null,
+    });
   });
 
   it('several jobs: met when every one succeeded; actualEnd is the latest success, actualStart the earliest start', () => {
     const exp = expectation(['extract', 'load']);
     const extract = [run('e1', START - 10 * MIN, START + HOUR, 'succeed')];
-    const half = computeRow({ sloId: 's', expectation: exp, slackMs: SLACK, jobs: [{ runs: extract, p90DurationMs: null }, { runs: [], p90DurationMs: null }], now: START + HOUR });
+    const half = computeRow({
+      sloId: 's',
+      expectation: exp,
+      slackMs: SLACK,
+      jobs: [
+        { runs: extract, p90DurationMs: null },
+        { runs: [], p90DurationMs: null },
+      ],
+      now: START + HOUR,
+    });
     expect(half).toMatchObject({ status: 'running', actualStart: START - 10 * MIN, actualEnd: null, predictedEnd: null });
-    const both = computeRow({ sloId: 's', expectation: exp, slackMs: SLACK, jobs: [{ runs: extract, p90DurationMs: null }, { runs: [run('l1', START + HOUR, END + MIN, 'succeed')], p90DurationMs: null }], now: END + MIN });
+    const both = computeRow({
+      sloId: 's',
+      expectation: exp,
+      slackMs: SLACK,
+      jobs: [
+        { runs: extract, p90DurationMs: null },
+        { runs: [run('l1', START + HOUR, END + MIN, 'succeed')], p90DurationMs: null },
+      ],
+      now: END + MIN,
+    });
     expect(both).toMatchObject({ status: 'late', actualStart: START - 10 * MIN, actualEnd: END + MIN, latenessMs: MIN, isFinal: true });
   });
 
   it('a run that reported only its success counts from its end', () => {
-    expect(rowAt(END, [run('r1', null, END - MIN, 'succeed')])).toMatchObject({ status: 'on_time', actualStart: END - MIN, actualEnd: END - MIN });
+    expect(rowAt(END, [run('r1', null, END - MIN, 'succeed')])).toMatchObject({
+      status: 'on_time',
+      actualStart: END - MIN,
+      actualEnd: END - MIN,
+    });
   });
 });
 
 describe('nextChangeAt: when the timer must look again', () => {
-  const at = (now: number, runs: JobRun[], p90Ms: number | null = null) => nextChangeAt({ sloId: 'dss', expectation: expectation(), slackMs: SLACK, jobs: [{ runs, p90DurationMs: p90Ms }], now });
+  const at = (now: number, runs: JobRun[], p90Ms: number | null = null) =>
+    nextChangeAt({ sloId: 'dss', expectation: expectation(), slackMs: SLACK, jobs: [{ runs, p90DurationMs: p90Ms }], now });
 
   it('at expectedStart, when the p90 says it is too late to start, just after the deadline and after the slack', () => {
     expect(at(START - HOUR, [], 2 * HOUR)).toBe(START);
@@ -141,7 +202,10 @@ describe('nextChangeAt: when the timer must look again', () => {
 });
 
 describe('attributeRuns: runs of a business date to within slots', () => {
-  const { definition } = normalizeSloInput({ application: 'a', calendar: 'c', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary', expectedEnd: '+0m' }] }, { id: 's', project: 'p' });
+  const { definition } = normalizeSloInput(
+    { application: 'a', calendar: 'c', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary', expectedEnd: '+0m' }] },
+    { id: 's', project: 'p' },
+  );
   const rows = compileSlo(definition!).rowsOn('UTC', '2026-11-20');
 
   it('by start time: up to a slot’s deadline it serves that slot, after it the next one', () => {
@@ -158,7 +222,15 @@ describe('attributeRuns: runs of a business date to within slots', () => {
   });
 
   it('with expectedStart offsets a slot’s window opens at its expected start', () => {
-    const { definition: withStart } = normalizeSloInput({ application: 'a', calendar: 'c', within: { cron: '10,40 6-18 * * *' }, jobs: [{ job: 'summary', expectedStart: '-10m', expectedEnd: '+0m' }] }, { id: 's', project: 'p' });
+    const { definition: withStart } = normalizeSloInput(
+      {
+        application: 'a',
+        calendar: 'c',
+        within: { cron: '10,40 6-18 * * *' },
+        jobs: [{ job: 'summary', expectedStart: '-10m', expectedEnd: '+0m' }],
+      },
+      { id: 's', project: 'p' },
+    );
     const startRows = compileSlo(withStart!).rowsOn('UTC', '2026-11-20');
     // Starting 06:12 (after the 06:10 deadline) it still belongs to 06:10, whose window is [06:00, 06:30).
     const lateStart = run('x', T('2026-11-20T06:12:00Z'), T('2026-11-20T06:20:00Z'), 'succeed');

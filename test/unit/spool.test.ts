@@ -76,7 +76,9 @@ describe('Spool', () => {
     const dir = await tempDir();
     const { spool } = await openSpool(dir);
     const a = batch(3);
-    const b = [{ ...event(), attributes: { message: "é😀 \u0000 '\"\\\n", nested: { x: [1, null, true] } }, durationMs: 12, latenessMs: -5 }];
+    const b = [
+      { ...event(), attributes: { message: 'é😀 \u0000 \'"\\\n', nested: { x: [1, null, true] } }, durationMs: 12, latenessMs: -5 },
+    ];
     await spool.append(a);
     await spool.append(b);
     expect(spool.events).toBe(4);

@@ -32,8 +32,10 @@ const AUDITED: Record<string, string> = {
   'src/store/duckdb/duckdb-store.ts: direction': "'ASC' or 'DESC', chosen by a comparison",
   'src/store/duckdb/duckdb-store.ts: READ_COLUMNS': 'a constant column list',
   "src/store/duckdb/duckdb-store.ts: WRITE_COLUMNS.map(([column]) => column).join(', ')": 'column names from the constant WRITE_COLUMNS',
-  "src/store/duckdb/duckdb-store.ts: WRITE_COLUMNS.map(([, , select]) => select).join(', ')": 'select expressions from the constant WRITE_COLUMNS',
-  'src/store/duckdb/duckdb-store.ts: JSON_STRUCTURE': 'the JSON structure built from the constant WRITE_COLUMNS (the batch itself is a bound parameter)',
+  "src/store/duckdb/duckdb-store.ts: WRITE_COLUMNS.map(([, , select]) => select).join(', ')":
+    'select expressions from the constant WRITE_COLUMNS',
+  'src/store/duckdb/duckdb-store.ts: JSON_STRUCTURE':
+    'the JSON structure built from the constant WRITE_COLUMNS (the batch itself is a bound parameter)',
   'src/store/duckdb/duckdb-store.ts: STAGING_TABLE': 'a constant table name',
   'src/store/duckdb/duckdb-store.ts: kept': 'a constant subquery',
   // DuckDB trend queries: every value is bound by `bind()`, which returns the placeholder `$n`.
@@ -51,7 +53,7 @@ const AUDITED: Record<string, string> = {
   'src/store/duckdb/trend-sql.ts: dateRange(args, bind)': 'a condition built from placeholders',
   'src/store/duckdb/trend-sql.ts: dateRange(args, b.bind)': 'a condition built from placeholders',
   'src/store/duckdb/trend-sql.ts: succeededRuns(args, b.bind)': 'FROM/WHERE built from constants and placeholders',
-  'src/store/duckdb/trend-sql.ts: column': "latestOf() is only called with constant column names",
+  'src/store/duckdb/trend-sql.ts: column': 'latestOf() is only called with constant column names',
   "src/store/duckdb/trend-sql.ts: latestOf('duration_ms')": 'a constant column name',
   "src/store/duckdb/trend-sql.ts: latestOf('lateness_ms')": 'a constant column name',
   'src/store/duckdb/trend-sql.ts: y': 'slope() is only called with constant column names',
@@ -69,7 +71,8 @@ const AUDITED: Record<string, string> = {
   "src/store/clickhouse/clickhouse-store.ts: sql.raw(order === 'asc' ? '>' : '<')": 'constants chosen by a comparison',
 };
 
-const SQL_TEXT = /\b(SELECT|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\S+\s+SET|CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+(TABLE|PARTITION)|WHERE|ORDER\s+BY)\b/;
+const SQL_TEXT =
+  /\b(SELECT|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\S+\s+SET|CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+(TABLE|PARTITION)|WHERE|ORDER\s+BY)\b/;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -85,7 +88,12 @@ function sourceFiles(dir: string): string[] {
 function isConstantString(node: ts.Node): boolean {
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return true;
   if (ts.isParenthesizedExpression(node)) return isConstantString(node.expression);
-  return ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken && isConstantString(node.left) && isConstantString(node.right);
+  return (
+    ts.isBinaryExpression(node) &&
+    node.operatorToken.kind === ts.SyntaxKind.PlusToken &&
+    isConstantString(node.left) &&
+    isConstantString(node.right)
+  );
 }
 
 /** True inside `new SomethingError(...)`: text for people, never sent to a database. */
@@ -103,19 +111,23 @@ function sqlSinks(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const sinks: string[] = [];
   const text = (node: ts.Node) => node.getText(source).replace(/\s+/g, ' ');
-  const isSqlLiteral = (node: ts.Node) => (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && SQL_TEXT.test(node.text);
+  const isSqlLiteral = (node: ts.Node) =>
+    (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && SQL_TEXT.test(node.text);
   const visit = (node: ts.Node): void => {
     if (ts.isTemplateExpression(node) && !ts.isTaggedTemplateExpression(node.parent)) {
       const literal = [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join(' ');
       // In the store, a fragment such as `debt = ${x}` is SQL without a keyword: every template
       // there counts, except error messages.
-      if (SQL_TEXT.test(literal) || (inStore && !isErrorMessage(node))) for (const span of node.templateSpans) sinks.push(`${rel}: ${text(span.expression)}`);
+      if (SQL_TEXT.test(literal) || (inStore && !isErrorMessage(node)))
+        for (const span of node.templateSpans) sinks.push(`${rel}: ${text(span.expression)}`);
     }
     if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
       const [l, r] = [node.left, node.right];
-      if ((isSqlLiteral(l) && !isConstantString(r)) || (isSqlLiteral(r) && !isConstantString(l))) sinks.push(`${rel}: ${text(isSqlLiteral(l) ? r : l)}`);
+      if ((isSqlLiteral(l) && !isConstantString(r)) || (isSqlLiteral(r) && !isConstantString(l)))
+        sinks.push(`${rel}: ${text(isSqlLiteral(l) ? r : l)}`);
     }
-    if (ts.isCallExpression(node) && text(node.expression) === 'sql.raw' && !node.arguments.every(isConstantString)) sinks.push(`${rel}: ${text(node)}`);
+    if (ts.isCallExpression(node) && text(node.expression) === 'sql.raw' && !node.arguments.every(isConstantString))
+      sinks.push(`${rel}: ${text(node)}`);
     ts.forEachChild(node, visit);
   };
   visit(source);

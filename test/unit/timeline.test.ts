@@ -97,17 +97,14 @@ describe('rruleTimeline', () => {
 
   it('applies the DST rules to the wall time', () => {
     const gap = rruleTimeline({ rrule: 'FREQ=DAILY', at: '02:30', tz: 'America/New_York' });
-    expect(next(gap, '2027-03-13T08:00:00Z', 2)).toEqual([
-      '2027-03-14T07:00:00.000Z 2027-03-14',
-      '2027-03-15T06:30:00.000Z 2027-03-15',
-    ]);
+    expect(next(gap, '2027-03-13T08:00:00Z', 2)).toEqual(['2027-03-14T07:00:00.000Z 2027-03-14', '2027-03-15T06:30:00.000Z 2027-03-15']);
     const repeat = rruleTimeline({ rrule: 'FREQ=DAILY', at: '01:30', tz: 'America/New_York' });
     expect(show(repeat.after(at('2027-11-06T12:00:00Z')))).toBe('2027-11-07T05:30:00.000Z 2027-11-07');
     const lordHowe = rruleTimeline({ rrule: 'FREQ=DAILY', at: '02:15', tz: 'Australia/Lord_Howe' });
     expect(show(lordHowe.after(at('2027-10-02T00:00:00Z')))).toBe('2027-10-02T15:30:00.000Z 2027-10-03');
   });
 
-  it('finds a slot of the next date that precedes a repeated hour crossing midnight (St. John\'s, 2010)', () => {
+  it("finds a slot of the next date that precedes a repeated hour crossing midnight (St. John's, 2010)", () => {
     // 2010-11-07 00:01 NDT fell back to 2010-11-06 23:01 NST: midnight came before the repeat.
     const timeline = rruleTimeline({ rrule: 'FREQ=DAILY', at: '00:00', tz: 'America/St_Johns' });
     expect(show(timeline.atOrBefore(at('2010-11-07T03:00:00Z')))).toBe('2010-11-07T02:30:00.000Z 2010-11-07');
@@ -187,7 +184,11 @@ describe("rruleTimeline dates are rrule's own", () => {
     expect(forwards).toEqual(expected);
 
     const backwards: string[] = [];
-    for (let slot = timeline.atOrBefore(to.getTime()); slot !== null && slot.at >= from.getTime(); slot = timeline.atOrBefore(slot.at - 1)) {
+    for (
+      let slot = timeline.atOrBefore(to.getTime());
+      slot !== null && slot.at >= from.getTime();
+      slot = timeline.atOrBefore(slot.at - 1)
+    ) {
       backwards.push(slot.businessDate);
     }
     expect(backwards.reverse()).toEqual(expected);
@@ -236,7 +237,10 @@ describe('timelineOf', () => {
     expect(show(cron!.after(at('2027-03-13T12:00:00Z')))).toBe('2027-03-14T07:00:00.000Z 2027-03-14');
 
     const { lookup } = fakeCalendar(['2027-06-01']);
-    const rrule = timelineOf({ kind: 'rrule', rrule: 'FREQ=MONTHLY;BYMONTHDAY=1', at: '06:00', tz: 'Europe/Copenhagen', calendar: 'dk' }, lookup);
+    const rrule = timelineOf(
+      { kind: 'rrule', rrule: 'FREQ=MONTHLY;BYMONTHDAY=1', at: '06:00', tz: 'Europe/Copenhagen', calendar: 'dk' },
+      lookup,
+    );
     expect(show(rrule!.after(at('2027-05-15T00:00:00Z')))).toBe('2027-07-01T04:00:00.000Z 2027-07-01');
 
     const deadline = timelineOf({ kind: 'deadline', at: at('2026-12-01T06:00:00Z') });

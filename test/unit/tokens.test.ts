@@ -68,7 +68,9 @@ describe('token text and hashes', () => {
   });
 
   it('the registry finds a token by its text, never by its hash or a near miss', () => {
-    const registry = new TokenRegistry([{ name: 'ci', project: 'alpha', scopes: ['ping'], applications: ['deposits'], hash: hashToken('cpt_secret') }]);
+    const registry = new TokenRegistry([
+      { name: 'ci', project: 'alpha', scopes: ['ping'], applications: ['deposits'], hash: hashToken('cpt_secret') },
+    ]);
     expect(registry.lookup('cpt_secret')).toMatchObject({ name: 'ci', project: 'alpha', scopes: ['ping'] });
     expect(registry.lookup('cpt_secret')!.applications).toEqual(new Set(['deposits']));
     expect(registry.lookup(hashToken('cpt_secret'))).toBeNull();
@@ -89,7 +91,9 @@ describe('token text and hashes', () => {
 
 describe('scopes', () => {
   it('admin holds every scope, write holds read, the others only themselves', () => {
-    const table = (['ping', 'read', 'write', 'admin'] as const).map((has) => (['ping', 'read', 'write', 'admin'] as const).filter((need) => grantsScope([has], need)));
+    const table = (['ping', 'read', 'write', 'admin'] as const).map((has) =>
+      (['ping', 'read', 'write', 'admin'] as const).filter((need) => grantsScope([has], need)),
+    );
     expect(table).toEqual([['ping'], ['read'], ['read', 'write'], ['ping', 'read', 'write', 'admin']]);
   });
 
@@ -105,7 +109,8 @@ describe('scopes', () => {
     expect(requiredScope('PUT', '/debts')).toBe('write');
     expect(requiredScope('DELETE', '/v1/slos/x')).toBe('write');
     expect(requiredScope('PATCH', '/v1/debts/x')).toBe('write');
-    for (const open of ['/healthz', '/readyz', '/openapi.json', '/metrics', '/ping/abc', '/ping/key/debt/start', '/api/1/envelope/']) expect(requiredScope('GET', open)).toBeNull();
+    for (const open of ['/healthz', '/readyz', '/openapi.json', '/metrics', '/ping/abc', '/ping/key/debt/start', '/api/1/envelope/'])
+      expect(requiredScope('GET', open)).toBeNull();
     expect(requiredScope('GET', '/healthz/x')).toBe('read');
     expect(requiredScope('GET', '/pingx')).toBe('read');
   });
@@ -115,7 +120,9 @@ describe('compter token new', () => {
   it('prints a token and a compter.yaml line that declares exactly it', () => {
     const { token, record } = newToken(['--project', 'alpha', '--scopes', 'ping,read', '--applications', 'deposits,loans', '--name', 'ci']);
     const line = tokenYamlLine(record);
-    expect(line).toBe(`  - { name: ci, project: alpha, scopes: [ping, read], applications: [deposits, loans], hash: "${hashToken(token)}" }`);
+    expect(line).toBe(
+      `  - { name: ci, project: alpha, scopes: [ping, read], applications: [deposits, loans], hash: "${hashToken(token)}" }`,
+    );
     const { config, problems } = parseConfig(`tokens:\n${line}\n`);
     expect(problems).toEqual([]);
     expect(new TokenRegistry(config!.tokens).lookup(token)).toMatchObject({ name: 'ci', project: 'alpha', scopes: ['ping', 'read'] });
@@ -132,8 +139,21 @@ describe('compter token new', () => {
 
 describe('secure default', () => {
   it('knows loopback addresses', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['0.0.0.0', '::', '', '10.0.0.1', '128.0.0.1', '1127.0.0.1', '::ffff:10.0.0.1', 'example.com', 'localhost.example.com', '::2']) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '',
+      '10.0.0.1',
+      '128.0.0.1',
+      '1127.0.0.1',
+      '::ffff:10.0.0.1',
+      'example.com',
+      'localhost.example.com',
+      '::2',
+    ])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 
   it('with tokens anywhere; without, loopback only unless COMPTER_ALLOW_OPEN', () => {

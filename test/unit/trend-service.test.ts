@@ -11,7 +11,14 @@ import type { EventStore } from '../../src/store/event-store.js';
 import type { JobEndPoint, JobTrendArgs, JobTrendRow, SloTrendArgs, SloTrendRow, TrendQueries } from '../../src/store/trend-queries.js';
 import { trendQueriesFor } from '../../src/store/trend-store.js';
 
-const weekdays = new BusinessCalendar({ id: 'weekdays', tz: 'UTC', weekdays: [1, 2, 3, 4, 5], extraDates: [], excludeDates: [], newDayAt: '00:00' });
+const weekdays = new BusinessCalendar({
+  id: 'weekdays',
+  tz: 'UTC',
+  weekdays: [1, 2, 3, 4, 5],
+  extraDates: [],
+  excludeDates: [],
+  newDayAt: '00:00',
+});
 const NOW = Date.UTC(2026, 11, 11, 15); // Friday
 
 function row(job: string, fields: Partial<JobTrendRow> = {}): JobTrendRow {
@@ -143,11 +150,28 @@ describe('TrendService', () => {
 
   it('derives bias and a suggested expected end per SLO; an SLO without rows is listed empty', async () => {
     const queries = new FakeQueries();
-    queries.slos = [{ sloId: 'nightly', days: 30, occurrences: 30, onTimeRatio: 0.1, medianLatenessSeconds: 600, p90LatenessSeconds: 700, sameSideShare: 0.9 }];
+    queries.slos = [
+      {
+        sloId: 'nightly',
+        days: 30,
+        occurrences: 30,
+        onTimeRatio: 0.1,
+        medianLatenessSeconds: 600,
+        p90LatenessSeconds: 700,
+        sameSideShare: 0.9,
+      },
+    ];
     const quiet: TrendSlo = { ...nightly, id: 'quiet' };
     const service = new TrendService({ queries, inputs: inputs([quiet, nightly]), clock: new ManualClock(NOW) });
     expect(await service.sloTrends('p1', 30)).toEqual([
-      { sloId: 'nightly', onTimeRatio: 0.1, medianLatenessSeconds: 600, sameSideShare: 0.9, bias: 'late', suggestedExpectedEnd: '03:15+1d' },
+      {
+        sloId: 'nightly',
+        onTimeRatio: 0.1,
+        medianLatenessSeconds: 600,
+        sameSideShare: 0.9,
+        bias: 'late',
+        suggestedExpectedEnd: '03:15+1d',
+      },
       { sloId: 'quiet', onTimeRatio: null, medianLatenessSeconds: null, sameSideShare: null, bias: 'none', suggestedExpectedEnd: null },
     ]);
     expect((queries.calls[0]!.args as SloTrendArgs).slos).toEqual(['nightly', 'quiet']);
@@ -182,17 +206,24 @@ describe('TrendService', () => {
   });
 
   it('refuses a refresh period under a second', () => {
-    expect(() => new TrendService({ queries: new FakeQueries(), inputs: inputs([]), clock: new ManualClock(NOW), refreshSeconds: 0.5 })).toThrow(RangeError);
+    expect(
+      () => new TrendService({ queries: new FakeQueries(), inputs: inputs([]), clock: new ManualClock(NOW), refreshSeconds: 0.5 }),
+    ).toThrow(RangeError);
   });
 });
 
 describe('TrendSeries', () => {
   it('renders both gauges with escaped labels, and omits absent values', () => {
-    expect(renderTrendSeries('p1', { application: 'a"b', job: 'j\\1', durationSlopeSecondsPerDay: 60, projectedBreachAt: 1_800_000_000_000 })).toEqual([
+    expect(
+      renderTrendSeries('p1', { application: 'a"b', job: 'j\\1', durationSlopeSecondsPerDay: 60, projectedBreachAt: 1_800_000_000_000 }),
+    ).toEqual([
       'compter_job_duration_trend_seconds_per_day{project="p1",application="a\\"b",job="j\\\\1"} 60\n',
       'compter_job_projected_breach_timestamp_seconds{project="p1",application="a\\"b",job="j\\\\1"} 1800000000\n',
     ]);
-    expect(renderTrendSeries('p1', { application: 'a', job: 'j', durationSlopeSecondsPerDay: null, projectedBreachAt: null })).toEqual(['', '']);
+    expect(renderTrendSeries('p1', { application: 'a', job: 'j', durationSlopeSecondsPerDay: null, projectedBreachAt: null })).toEqual([
+      '',
+      '',
+    ]);
   });
 
   it('replaces one project without touching another', () => {
@@ -258,7 +289,9 @@ describe('SloTrendInputs', () => {
   it("gives each job's deadline in the calendar's zone, across the DST change", () => {
     const adapter = new SloTrendInputs(source([slo({})]), () => ['p1']);
     // Business date 2026-10-30 (EDT): 02:00 next day = 06:00Z. 2026-11-02 (EST): 07:00Z.
-    expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'a' }, '2026-10-30')).toBe(wallToInstant('America/New_York', '2026-10-31', 2, 0));
+    expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'a' }, '2026-10-30')).toBe(
+      wallToInstant('America/New_York', '2026-10-31', 2, 0),
+    );
     expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'a' }, '2026-11-02')).toBe(Date.UTC(2026, 10, 3, 7));
     expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'b' }, '2026-11-02')).toBe(Date.UTC(2026, 10, 3, 8, 30));
     expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'nope' }, '2026-11-02')).toBeNull();
@@ -266,10 +299,21 @@ describe('SloTrendInputs', () => {
   });
 
   it('an SLO repeating within the day has no single deadline per date', () => {
-    const within = slo({ within: { cron: '10,40 6-18 * * *' }, jobs: [{ application: 'app', job: 'a', expectedStart: null, expectedEnd: '+5m' }] });
+    const within = slo({
+      within: { cron: '10,40 6-18 * * *' },
+      jobs: [{ application: 'app', job: 'a', expectedStart: null, expectedEnd: '+5m' }],
+    });
     const adapter = new SloTrendInputs(source([within]), () => ['p1']);
     expect(adapter.expectedEndAt('p1', 'nightly', { application: 'app', job: 'a' }, '2026-11-02')).toBeNull();
-    expect(latestExpectedEnd({ within: { cron: '* * * * *' }, jobs: [{ application: 'a', job: 'x', expectedStart: null, expectedEnd: '-5m' }, { application: 'a', job: 'y', expectedStart: null, expectedEnd: '+1h' }] })).toBe('+1h');
+    expect(
+      latestExpectedEnd({
+        within: { cron: '* * * * *' },
+        jobs: [
+          { application: 'a', job: 'x', expectedStart: null, expectedEnd: '-5m' },
+          { application: 'a', job: 'y', expectedStart: null, expectedEnd: '+1h' },
+        ],
+      }),
+    ).toBe('+1h');
   });
 
   it('jobs in no SLO fall back to every calendar date', () => {

@@ -132,7 +132,6 @@ export const sql: SqlTag = Object.assign(
   {
     raw: (text: string): SqlFragment => new SqlFragment(text),
     ident: (name: string): SqlFragment => new SqlFragment(sqlIdentifier(name)),
-    join: (parts: readonly SqlFragment[], separator: string): SqlFragment =>
-      new SqlFragment(parts.map((p) => p.text).join(separator)),
+    join: (parts: readonly SqlFragment[], separator: string): SqlFragment => new SqlFragment(parts.map((p) => p.text).join(separator)),
   },
 );

@@ -212,7 +212,8 @@ export class DuckDbEventStore implements EventStore {
       } catch (err) {
         // Data DuckDB cannot convert (an unpaired surrogate) or hold (a null where the column is
         // NOT NULL) fails every retry too: say so, so the journal sets it aside.
-        if (/^(Conversion|Constraint) Error/.test((err as Error).message)) throw new RangeError(`the batch cannot be stored: ${(err as Error).message.split('\n')[0]}`);
+        if (/^(Conversion|Constraint) Error/.test((err as Error).message))
+          throw new RangeError(`the batch cannot be stored: ${(err as Error).message.split('\n')[0]}`);
         throw err;
       }
     });
@@ -320,9 +321,7 @@ export class DuckDbEventStore implements EventStore {
              (SELECT snapshot_id FROM snapshots UNION ALL SELECT snapshot_id FROM snapshot_chunks)`,
         );
         const snapshotId = next.getRows()[0]![0] as bigint;
-        const insert = await this.writer.prepare(
-          'INSERT INTO snapshot_chunks (snapshot_id, seq, chunk) VALUES ($1, $2, $3)',
-        );
+        const insert = await this.writer.prepare('INSERT INTO snapshot_chunks (snapshot_id, seq, chunk) VALUES ($1, $2, $3)');
         try {
           for (const [seq, chunk] of snapshot.chunks.entries()) {
             insert.bind([snapshotId, seq, chunk], [BIGINT, INTEGER, VARCHAR]);
@@ -472,7 +471,8 @@ function requireStorable(e: LogEvent): void {
 }
 
 function requireMs(value: number, field: string): void {
-  if (typeof value !== 'number' || !(Math.abs(value) <= MAX_ABS_MS)) throw new RangeError(`${field} must be a finite number of milliseconds, got ${value}`);
+  if (typeof value !== 'number' || !(Math.abs(value) <= MAX_ABS_MS))
+    throw new RangeError(`${field} must be a finite number of milliseconds, got ${value}`);
 }
 
 function toTimestamp(ms: number, field: string): DuckDBValue {
