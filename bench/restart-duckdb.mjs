@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { normalizeDebtInput } from '../dist/src/domain/debt-definition.js';
+import { normalizeDebtInput } from '../dist/src/domain/debts/debt-definition.js';
 import { DuckDbEventStore } from '../dist/src/store/duckdb/duckdb-store.js';
 import { progress } from './lib.mjs';
 

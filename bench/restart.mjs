@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeDebtInput } from '../dist/src/domain/debt-definition.js';
+import { normalizeDebtInput } from '../dist/src/domain/debts/debt-definition.js';
 import { ClickHouseEventStore } from '../dist/src/store/clickhouse/clickhouse-store.js';
 import { sqlString } from '../dist/src/store/clickhouse/sql.js';
 import { clickhouseQuery, startClickHouse } from './clickhouse.mjs';

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
-import type { Clock } from './domain/clock.js';
+import type { Clock } from './domain/time/clock.js';
 import type { DebtEngine } from './engine/debt-engine.js';
 import type { SloEngine } from './engine/slo-engine.js';
 import { registerCalendarRoutes } from './http/calendar-routes.js';

@@ -2,11 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { calendarDefinitionSchema, validateCalendarDefinition } from './domain/calendar.js';
-import { debtInputSchema, normalizeDebtInput } from './domain/debt-definition.js';
-import { normalizeSloInput, sloInputSchema } from './domain/slo.js';
+import { calendarDefinitionSchema, validateCalendarDefinition } from './domain/time/calendar.js';
+import { debtInputSchema, normalizeDebtInput } from './domain/debts/debt-definition.js';
+import { normalizeSloInput, sloInputSchema } from './domain/slos/slo.js';
 import { ID_PATTERN, type Problem } from './domain/problems.js';
-import { pingKeysConfigSchema } from './domain/ping-key.js';
+import { pingKeysConfigSchema } from './domain/debts/ping-key.js';
 import { limitsSchema, tokenListProblems, tokenRecordSchema } from './domain/tokens.js';
 
 /** Settings from the environment (SPEC §8). */

@@ -8,7 +8,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app.js';
 import { configPath, readConfigFile, type Env, type FileConfig } from './config.js';
-import { systemClock, type Clock } from './domain/clock.js';
+import { systemClock, type Clock } from './domain/time/clock.js';
 import { DebtEngine } from './engine/debt-engine.js';
 import { SloEngine } from './engine/slo-engine.js';
 import { SloTrendInputs, trendProjectsOf } from './engine/slo-trend-inputs.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/time/clock.js';
 import { WakeQueue } from './wake-queue.js';
 
 /** setTimeout cannot wait longer than 2^31-1 ms; longer sleeps wake early and re-check. */

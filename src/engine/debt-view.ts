@@ -1,7 +1,7 @@
-import { scheduleToJson } from '../domain/debt-definition.js';
-import { deriveStatus, nextDeadline } from '../domain/debt-decide.js';
-import type { DebtContext, DebtState, OpenOccurrence } from '../domain/debt-state.js';
-import type { DebtMetricsView, Outcome } from '../domain/debt-types.js';
+import { scheduleToJson } from '../domain/debts/debt-definition.js';
+import { deriveStatus, nextDeadline } from '../domain/debts/debt-decide.js';
+import type { DebtContext, DebtState, OpenOccurrence } from '../domain/debts/debt-state.js';
+import type { DebtMetricsView, Outcome } from '../domain/debts/debt-types.js';
 
 /** An occurrence as the API shows it (SPEC §4): instants ISO 8601 UTC, durations in seconds. */
 export interface OccurrenceJson {

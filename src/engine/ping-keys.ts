@@ -1,7 +1,7 @@
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/time/clock.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
-import { generatePingKey } from '../domain/ping-key.js';
+import { generatePingKey } from '../domain/debts/ping-key.js';
 import type { EventSink } from './debt-engine.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type DayInfo } from '../domain/calendar.js';
-import { addDays, compareDates, daysBetween, isValidDate } from '../domain/civil-date.js';
-import type { Clock } from '../domain/clock.js';
+import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type DayInfo } from '../domain/time/calendar.js';
+import { addDays, compareDates, daysBetween, isValidDate } from '../domain/time/civil-date.js';
+import type { Clock } from '../domain/time/clock.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
-import type { JobMetricsView, JobStatusReport } from '../domain/job-status.js';
+import type { JobMetricsView, JobStatusReport } from '../domain/slos/job-status.js';
 import { DomainError, assertNoProblems, type Problem } from '../domain/problems.js';
-import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slo-expectations.js';
+import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slos/slo-expectations.js';
 import {
   attributeRuns,
   computeRow,
@@ -18,9 +18,9 @@ import {
   type PerformanceRow,
   type RowInput,
   type RowVerdict,
-} from '../domain/slo-performance.js';
-import { normalizeSloInput, SLO_OUTCOMES, type SloDefinition, type SloInput, type SloMetricsView, type SloOutcome } from '../domain/slo.js';
-import { zonedParts } from '../domain/zoned-time.js';
+} from '../domain/slos/slo-performance.js';
+import { normalizeSloInput, SLO_OUTCOMES, type SloDefinition, type SloInput, type SloMetricsView, type SloOutcome } from '../domain/slos/slo.js';
+import { zonedParts } from '../domain/time/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
 import type { EventSink } from './debt-engine.js';
 import type { Projection } from './projection.js';

@@ -3,11 +3,11 @@
  * deadline on a business date, read through the engine's public API only.
  */
 import type { FileConfig } from '../config.js';
-import { BusinessCalendar } from '../domain/calendar.js';
-import { compileSlo, type CompiledSlo } from '../domain/slo-expectations.js';
-import type { SloDefinition } from '../domain/slo.js';
-import { parseDuration } from '../domain/duration.js';
-import { parseDayOffsetTime } from '../domain/zoned-time.js';
+import { BusinessCalendar } from '../domain/time/calendar.js';
+import { compileSlo, type CompiledSlo } from '../domain/slos/slo-expectations.js';
+import type { SloDefinition } from '../domain/slos/slo.js';
+import { parseDuration } from '../domain/time/duration.js';
+import { parseDayOffsetTime } from '../domain/time/zoned-time.js';
 import type { JobKey } from '../store/trend-queries.js';
 import type { CalendarJson, SloJson } from './slo-view.js';
 import type { TrendInputs, TrendSlo } from './trend-service.js';

@@ -1,6 +1,6 @@
-import type { CalendarDefinition } from '../domain/calendar.js';
-import type { PerformanceRow } from '../domain/slo-performance.js';
-import type { SloDefinition, SloOutcome, SloStatus } from '../domain/slo.js';
+import type { CalendarDefinition } from '../domain/time/calendar.js';
+import type { PerformanceRow } from '../domain/slos/slo-performance.js';
+import type { SloDefinition, SloOutcome, SloStatus } from '../domain/slos/slo.js';
 import { iso } from './debt-view.js';
 
 /** A performance row as the API shows it (SPEC §4): instants ISO 8601 UTC, lateness in seconds. */

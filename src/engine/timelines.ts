@@ -1,8 +1,8 @@
-import type { DebtDefinition } from '../domain/debt-definition.js';
-import type { DebtContext } from '../domain/debt-state.js';
+import type { DebtDefinition } from '../domain/debts/debt-definition.js';
+import type { DebtContext } from '../domain/debts/debt-state.js';
 import type { Problem } from '../domain/problems.js';
-import type { Timeline } from '../domain/schedule.js';
-import { timelineOf } from '../domain/timeline.js';
+import type { Timeline } from '../domain/time/schedule.js';
+import { timelineOf } from '../domain/time/timeline.js';
 
 /** Business calendars by project (the SLO engine holds them). */
 export interface ProjectCalendars {

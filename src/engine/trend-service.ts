@@ -1,14 +1,14 @@
 /**
  * Slowdown trends (SPEC §3 "Trends"): runs the store's trend queries over each calendar's
- * last N business dates, adds the math that is not SQL (domain/trends.ts), answers
+ * last N business dates, adds the math that is not SQL (domain/slos/trends.ts), answers
  * `/v1/trends/jobs` and `/v1/trends/slos`, keeps the per-job trend gauges fresh on a fixed
  * period, and hands the SLO engine each job's recent p90 duration for its predicted ends.
  *
  * Calendars and SLO definitions come through `TrendInputs`, which the SLO engine implements;
  * this service holds no SLO state of its own.
  */
-import type { BusinessCalendar } from '../domain/calendar.js';
-import type { Clock } from '../domain/clock.js';
+import type { BusinessCalendar } from '../domain/time/calendar.js';
+import type { Clock } from '../domain/time/clock.js';
 import { DomainError } from '../domain/problems.js';
 import {
   businessDateWindow,
@@ -21,7 +21,7 @@ import {
   type Bias,
   type IndexedDate,
   type LatenessPoint,
-} from '../domain/trends.js';
+} from '../domain/slos/trends.js';
 import type { JobTrendGauges, TrendSeries } from '../metrics/trend-series.js';
 import { MAX_TREND_FILTER, type JobEndPoint, type JobKey, type JobTrendRow, type TrendQueries } from '../store/trend-queries.js';
 

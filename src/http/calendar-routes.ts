@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { calendarDefinitionSchema, HOLIDAY_TYPES } from '../domain/calendar.js';
+import { calendarDefinitionSchema, HOLIDAY_TYPES } from '../domain/time/calendar.js';
 import type { SloEngine } from '../engine/slo-engine.js';
 import type { AppEnv } from './env.js';
 import { defineRoute } from './route.js';

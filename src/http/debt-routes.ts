@@ -1,10 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { debtInputSchema } from '../domain/debt-definition.js';
+import { debtInputSchema } from '../domain/debts/debt-definition.js';
 import type { LogEvent } from '../domain/event.js';
-import { paymentInputSchema, parseInstant } from '../domain/payment.js';
+import { paymentInputSchema, parseInstant } from '../domain/debts/payment.js';
 import { DomainError } from '../domain/problems.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import { iso } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';

@@ -1,6 +1,6 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Clock } from '../domain/clock.js';
-import { jobStatusItemSchema, MAX_JOB_STATUS_BATCH, parseJobStatusBody } from '../domain/job-status.js';
+import type { Clock } from '../domain/time/clock.js';
+import { jobStatusItemSchema, MAX_JOB_STATUS_BATCH, parseJobStatusBody } from '../domain/slos/job-status.js';
 import type { SloEngine } from '../engine/slo-engine.js';
 import { assertApplicationsAllowed } from './auth.js';
 import type { AppEnv } from './env.js';

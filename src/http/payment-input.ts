@@ -1,5 +1,5 @@
-import type { ScheduleInput } from '../domain/debt-definition.js';
-import { normalizePayment, type Payment, type PaymentInput } from '../domain/payment.js';
+import type { ScheduleInput } from '../domain/debts/debt-definition.js';
+import { normalizePayment, type Payment, type PaymentInput } from '../domain/debts/payment.js';
 import { assertNoProblems } from '../domain/problems.js';
 import type { Vivify } from '../engine/debt-engine.js';
 

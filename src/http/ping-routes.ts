@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
-import type { Clock } from '../domain/clock.js';
-import { MESSAGE_LIMIT_BYTES, truncateUtf8, type Payment } from '../domain/payment.js';
-import { isUuid } from '../domain/ping-key.js';
+import type { Clock } from '../domain/time/clock.js';
+import { MESSAGE_LIMIT_BYTES, truncateUtf8, type Payment } from '../domain/debts/payment.js';
+import { isUuid } from '../domain/debts/ping-key.js';
 import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine, Vivify } from '../engine/debt-engine.js';
 import type { AppEnv } from './env.js';

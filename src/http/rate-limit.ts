@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../domain/time/clock.js';
 import { DomainError } from '../domain/problems.js';
 import type { LimitsConfig, WindowLimits } from '../domain/tokens.js';
 import type { AppEnv } from './env.js';

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { debtInputSchema } from '../domain/debt-definition.js';
-import type { Clock } from '../domain/clock.js';
+import { debtInputSchema } from '../domain/debts/debt-definition.js';
+import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom } from './payment-input.js';

@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
-import type { Clock } from '../domain/clock.js';
-import type { DebtInput, ScheduleInput } from '../domain/debt-definition.js';
-import type { Payment } from '../domain/payment.js';
+import type { Clock } from '../domain/time/clock.js';
+import type { DebtInput, ScheduleInput } from '../domain/debts/debt-definition.js';
+import type { Payment } from '../domain/debts/payment.js';
 import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { DebtJson } from '../engine/debt-view.js';

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { SLO_OUTCOMES, SLO_STATUSES, sloInputSchema } from '../domain/slo.js';
+import { SLO_OUTCOMES, SLO_STATUSES, sloInputSchema } from '../domain/slos/slo.js';
 import type { SloEngine } from '../engine/slo-engine.js';
 import type { AppEnv } from './env.js';
 import { BadRequestError } from './errors.js';

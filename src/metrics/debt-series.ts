@@ -2,7 +2,7 @@
  * The per-debt series of SPEC §6, kept incrementally: the engine calls `update` when a debt's
  * metrics view changes and `remove` when the debt is deleted; a scrape hands out cached bytes.
  */
-import { DEBT_STATUSES, OUTCOMES, PAYMENT_KINDS, type DebtMetricsView } from '../domain/debt-types.js';
+import { DEBT_STATUSES, OUTCOMES, PAYMENT_KINDS, type DebtMetricsView } from '../domain/debts/debt-types.js';
 import { METRIC } from './names.js';
 import {
   EntityExposition,

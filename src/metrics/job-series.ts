@@ -3,7 +3,7 @@
  * reports: runs by status and the last run's duration. The trend gauges of the same section
  * (duration slope, projected breach) come from the trend queries, not from here.
  */
-import type { JobMetricsView } from '../domain/job-status.js';
+import type { JobMetricsView } from '../domain/slos/job-status.js';
 import {
   EntityExposition,
   escapeLabelValue,

@@ -3,7 +3,7 @@
  * engine calls `update` whenever an SLO's current row or deliveries change, and a scrape hands
  * out cached bytes. SLOs are few, so an update is written at once.
  */
-import { SLO_OUTCOMES, SLO_STATUSES, type SloMetricsView } from '../domain/slo.js';
+import { SLO_OUTCOMES, SLO_STATUSES, type SloMetricsView } from '../domain/slos/slo.js';
 import {
   EntityExposition,
   escapeLabelValue,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { VARCHAR } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/domain/time/clock.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import type { LogEvent } from '../../src/domain/event.js';
 import { TrendService, type JobTrendJson, type SloTrendJson } from '../../src/engine/trend-service.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadEnv } from '../../src/config.js';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/domain/time/clock.js';
 import { createCompter, type Compter } from '../../src/main.js';
 
 export interface TestCompter extends Compter {

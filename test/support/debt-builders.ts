@@ -1,8 +1,8 @@
-import { applyDebtEvent } from '../../src/domain/debt-apply.js';
-import { advanceDebt, deriveStatus, payDebt, updateStatus, type DebtEventDraft } from '../../src/domain/debt-decide.js';
-import { DEFAULT_GRACE_MS, type DebtDefinition } from '../../src/domain/debt-definition.js';
-import { newDebtState, openThrough, type DebtState } from '../../src/domain/debt-state.js';
-import type { Payment } from '../../src/domain/payment.js';
+import { applyDebtEvent } from '../../src/domain/debts/debt-apply.js';
+import { advanceDebt, deriveStatus, payDebt, updateStatus, type DebtEventDraft } from '../../src/domain/debts/debt-decide.js';
+import { DEFAULT_GRACE_MS, type DebtDefinition } from '../../src/domain/debts/debt-definition.js';
+import { newDebtState, openThrough, type DebtState } from '../../src/domain/debts/debt-state.js';
+import type { Payment } from '../../src/domain/debts/payment.js';
 import { TimelineCache } from '../../src/engine/timelines.js';
 
 /** A debt definition with sensible test defaults. */

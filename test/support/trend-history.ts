@@ -4,12 +4,12 @@
  * both event stores, so both must give the same answers.
  */
 import { randomUUID } from 'node:crypto';
-import { BusinessCalendar } from '../../src/domain/calendar.js';
-import { addDays } from '../../src/domain/civil-date.js';
+import { BusinessCalendar } from '../../src/domain/time/calendar.js';
+import { addDays } from '../../src/domain/time/civil-date.js';
 import type { LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import { businessDateWindow, type IndexedDate } from '../../src/domain/trends.js';
-import { wallToInstant } from '../../src/domain/zoned-time.js';
+import { businessDateWindow, type IndexedDate } from '../../src/domain/slos/trends.js';
+import { wallToInstant } from '../../src/domain/time/zoned-time.js';
 import type { TrendInputs, TrendSlo } from '../../src/engine/trend-service.js';
 import type { JobKey } from '../../src/store/trend-queries.js';
 

@@ -1,6 +1,6 @@
 import Holidays from 'date-holidays';
 import { describe, expect, it, vi } from 'vitest';
-import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type HolidayType } from '../../src/domain/calendar.js';
+import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type HolidayType } from '../../src/domain/time/calendar.js';
 import { DomainError } from '../../src/domain/problems.js';
 
 // Real date-holidays data throughout: these tests pin what the library says, so an upgrade

@@ -8,7 +8,7 @@ import {
   epochDay,
   epochDayFromParts,
   isValidDate,
-} from '../../src/domain/civil-date.js';
+} from '../../src/domain/time/civil-date.js';
 
 describe('isValidDate', () => {
   it('accepts real dates, leap days included', () => {

@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
-import { cronTimeline, validateCron } from '../../src/domain/cron-schedule.js';
-import type { Slot, Timeline } from '../../src/domain/schedule.js';
+import { cronTimeline, validateCron } from '../../src/domain/time/cron-schedule.js';
+import type { Slot, Timeline } from '../../src/domain/time/schedule.js';
 
 const at = (iso: string): number => Date.parse(iso);
 const show = (slot: Slot | null): string | null => (slot === null ? null : `${new Date(slot.at).toISOString()} ${slot.businessDate}`);

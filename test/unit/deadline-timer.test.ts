@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/domain/clock.js';
+import { systemClock } from '../../src/domain/time/clock.js';
 import { DeadlineTimer } from '../../src/engine/deadline-timer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextDeadline, nextWakeAt } from '../../src/domain/debt-decide.js';
+import { nextDeadline, nextWakeAt } from '../../src/domain/debts/debt-decide.js';
 import { DomainError } from '../../src/domain/problems.js';
 import { DebtHarness, debtDef, t } from '../support/debt-builders.js';
 

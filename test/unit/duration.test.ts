@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationError, formatDurationSeconds, parseDuration } from '../../src/domain/duration.js';
+import { DurationError, formatDurationSeconds, parseDuration } from '../../src/domain/time/duration.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

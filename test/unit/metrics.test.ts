@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { DEBT_STATUSES, type DebtMetricsView } from '../../src/domain/debt-types.js';
+import { DEBT_STATUSES, type DebtMetricsView } from '../../src/domain/debts/debt-types.js';
 import { DEBT_FAMILIES, DebtSeries, renderDebtSeries } from '../../src/metrics/debt-series.js';
 import { EntityExposition, type ExpositionSource } from '../../src/metrics/entity-exposition.js';
 import { METRIC } from '../../src/metrics/names.js';

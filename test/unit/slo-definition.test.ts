@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobStatusBody } from '../../src/domain/job-status.js';
-import { normalizeSloInput, parseSlotOffset, withinCronProblem, type SloInput } from '../../src/domain/slo.js';
+import { parseJobStatusBody } from '../../src/domain/slos/job-status.js';
+import { normalizeSloInput, parseSlotOffset, withinCronProblem, type SloInput } from '../../src/domain/slos/slo.js';
 
 const paths = (problems: { path: string }[]): string[] => problems.map((p) => p.path).sort();
 

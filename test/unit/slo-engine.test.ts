@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/domain/time/clock.js';
 import type { LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import { parseJobStatusBody } from '../../src/domain/job-status.js';
+import { parseJobStatusBody } from '../../src/domain/slos/job-status.js';
 import { LogPosition } from '../../src/engine/rebuild.js';
 import { SloEngine } from '../../src/engine/slo-engine.js';
 import type { EventStore } from '../../src/store/event-store.js';

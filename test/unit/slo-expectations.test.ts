@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileSlo } from '../../src/domain/slo-expectations.js';
-import { normalizeSloInput, type SloDefinition, type SloInput } from '../../src/domain/slo.js';
+import { compileSlo } from '../../src/domain/slos/slo-expectations.js';
+import { normalizeSloInput, type SloDefinition, type SloInput } from '../../src/domain/slos/slo.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileSlo, type RowExpectation } from '../../src/domain/slo-expectations.js';
-import { attributeRuns, computeRow, nextChangeAt, notScheduledRow, p90, type JobRun } from '../../src/domain/slo-performance.js';
-import { normalizeSloInput } from '../../src/domain/slo.js';
+import { compileSlo, type RowExpectation } from '../../src/domain/slos/slo-expectations.js';
+import { attributeRuns, computeRow, nextChangeAt, notScheduledRow, p90, type JobRun } from '../../src/domain/slos/slo-performance.js';
+import { normalizeSloInput } from '../../src/domain/slos/slo.js';
 
 const T = (s: string): number => Date.parse(s);
 const MIN = 60_000;

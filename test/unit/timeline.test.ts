@@ -1,8 +1,8 @@
 import rrulePkg from 'rrule';
 import { describe, expect, it } from 'vitest';
-import type { BusinessDayLookup, Slot, Timeline } from '../../src/domain/schedule.js';
-import { deadlineTimeline, rruleTimeline, timelineOf, validateRrule } from '../../src/domain/timeline.js';
-import { WallTimeError } from '../../src/domain/zoned-time.js';
+import type { BusinessDayLookup, Slot, Timeline } from '../../src/domain/time/schedule.js';
+import { deadlineTimeline, rruleTimeline, timelineOf, validateRrule } from '../../src/domain/time/timeline.js';
+import { WallTimeError } from '../../src/domain/time/zoned-time.js';
 
 const { RRule } = rrulePkg;
 

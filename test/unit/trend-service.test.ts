@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BusinessCalendar } from '../../src/domain/calendar.js';
-import { ManualClock } from '../../src/domain/clock.js';
+import { BusinessCalendar } from '../../src/domain/time/calendar.js';
+import { ManualClock } from '../../src/domain/time/clock.js';
 import { DomainError } from '../../src/domain/problems.js';
-import { wallToInstant } from '../../src/domain/zoned-time.js';
+import { wallToInstant } from '../../src/domain/time/zoned-time.js';
 import { EVERY_DAY_CALENDAR, SloTrendInputs, latestExpectedEnd, type SloSource } from '../../src/engine/slo-trend-inputs.js';
 import { TrendService, type TrendInputs, type TrendSlo } from '../../src/engine/trend-service.js';
 import type { CalendarJson, SloJson } from '../../src/engine/slo-view.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BusinessCalendar } from '../../src/domain/calendar.js';
+import { BusinessCalendar } from '../../src/domain/time/calendar.js';
 import {
   MAX_PROJECTION_BUSINESS_DAYS,
   MIN_HISTORY_DATES,
@@ -11,7 +11,7 @@ import {
   sloBias,
   suggestExpectedEnd,
   type LatenessPoint,
-} from '../../src/domain/trends.js';
+} from '../../src/domain/slos/trends.js';
 
 const us = new BusinessCalendar({
   id: 'us',

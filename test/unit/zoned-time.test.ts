@@ -8,7 +8,7 @@ import {
   wallToInstant,
   WallTimeError,
   zonedParts,
-} from '../../src/domain/zoned-time.js';
+} from '../../src/domain/time/zoned-time.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -1,10 +1,10 @@
 import { applyDebtEvent, findOpen, type DebtEventData } from './debt-apply.js';
 import { FAILURE_OUTCOMES, openThrough, type ClosedRef, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
 import type { ClosedOutcome, DebtStatus } from './debt-types.js';
-import type { EventType } from './event.js';
+import type { EventType } from '../event.js';
 import type { Payment } from './payment.js';
-import { DomainError } from './problems.js';
-import type { Slot } from './schedule.js';
+import { DomainError } from '../problems.js';
+import type { Slot } from '../time/schedule.js';
 
 /** An event the debt logic decided on; the engine adds ids, project and debt, then logs it. */
 export interface DebtEventDraft extends DebtEventData {

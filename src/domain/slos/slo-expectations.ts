@@ -5,9 +5,9 @@
  * is an hour off across a DST change. A nonexistent local time resolves to the end of the gap, an
  * ambiguous one to its first instance (SPEC §3, `wallToInstant`).
  */
-import { addDays } from './civil-date.js';
+import { addDays } from '../time/civil-date.js';
 import { parseSlotOffset, withinSlotTimes, type SloDefinition, type WithinSlotTime } from './slo.js';
-import { parseDayOffsetTime, wallToInstant, type DayOffsetTime } from './zoned-time.js';
+import { parseDayOffsetTime, wallToInstant, type DayOffsetTime } from '../time/zoned-time.js';
 
 /** One job's expected start (null when the SLO gives none) and end, epoch ms. */
 export interface JobExpectation {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ID_PATTERN } from './problems.js';
+import { ID_PATTERN } from '../problems.js';
 
 /**
  * A project's ping key: the secret in `/ping/{pingKey}/{debtId}` and in Sentry-style check-in

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { DurationError, parseDuration } from './duration.js';
-import { validateCron } from './cron-schedule.js';
-import { validateRrule } from './timeline.js';
-import { isValidTimeZone, parseWallTime } from './zoned-time.js';
-import { ID_PATTERN, type Problem } from './problems.js';
-import type { Schedule } from './schedule.js';
+import { DurationError, parseDuration } from '../time/duration.js';
+import { validateCron } from '../time/cron-schedule.js';
+import { validateRrule } from '../time/timeline.js';
+import { isValidTimeZone, parseWallTime } from '../time/zoned-time.js';
+import { ID_PATTERN, type Problem } from '../problems.js';
+import type { Schedule } from '../time/schedule.js';
 
 /** A debt as the engine knows it: validated, durations in ms, one schedule kind. */
 export interface DebtDefinition {

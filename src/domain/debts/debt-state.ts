@@ -1,7 +1,7 @@
 import type { DebtDefinition } from './debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
-import type { LogEvent } from './event.js';
-import type { Slot, Timeline } from './schedule.js';
+import type { LogEvent } from '../event.js';
+import type { Slot, Timeline } from '../time/schedule.js';
 
 /** An occurrence that has fallen due (or, for `every`, is the one currently owed) and is not closed. */
 export interface OpenOccurrence {

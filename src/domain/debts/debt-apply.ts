@@ -1,7 +1,7 @@
 import type { DebtDefinition } from './debt-definition.js';
 import { everyOccurrence, FAILURE_OUTCOMES, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
-import type { LogEvent } from './event.js';
+import type { LogEvent } from '../event.js';
 
 /** The fields of a log event the debt fold reads. */
 export type DebtEventData = Pick<LogEvent, 'type' | 'ts' | 'kind' | 'status' | 'runId' | 'durationMs' | 'attributes'>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PAYMENT_KINDS, type PaymentKind } from './debt-types.js';
-import type { Problem } from './problems.js';
+import type { Problem } from '../problems.js';
 import { scheduleInputSchema } from './debt-definition.js';
 
 /** A payment after validation: what the debt logic consumes. */

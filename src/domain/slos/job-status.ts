@@ -7,8 +7,8 @@
  * already belongs to another job, a business date that cannot be derived) are the engine's.
  */
 import { z } from 'zod';
-import { isRealDate, MAX_FUTURE_SKEW_MS, parseInstant } from './payment.js';
-import type { Problem } from './problems.js';
+import { isRealDate, MAX_FUTURE_SKEW_MS, parseInstant } from '../debts/payment.js';
+import type { Problem } from '../problems.js';
 import { JOB_NAME_PATTERN } from './slo.js';
 
 export const JOB_STATUS_VALUES = ['start', 'succeed', 'fail'] as const;

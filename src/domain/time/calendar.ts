@@ -5,7 +5,7 @@
  */
 import Holidays from 'date-holidays';
 import { z } from 'zod';
-import { DomainError, ID_PATTERN, type Problem } from './problems.js';
+import { DomainError, ID_PATTERN, type Problem } from '../problems.js';
 
 /** date-holidays' holiday types; a calendar counts only those it lists. */
 export const HOLIDAY_TYPES = ['public', 'bank', 'school', 'optional', 'observance'] as const;

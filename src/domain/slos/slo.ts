@@ -5,10 +5,10 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { validateCron } from './cron-schedule.js';
-import { DurationError, parseDuration } from './duration.js';
-import { ID_PATTERN, type Problem } from './problems.js';
-import { parseDayOffsetTime } from './zoned-time.js';
+import { validateCron } from '../time/cron-schedule.js';
+import { DurationError, parseDuration } from '../time/duration.js';
+import { ID_PATTERN, type Problem } from '../problems.js';
+import { parseDayOffsetTime } from '../time/zoned-time.js';
 
 /** Statuses of a performance row (SPEC §3), in the contract's order. */
 export const SLO_STATUSES = ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed'] as const;

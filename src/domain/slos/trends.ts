@@ -4,9 +4,9 @@
  * late verdict for an SLO and the expected end it suggests instead. Pure: values in, values
  * out; the aggregates themselves come from the event store (store/trend-queries.ts).
  */
-import type { BusinessCalendar } from './calendar.js';
-import { parseDuration } from './duration.js';
-import { parseDayOffsetTime, type DayOffsetTime } from './zoned-time.js';
+import type { BusinessCalendar } from '../time/calendar.js';
+import { parseDuration } from '../time/duration.js';
+import { parseDayOffsetTime, type DayOffsetTime } from '../time/zoned-time.js';
 
 /**
  * Fewer business dates with data than this in the window is too little history: no slope,
