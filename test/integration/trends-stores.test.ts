@@ -22,6 +22,7 @@ import { DuckDbEventStore } from '../../src/store/duckdb/duckdb-store.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import type { JobEndPoint, JobTrendRow, SloTrendRow, TrendQueries } from '../../src/store/trend-queries.js';
 import { trendQueriesFor } from '../../src/store/trend-store.js';
+import { getSharedChdb } from '../support/chdb-server.js';
 import { getSharedClickHouse } from '../support/clickhouse-server.js';
 import {
   APP,
@@ -45,7 +46,7 @@ interface OpenedStore {
 }
 
 interface Engine {
-  name: 'duckdb' | 'clickhouse';
+  name: 'duckdb' | 'clickhouse' | 'clickhouse-current';
   open(): Promise<OpenedStore>;
 }
 
@@ -70,29 +71,29 @@ const engines: Engine[] = [
       };
     },
   },
-  {
-    name: 'clickhouse',
-    async open() {
-      const server = await getSharedClickHouse();
-      const database = `compter_trends_${randomBytes(6).toString('hex')}`;
-      const store = new ClickHouseEventStore({ url: server.url, database, requestTimeoutMs: 20_000 });
-      const admin = createClient({ url: server.url });
-      return {
-        store,
-        cleanup: () => admin.close(),
-        async countRows(project) {
-          const [row] = await store.selectRows<{ rows: string; ids: string }>(
-            sql`SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${sql.ident(database)}.trend_rows WHERE project = ${project}`,
-          );
-          return { rows: Number(row!.rows), ids: Number(row!.ids) };
-        },
-        async holdMerges() {
-          for (const table of ['events', 'trend_rows']) await admin.command({ query: `SYSTEM STOP MERGES ${database}.${table}` });
-        },
-      };
-    },
-  },
+  { name: 'clickhouse', open: async () => openClickHouse((await getSharedClickHouse()).url) },
+  // The same adapter against a current engine (chdb, ClickHouse 26.x): the SQL must run on both.
+  { name: 'clickhouse-current', open: async () => openClickHouse((await getSharedChdb()).url) },
 ];
+
+async function openClickHouse(url: string): Promise<OpenedStore> {
+  const database = `compter_trends_${randomBytes(6).toString('hex')}`;
+  const store = new ClickHouseEventStore({ url, database, requestTimeoutMs: 20_000 });
+  const admin = createClient({ url });
+  return {
+    store,
+    cleanup: () => admin.close(),
+    async countRows(project) {
+      const [row] = await store.selectRows<{ rows: string; ids: string }>(
+        sql`SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${sql.ident(database)}.trend_rows WHERE project = ${project}`,
+      );
+      return { rows: Number(row!.rows), ids: Number(row!.ids) };
+    },
+    async holdMerges() {
+      for (const table of ['events', 'trend_rows']) await admin.command({ query: `SYSTEM STOP MERGES ${database}.${table}` });
+    },
+  };
+}
 
 /** What each engine answered, compared across engines at the end. */
 const answers = new Map<
@@ -399,9 +400,12 @@ describe('both engines', () => {
   it('give the same answers', () => {
     const duck = answers.get('duckdb');
     const click = answers.get('clickhouse');
+    const current = answers.get('clickhouse-current');
     expect(duck).toBeDefined();
     expect(click).toBeDefined();
+    expect(current).toBeDefined();
     expect(roundDeep(click)).toEqual(roundDeep(duck));
+    expect(roundDeep(current)).toEqual(roundDeep(duck));
   });
 });
 

@@ -14,7 +14,9 @@ import {
   qualified,
   toEventRow,
   type EventReadRow,
+  type EventRow,
 } from './schema.js';
+import { insertBlocks, isPartitionLimitError, isPermanentInsertError } from './insert-blocks.js';
 import { sql, sqlDateTimeMs, sqlIdentifier, type SqlFragment } from './sql.js';
 
 export interface ClickHouseEventStoreOptions {
@@ -119,13 +121,35 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   /**
-   * One INSERT per batch. A batch spanning several months becomes several parts, so a failed
-   * insert may be partly stored; the caller retries the whole batch and reads deduplicate.
+   * One INSERT per batch, or one per block of at most 90 months when a batch spans more (an
+   * import of old history; current servers refuse a block over 100 partitions). A batch
+   * spanning several months becomes several parts, so a failed insert may be partly stored;
+   * the caller retries the whole batch and reads deduplicate.
    */
   async append(events: readonly LogEvent[]): Promise<void> {
-    if (events.length === 0) return;
+    // Rows first: a batch with an event the table can never hold fails before any insert.
     const rows = events.map(toEventRow);
-    await this.client.insert({ table: this.events.text, values: rows, format: 'JSONEachRow' });
+    for (const block of insertBlocks(rows.map((row, i) => ({ ts: events[i]!.ts, row })))) await this.insertBlock(block);
+  }
+
+  /**
+   * Inserts one block. A server whose partition limit an operator set below ours takes the
+   * block month by month instead; rows it can never hold fail as RangeError, so the journal
+   * sets them aside instead of retrying them forever.
+   */
+  private async insertBlock(block: readonly { ts: number; row: EventRow }[]): Promise<void> {
+    try {
+      await this.client.insert({ table: this.events.text, values: block.map((b) => b.row), format: 'JSONEachRow' });
+    } catch (err) {
+      const months = insertBlocks(block, 1);
+      if (isPartitionLimitError(err) && months.length > 1) {
+        for (const month of months) await this.insertBlock(month);
+        return;
+      }
+      if (isPermanentInsertError(err))
+        throw new RangeError(`the batch cannot be stored: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      throw err;
+    }
   }
 
   /**
