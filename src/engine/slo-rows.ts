@@ -1,0 +1,317 @@
+/**
+ * Row settlement and prediction of the SLO engine: which rows a business date holds, which runs
+ * belong to each, when a row is final and its `slo.closed` event, the row on show with its
+ * predicted end, and when the timer must look again.
+ */
+import { addDays, compareDates } from '../domain/time/civil-date.js';
+import type { LogEvent } from '../domain/event.js';
+import type { RowExpectation } from '../domain/slos/slo-expectations.js';
+import {
+  attributeRuns,
+  computeRow,
+  nextChangeAt,
+  outcomeOf,
+  type JobRun,
+  type PerformanceRow,
+  type RowInput,
+  type RowVerdict,
+} from '../domain/slos/slo-performance.js';
+import { SLO_OUTCOMES, type SloMetricsView, type SloOutcome } from '../domain/slos/slo.js';
+import { zonedParts } from '../domain/time/zoned-time.js';
+import type { DeadlineTimer } from './deadline-timer.js';
+import type { JobRuns, RunState } from './job-runs.js';
+import {
+  expectationsOn,
+  jobKeyOf,
+  keyOf,
+  rowKeyOf,
+  type ClosedRow,
+  type SloContext,
+  type SloDefinitions,
+  type SloState,
+} from './slo-definitions.js';
+
+/** Closed rows kept in memory beyond the open ones (the log holds them all). */
+const CLOSED_ROWS_KEPT = 500;
+/** The timer re-checks every SLO at least this often (new dates come into view). */
+const MAX_WAKE_GAP_MS = 6 * 3_600_000;
+
+export interface SloRowsDeps {
+  defs: SloDefinitions;
+  runs: JobRuns;
+  wakes: DeadlineTimer;
+  /** Makes a logged event of the project at `now`. */
+  makeEvent(project: string, fields: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>, now: number): LogEvent;
+  sloMetrics?: { update(view: SloMetricsView): void };
+  p90DurationMs?: (project: string, application: string, job: string) => number | null;
+}
+
+/** Settles and shows the rows of every SLO from the definitions and the job-run index. */
+export class SloRows {
+  constructor(private readonly deps: SloRowsDeps) {}
+
+  /**
+   * Brings one SLO up to `now`: closes every row from the cursor to two days ahead that is final
+   * (met, or past its slack), moves the cursor to the first row still open, updates its metrics
+   * and schedules its next wake-up. Returns the `slo.closed` events (already applied).
+   */
+  settle(state: SloState, now: number): LogEvent[] {
+    const ctx = this.deps.defs.contextOf(state);
+    const key = keyOf(state.def.project, state.def.id);
+    if (!ctx) {
+      this.deps.wakes.schedule(key, null);
+      return [];
+    }
+    const calendar = ctx.entry.calendar;
+    this.ensureCursor(state, ctx);
+    const horizon = addDays(zonedParts(ctx.entry.def.tz, now).date, 2);
+    const events: LogEvent[] = [];
+    const open: { verdict: RowVerdict; input: RowInput }[] = [];
+    let firstOpen: string | null = null;
+    let date: string | null = state.cursor!;
+    if (!calendar.isBusinessDay(date)) date = calendar.nextBusinessDay(date);
+    while (date !== null && compareDates(date, horizon) <= 0) {
+      const rows = this.rowsOf(state, ctx, date);
+      const runs = rows.length ? this.runsOfRows(state, date, rows) : [];
+      for (let k = 0; k < rows.length; k++) {
+        if (state.closed.has(rowKeyOf(date, rows[k]!.slot))) continue;
+        const input = this.rowInput(state, ctx, rows[k]!, runs[k]!, now);
+        const verdict = computeRow(input);
+        if (verdict.isFinal) {
+          events.push(this.close(state, verdict, now));
+        } else {
+          firstOpen ??= date;
+          open.push({ verdict, input });
+        }
+      }
+      date = calendar.nextBusinessDay(date);
+    }
+    state.cursor = firstOpen ?? date ?? horizon;
+    this.pruneClosed(state);
+
+    // The row on show: the first open row that has begun; else the latest closed one (its
+    // outcome stays visible until the next row begins); else the next row to come.
+    const begun = open.find((o) => o.verdict.hasBegun);
+    const latestClosed = begun ? undefined : latestClosedRow(state);
+    const shown: PerformanceRow | null =
+      begun?.verdict ?? (latestClosed ? closedRowToRow(state.def.id, latestClosed) : (open[0]?.verdict ?? null));
+    this.deps.sloMetrics?.update({
+      project: state.def.project,
+      slo: state.def.id,
+      application: state.def.application,
+      deadlineAt: shown?.expectedEnd ?? null,
+      latenessMs: state.lastLatenessMs,
+      status: shown?.status ?? 'pending',
+      predictedEndAt: shown?.predictedEnd ?? null,
+      deliveries: { ...state.deliveries },
+    });
+
+    if (this.deps.wakes.isRunning) {
+      let wakeAt = now + MAX_WAKE_GAP_MS;
+      for (const o of open) {
+        const at = nextChangeAt(o.input);
+        if (at !== null && at < wakeAt) wakeAt = at;
+      }
+      this.deps.wakes.schedule(key, wakeAt);
+    }
+    return events;
+  }
+
+  /** Closes the final rows of one business date (a report may name a date the timer does not look at yet). */
+  settleDate(state: SloState, date: string, now: number): LogEvent[] {
+    const ctx = this.deps.defs.contextOf(state);
+    if (!ctx) return [];
+    this.ensureCursor(state, ctx);
+    if (compareDates(date, state.cursor!) < 0 || !ctx.entry.calendar.isBusinessDay(date)) return [];
+    const rows = this.rowsOf(state, ctx, date);
+    const runs = rows.length ? this.runsOfRows(state, date, rows) : [];
+    const events: LogEvent[] = [];
+    rows.forEach((row, k) => {
+      if (state.closed.has(rowKeyOf(date, row.slot))) return;
+      const verdict = computeRow(this.rowInput(state, ctx, row, runs[k]!, now));
+      if (verdict.isFinal) events.push(this.close(state, verdict, now));
+    });
+    return events;
+  }
+
+  /** Folds a `slo.closed` event into its SLO's closed rows and deliveries. */
+  applyClosed(event: LogEvent): void {
+    const state = this.deps.defs.slos.get(keyOf(event.project, event.slo));
+    if (!state) return;
+    const row = closedRowOf(event);
+    const key = rowKeyOf(row.businessDate, row.slot);
+    if (state.closed.has(key)) return;
+    state.closed.set(key, row);
+    state.deliveries[row.status] = (state.deliveries[row.status] ?? 0) + 1;
+    if (row.latenessMs !== null) state.lastLatenessMs = row.latenessMs;
+  }
+
+  /** The row on show (as in `settle`), computed without closing anything. */
+  currentRow(state: SloState, ctx: SloContext, now: number): PerformanceRow | null {
+    const calendar = ctx.entry.calendar;
+    this.ensureCursor(state, ctx);
+    const horizon = addDays(zonedParts(ctx.entry.def.tz, now).date, 2);
+    let firstOpen: PerformanceRow | null = null;
+    let date: string | null = calendar.isBusinessDay(state.cursor!) ? state.cursor! : calendar.nextBusinessDay(state.cursor!);
+    while (date !== null && compareDates(date, horizon) <= 0) {
+      const rows = this.rowsOf(state, ctx, date);
+      const runs = rows.length ? this.runsOfRows(state, date, rows) : [];
+      for (let k = 0; k < rows.length; k++) {
+        if (state.closed.has(rowKeyOf(date, rows[k]!.slot))) continue;
+        const verdict = computeRow(this.rowInput(state, ctx, rows[k]!, runs[k]!, now));
+        if (verdict.hasBegun) return stripVerdict(verdict);
+        firstOpen ??= stripVerdict(verdict);
+      }
+      date = calendar.nextBusinessDay(date);
+    }
+    const closed = latestClosedRow(state);
+    return closed ? closedRowToRow(state.def.id, closed) : firstOpen;
+  }
+
+  /** The inputs of one row's verdict: its expectation, the runs of each job and their p90 durations. */
+  rowInput(state: SloState, ctx: SloContext, expectation: RowExpectation, runsByJob: readonly JobRun[][], now: number): RowInput {
+    return {
+      sloId: state.def.id,
+      expectation,
+      slackMs: state.def.slackMs,
+      jobs: state.def.jobs.map((j, i) => ({
+        runs: runsByJob[i]!,
+        p90DurationMs:
+          this.deps.p90DurationMs?.(state.def.project, j.application, j.job) ??
+          this.deps.runs.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar),
+      })),
+      now,
+    };
+  }
+
+  /** The rows of a business date the SLO owns (none before it existed, none on non-business days). */
+  rowsOf(state: SloState, ctx: SloContext, date: string): RowExpectation[] {
+    if (!ctx.entry.calendar.isBusinessDay(date)) return [];
+    return expectationsOn(ctx, date).filter((r) => r.expectedEnd >= state.startsAt);
+  }
+
+  /** runs[k][i]: the runs of the SLO's job i that belong to row k of the date. */
+  runsOfRows(state: SloState, date: string, rows: RowExpectation[]): RunState[][][] {
+    const out: RunState[][][] = rows.map(() => []);
+    for (const j of state.def.jobs) {
+      const runs = this.deps.runs.runsOn(jobKeyOf(state.def.project, j.application, j.job), date);
+      const split = state.def.within ? (attributeRuns(rows, runs) as RunState[][]) : [runs];
+      rows.forEach((_, k) => out[k]!.push(split[k] ?? []));
+    }
+    return out;
+  }
+
+  /** Sets the cursor and the first date of an SLO that has none yet. */
+  ensureCursor(state: SloState, ctx: SloContext): void {
+    if (state.cursor !== null) return;
+    const calendar = ctx.entry.calendar;
+    // Day offsets reach up to 31 days, so a row of a date a month back may still lie ahead.
+    let date: string | null = addDays(zonedParts(ctx.entry.def.tz, state.startsAt).date, -32);
+    for (let i = 0; date !== null && i < 1000; i++) {
+      if (calendar.isBusinessDay(date) && this.rowsOf(state, ctx, date).length > 0) break;
+      date = calendar.nextBusinessDay(date);
+    }
+    state.cursor = date ?? zonedParts(ctx.entry.def.tz, state.startsAt).date;
+    state.firstDate ??= state.cursor;
+  }
+
+  /** The earliest expectedEnd, over the SLOs that include the job, of the row a run at `runAt` belongs to. */
+  earliestExpectedEnd(jobKey: string, businessDate: string, runAt: number): number | null {
+    let earliest: number | null = null;
+    for (const sloKey of this.deps.defs.slosOfJob(jobKey)) {
+      const state = this.deps.defs.slos.get(sloKey);
+      const ctx = state && this.deps.defs.contextOf(state);
+      if (!state || !ctx || !ctx.entry.calendar.isBusinessDay(businessDate)) continue;
+      const rows = expectationsOn(ctx, businessDate);
+      const index = state.def.jobs.findIndex((j) => jobKeyOf(state.def.project, j.application, j.job) === jobKey);
+      if (index < 0 || rows.length === 0) continue;
+      const probe: JobRun = { runId: '', startedAt: runAt, endedAt: null, outcome: null };
+      const k = state.def.within ? attributeRuns(rows, [probe]).findIndex((runs) => runs.length > 0) : 0;
+      const end = rows[Math.max(0, k)]!.jobs[index]!.expectedEnd;
+      if (earliest === null || end < earliest) earliest = end;
+    }
+    return earliest;
+  }
+
+  /** Writes a final row as `slo.closed`: at `now` when met, at the end of its slack when missed or failed. */
+  private close(state: SloState, verdict: RowVerdict, now: number): LogEvent {
+    const outcome = outcomeOf(verdict);
+    const isMet = verdict.actualEnd !== null;
+    const ts = isMet ? now : verdict.expectedEnd! + state.def.slackMs;
+    const event = this.deps.makeEvent(
+      state.def.project,
+      {
+        type: 'slo.closed',
+        ts,
+        slo: state.def.id,
+        application: state.def.application,
+        status: outcome,
+        businessDate: verdict.businessDate,
+        latenessMs: verdict.latenessMs,
+        attributes: {
+          slot: verdict.slot ?? '',
+          expectedStart: verdict.expectedStart,
+          expectedEnd: verdict.expectedEnd,
+          actualStart: verdict.actualStart,
+          actualEnd: verdict.actualEnd,
+        },
+      },
+      now,
+    );
+    this.applyClosed(event);
+    return event;
+  }
+
+  private pruneClosed(state: SloState): void {
+    if (state.closed.size <= 2 * CLOSED_ROWS_KEPT) return;
+    for (const [key, row] of state.closed) {
+      if (state.closed.size <= CLOSED_ROWS_KEPT) break;
+      if (compareDates(row.businessDate, state.cursor!) < 0) state.closed.delete(key);
+    }
+  }
+}
+
+/** A `slo.closed` event as a closed row; the one place that reads its attributes. */
+export function closedRowOf(e: LogEvent): ClosedRow {
+  const a = e.attributes;
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  const status = (SLO_OUTCOMES as readonly string[]).includes(e.status) ? (e.status as SloOutcome) : 'missed';
+  return {
+    businessDate: e.businessDate,
+    slot: typeof a.slot === 'string' && a.slot !== '' ? a.slot : null,
+    status,
+    expectedStart: num(a.expectedStart),
+    expectedEnd: num(a.expectedEnd) ?? e.ts,
+    actualStart: num(a.actualStart),
+    actualEnd: num(a.actualEnd),
+    latenessMs: e.latenessMs,
+    closedAt: e.ts,
+  };
+}
+
+/** A closed row as a performance row (its predicted end is its actual end). */
+export function closedRowToRow(sloId: string, row: ClosedRow): PerformanceRow {
+  return {
+    sloId,
+    businessDate: row.businessDate,
+    slot: row.slot,
+    expectedStart: row.expectedStart,
+    expectedEnd: row.expectedEnd,
+    actualStart: row.actualStart,
+    actualEnd: row.actualEnd,
+    status: row.status,
+    latenessMs: row.latenessMs,
+    predictedEnd: row.actualEnd,
+  };
+}
+
+function latestClosedRow(state: SloState): ClosedRow | undefined {
+  let latest: ClosedRow | undefined;
+  for (const row of state.closed.values()) if (!latest || row.expectedEnd > latest.expectedEnd) latest = row;
+  return latest;
+}
+
+function stripVerdict(v: RowVerdict): PerformanceRow {
+  const { hasBegun: _hasBegun, isFinal: _isFinal, ...row } = v;
+  return row;
+}
