@@ -211,3 +211,58 @@ debts:
     }
   });
 });
+
+describe('an SLO due on the 3rd business day of each month', () => {
+  const closeBooks = {
+    application: 'ledger',
+    calendar: 'dk',
+    businessDay: 3,
+    jobs: [{ job: 'close-books', expectedStart: '08:00', expectedEnd: '18:00' }],
+    slack: '1h',
+  };
+
+  it('has rows on 6 January and 5 May 2027 only; every other date is not_scheduled', async () => {
+    const res = await c.json('PUT', '/v1/slos/close-books', closeBooks);
+    expect(res.status).toBe(201);
+    expect(res.body.businessDay).toBe(3);
+    const january = (await c.json('GET', '/v1/slos/close-books/performance?from=2027-01-01&to=2027-01-08')).body.rows;
+    expect(january.map((r: any) => [r.businessDate, r.status, r.expectedEnd])).toEqual([
+      ['2027-01-01', 'not_scheduled', null],
+      ['2027-01-02', 'not_scheduled', null],
+      ['2027-01-03', 'not_scheduled', null],
+      ['2027-01-04', 'not_scheduled', null],
+      ['2027-01-05', 'not_scheduled', null],
+      ['2027-01-06', 'pending', '2027-01-06T17:00:00.000Z'],
+      ['2027-01-07', 'not_scheduled', null],
+      ['2027-01-08', 'not_scheduled', null],
+    ]);
+    const may = (await c.json('GET', '/v1/slos/close-books/performance?from=2027-05-01&to=2027-05-31')).body.rows;
+    expect(may.filter((r: any) => r.status !== 'not_scheduled').map((r: any) => [r.businessDate, r.expectedEnd])).toEqual([
+      ['2027-05-05', '2027-05-05T16:00:00.000Z'],
+    ]);
+  });
+
+  it('closes the row on_time when the job succeeds that day', async () => {
+    const own = await startTestCompter({ now: '2027-01-05T12:00:00Z' });
+    try {
+      await own.json('PUT', '/v1/calendars/dk', { tz: 'Europe/Copenhagen', holidays: { country: 'DK' } });
+      expect((await own.json('PUT', '/v1/slos/close-books', closeBooks)).status).toBe(201);
+      own.clock.set(Date.parse('2027-01-06T15:00:00Z'));
+      const report = { application: 'ledger', job: 'close-books', businessDate: '2027-01-06', runId: 'r-1' };
+      expect((await own.json('POST', '/v1/job-status', { ...report, status: 'start', time: '2027-01-06T08:00:00Z' })).status).toBe(200);
+      expect((await own.json('POST', '/v1/job-status', { ...report, status: 'succeed', time: '2027-01-06T15:00:00Z' })).status).toBe(200);
+      const rows = (await own.json('GET', '/v1/slos/close-books/performance?from=2027-01-06&to=2027-01-06')).body.rows;
+      expect(rows.map((r: any) => [r.businessDate, r.status])).toEqual([['2027-01-06', 'on_time']]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('refuses businessDay 0 and 24 with 422 naming businessDay', async () => {
+    for (const businessDay of [0, 24]) {
+      const res = await c.json('PUT', '/v1/slos/close-books-bad', { ...closeBooks, businessDay });
+      expect(res.status).toBe(422);
+      expect(paths(res.body)).toEqual(['businessDay']);
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nthBusinessDayOfMonth, rollDay } from '../../src/domain/time/business-day-timeline.js';
+import { NthBusinessDayCalendar } from '../../src/domain/slos/slo-business-day.js';
 import { BusinessCalendar, type CalendarDefinition } from '../../src/domain/time/calendar.js';
 import { addDays, dayOfWeek, epochDay } from '../../src/domain/time/civil-date.js';
 import type { BusinessDayLookup, RollDirection, Schedule, Timeline } from '../../src/domain/time/schedule.js';
@@ -260,5 +261,21 @@ describe('month edges', () => {
     expect(() => timelineOf({ kind: 'businessDay', businessDay: 1, at: '06:00', tz: 'Mars/Base', calendar: 'dk' }, lookup)).toThrow(
       'Mars/Base',
     );
+  });
+});
+
+describe('NthBusinessDayCalendar (SLOs due on one business day a month)', () => {
+  const third = new NthBusinessDayCalendar(calendars.dk!, 3);
+
+  it('opens only the 3rd business day of each month and walks between them', () => {
+    const open = [...datesFrom('2027-01-01', '2027-06-30')].filter((d) => third.isBusinessDay(d));
+    expect(open).toEqual(['2027-01-06', '2027-02-03', '2027-03-03', '2027-04-05', '2027-05-05', '2027-06-03']);
+    expect(third.nextBusinessDay('2027-01-06')).toBe('2027-02-03');
+    expect(third.nextBusinessDay('2027-01-05')).toBe('2027-01-06');
+    expect(third.previousBusinessDay('2027-01-06')).toBe('2026-12-03');
+    expect(third.businessDayIndex('2027-01-01', '2027-06-30')).toBe(6);
+    expect(third.businessDayIndex('2027-06-30', '2027-01-06')).toBe(-5);
+    expect(third.dayInfo('2027-01-05')).toEqual({ date: '2027-01-05', business: false, reason: 'Not business day 3 of the month' });
+    expect(third.dayInfo('2027-01-01')).toEqual(calendars.dk!.dayInfo('2027-01-01'));
   });
 });
