@@ -61,6 +61,24 @@ describe('roll on an rrule with a calendar (the 2027 Danish billing run)', () =>
     }
   });
 
+  it('a payment naming 4 January pays the rolled occurrence; naming 1 January is refused', async () => {
+    const own = await startTestCompter({ now: '2026-12-20T12:00:00Z' });
+    try {
+      await own.json('PUT', '/v1/calendars/dk', { tz: 'Europe/Copenhagen', holidays: { country: 'DK' } });
+      await own.json('PUT', '/v1/debts/billing', { schedule: { ...billing, roll: 'next' }, grace: '1h' });
+      own.clock.set(Date.parse('2027-01-04T05:30:00Z'));
+      const holiday = await own.json('POST', '/v1/debts/billing/payments', { kind: 'success', businessDate: '2027-01-01' });
+      expect(holiday.status).toBe(422);
+      expect(paths(holiday.body)).toEqual(['businessDate']);
+      const paid = await own.json('POST', '/v1/debts/billing/payments', { kind: 'success', businessDate: '2027-01-04' });
+      expect(paid.status).toBe(200);
+      const occ = await own.json('GET', '/v1/debts/billing/occurrences?from=2027-01-04T00:00:00Z&to=2027-01-04T23:00:00Z');
+      expect(occ.body.occurrences.map((o: any) => [o.businessDate, o.outcome])).toEqual([['2027-01-04', 'paid']]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('roll previous lists 31 December and Friday 30 April; without roll both months are skipped', async () => {
     expect((await c.json('PUT', '/v1/debts/billing-previous', { schedule: { ...billing, roll: 'previous' } })).status).toBe(201);
     expect((await occurrences('billing-previous')).map(([date]) => date)).toEqual([
