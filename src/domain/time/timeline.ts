@@ -1,8 +1,9 @@
 /**
  * Fixed-time schedules as timelines: a one-off deadline, an RFC 5545 rule of dates with a wall
  * time in a zone, and (from cron-schedule.ts and business-day-timeline.ts) cron and the n-th
- * business day. The rrule package only ever sees dates, in
- * UTC; the wall time goes through the zone database, so DST follows SPEC §3.
+ * business day. The rrule package only ever sees dates, in UTC; the wall time goes through the
+ * zone database, so a wall time in a DST gap resolves to the gap's end and a repeated one to
+ * its first instance.
  */
 import rrulePkg from 'rrule';
 import type { Options } from 'rrule';
