@@ -6,6 +6,7 @@
 import { BusinessCalendar, type CalendarDefinition } from '../domain/time/calendar.js';
 import type { LogEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
+import { sloCalendarEntry } from '../domain/slos/slo-business-day.js';
 import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slos/slo-expectations.js';
 import type { SloDefinition, SloOutcome } from '../domain/slos/slo.js';
 import type { CalendarJson } from './slo-view.js';
@@ -160,8 +161,9 @@ export class SloDefinitions {
 
   /** The SLO's calendar and parsed times, or null while its calendar is missing. */
   contextOf(state: SloState): SloContext | null {
-    const entry = this.calendars.get(keyOf(state.def.project, state.def.calendar));
-    if (!entry) return null;
+    const found = this.calendars.get(keyOf(state.def.project, state.def.calendar));
+    if (!found) return null;
+    const entry = sloCalendarEntry(found, state.def.businessDay);
     const key = keyOf(state.def.project, state.def.id);
     let ctx = this.contexts.get(key);
     if (!ctx || ctx.entry !== entry || ctx.compiled.def !== state.def) {

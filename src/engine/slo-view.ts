@@ -28,6 +28,8 @@ export interface SloJson {
   /** Seconds. */
   slack: number;
   within: { cron: string } | null;
+  /** Due only on this business day of each month; absent: every business day. */
+  businessDay?: number;
   created: string;
   updated: string;
   status: SloStatus;
@@ -70,6 +72,7 @@ export function sloJson(
     jobs: def.jobs.map((j) => ({ ...j })),
     slack: def.slackMs / 1000,
     within: def.within ? { ...def.within } : null,
+    ...(def.businessDay === undefined ? {} : { businessDay: def.businessDay }),
     created: iso(times.created)!,
     updated: iso(times.updated)!,
     status: current?.status ?? 'pending',

@@ -31,9 +31,9 @@ export class TimelineCache implements DebtContext {
     return timeline;
   }
 
-  /** A problem when the definition's rrule names a calendar its project does not have. */
+  /** A problem when the definition's schedule names a calendar its project does not have. */
   calendarProblems(def: DebtDefinition): Problem[] {
-    const calendar = def.schedule?.kind === 'rrule' ? def.schedule.calendar : undefined;
+    const calendar = def.schedule?.kind === 'rrule' || def.schedule?.kind === 'businessDay' ? def.schedule.calendar : undefined;
     if (calendar === undefined || !this.calendars || this.calendars.hasCalendar(def.project, calendar)) return [];
     return [
       { path: 'schedule.calendar', message: `no calendar "${calendar}" in this project; define it first (PUT /v1/calendars/${calendar})` },

@@ -29,6 +29,7 @@ const sloSchema = z.object({
   jobs: z.array(z.object({ application: z.string(), job: z.string(), expectedStart: z.string().nullable(), expectedEnd: z.string() })),
   slack: z.number().describe('seconds'),
   within: z.object({ cron: z.string() }).nullable(),
+  businessDay: z.number().optional().describe('due only on the n-th business day of each month (negative: from the end)'),
   created: z.string(),
   updated: z.string(),
   status: z.enum(SLO_STATUSES),

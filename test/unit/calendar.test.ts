@@ -2,6 +2,7 @@ import Holidays from 'date-holidays';
 import { describe, expect, it, vi } from 'vitest';
 import { BusinessCalendar, validateCalendarDefinition, type CalendarDefinition, type HolidayType } from '../../src/domain/time/calendar.js';
 import { DomainError } from '../../src/domain/problems.js';
+import { addDays, dayOfWeek, isValidDate } from '../../src/domain/time/civil-date.js';
 
 // Real date-holidays data throughout: these tests pin what the library says, so an upgrade
 // that changes a bank-relevant day shows up here.
@@ -350,5 +351,32 @@ describe('holiday data handling', () => {
     } finally {
       getHolidays.mockRestore();
     }
+  });
+});
+
+describe('one civil-date module', () => {
+  // Calendars once did their own date math with Date.UTC, which reads years 0-99 as 1900-1999,
+  // and refused years before 1000 in their schema: they and civil-date.ts disagreed.
+  const samples = ['0000-01-01', '0050-01-01', '0099-12-31', '0100-02-29', '0400-02-29', '1900-02-29', '2024-02-29', '9999-12-31'];
+
+  it('accepts in extraDates exactly the dates civil-date accepts', () => {
+    for (const date of [...samples, '2023-02-29', '2026-04-31', '0000-00-01']) {
+      const result = validateCalendarDefinition({ id: 'c', tz: 'UTC', extraDates: [date] });
+      expect({ date, ok: result.ok }).toEqual({ date, ok: isValidDate(date) });
+    }
+  });
+
+  it('walks dates and weekdays in years 0000-0099 and up to 9999 as civil-date counts them', () => {
+    const everyDay = calendar({ tz: 'UTC', weekdays: [0, 1, 2, 3, 4, 5, 6] });
+    const weekdaysOnly = calendar({ tz: 'UTC' });
+    for (const date of samples.filter(isValidDate)) {
+      expect(everyDay.days(date, date)).toEqual([{ date, business: true }]);
+      expect(weekdaysOnly.isBusinessDay(date)).toBe(dayOfWeek(date) >= 1 && dayOfWeek(date) <= 5);
+    }
+    expect(everyDay.nextBusinessDay('0050-12-31')).toBe(addDays('0050-12-31', 1));
+    expect(everyDay.previousBusinessDay('0050-01-01')).toBe('0049-12-31');
+    expect(everyDay.nextBusinessDay('9999-12-31')).toBeNull();
+    expect(everyDay.previousBusinessDay('0000-01-01')).toBeNull();
+    expect(everyDay.businessDayIndex('0050-01-01', '0051-01-01')).toBe(365);
   });
 });

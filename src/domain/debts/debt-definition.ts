@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { DurationError, parseDuration } from '../time/duration.js';
 import { validateCron } from '../time/cron-schedule.js';
+import { MAX_BUSINESS_DAY } from '../time/business-day-timeline.js';
 import { validateRrule } from '../time/timeline.js';
 import { isValidTimeZone, parseWallTime } from '../time/zoned-time.js';
 import { ID_PATTERN, type Problem } from '../problems.js';
-import type { Schedule } from '../time/schedule.js';
+import { ROLL_DIRECTIONS, type RollDirection, type Schedule } from '../time/schedule.js';
 
 /** A debt as the engine knows it: validated, durations in ms, one schedule kind. */
 export interface DebtDefinition {
@@ -28,7 +29,7 @@ export const DEFAULT_GRACE_MS = 5 * 60_000;
 
 const durationInput = z.union([z.string().max(64), z.number()]).describe('"90s", "15m", "1h30m", "2d", ISO 8601 "PT15M", or seconds');
 
-/** The JSON shape of a schedule (SPEC §2); exactly one of every / cron / rrule / deadline. */
+/** The JSON shape of a schedule; exactly one of every / cron / rrule / businessDay / deadline. */
 export const scheduleInputSchema = z
   .object({
     every: durationInput.optional(),
@@ -37,6 +38,16 @@ export const scheduleInputSchema = z
     rrule: z.string().max(1024).optional(),
     at: z.string().max(8).optional(),
     calendar: z.string().max(128).optional(),
+    // A string, not an enum: an unknown value is a 422 naming the field, not a malformed body.
+    roll: z
+      .string()
+      .max(32)
+      .optional()
+      .describe('"next" | "previous": on an rrule with a calendar, an excluded date moves to the next (previous) business day'),
+    businessDay: z
+      .number()
+      .optional()
+      .describe(`the n-th business day of each month of the calendar, 1..${MAX_BUSINESS_DAY}; negative counts from the end (-1: the last)`),
     deadline: z.string().max(64).optional(),
   })
   .strict();
@@ -67,19 +78,19 @@ const MAX_LABELS = 32;
 /** Validates a schedule input deeply; returns the schedule or the problems, paths under `path`. */
 export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { schedule?: Schedule; problems: Problem[] } {
   const problems: Problem[] = [];
-  const kinds = (['every', 'cron', 'rrule', 'deadline'] as const).filter((k) => input[k] !== undefined);
+  const kinds = (['every', 'cron', 'rrule', 'businessDay', 'deadline'] as const).filter((k) => input[k] !== undefined);
   if (kinds.length !== 1) {
     problems.push({
       path,
-      message: `exactly one of every, cron, rrule or deadline is required (got ${kinds.length ? kinds.join(', ') : 'none'})`,
+      message: `exactly one of every, cron, rrule, businessDay or deadline is required (got ${kinds.length ? kinds.join(', ') : 'none'})`,
     });
     return { problems };
   }
   const kind = kinds[0]!;
-  const extra = (['tz', 'at', 'calendar'] as const).filter((k) => input[k] !== undefined && !allowedWith[kind].includes(k));
+  const extra = (['tz', 'at', 'calendar', 'roll'] as const).filter((k) => input[k] !== undefined && !allowedWith[kind].includes(k));
   for (const k of extra) problems.push({ path: `${path}.${k}`, message: `not used by a ${kind} schedule` });
   const tz = input.tz ?? 'UTC';
-  if ((kind === 'cron' || kind === 'rrule') && !isValidTimeZone(tz)) {
+  if ((kind === 'cron' || kind === 'rrule' || kind === 'businessDay') && !isValidTimeZone(tz)) {
     problems.push({ path: `${path}.tz`, message: `unknown time zone "${tz}" (use an IANA name such as Europe/Copenhagen)` });
   }
   switch (kind) {
@@ -96,15 +107,30 @@ export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { sc
     case 'rrule': {
       const message = validateRrule(input.rrule!);
       if (message) problems.push({ path: `${path}.rrule`, message });
-      const at = input.at ?? '00:00';
-      if (!safeWallTime(at)) problems.push({ path: `${path}.at`, message: `"${at}" is not a wall-clock time HH:MM` });
-      if (input.calendar !== undefined && !ID_PATTERN.test(input.calendar)) {
-        problems.push({ path: `${path}.calendar`, message: 'not a valid calendar id' });
-      }
+      const at = wallTimeProblem(input.at, `${path}.at`, problems);
+      calendarIdProblem(input.calendar, `${path}.calendar`, problems);
+      const roll = rollProblem(input.roll, input.calendar, `${path}.roll`, problems);
       if (problems.length) return { problems };
       const schedule: Schedule = { kind: 'rrule', rrule: input.rrule!.trim(), at, tz };
       if (input.calendar !== undefined) schedule.calendar = input.calendar;
+      if (roll !== undefined) schedule.roll = roll;
       return { schedule, problems };
+    }
+    case 'businessDay': {
+      const n = input.businessDay!;
+      if (!Number.isInteger(n) || n === 0 || Math.abs(n) > MAX_BUSINESS_DAY) {
+        problems.push({
+          path: `${path}.businessDay`,
+          message: `must be a whole number from 1 to ${MAX_BUSINESS_DAY}, or -1 (the last business day) to -${MAX_BUSINESS_DAY}`,
+        });
+      }
+      const at = wallTimeProblem(input.at, `${path}.at`, problems);
+      if (input.calendar === undefined) {
+        problems.push({ path: `${path}.calendar`, message: 'a businessDay schedule needs the calendar whose business days it counts' });
+      }
+      calendarIdProblem(input.calendar, `${path}.calendar`, problems);
+      if (problems.length) return { problems };
+      return { schedule: { kind: 'businessDay', businessDay: n, at, tz, calendar: input.calendar! }, problems };
     }
     case 'deadline': {
       const at = Date.parse(input.deadline!);
@@ -117,12 +143,34 @@ export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { sc
   }
 }
 
-const allowedWith: Record<'every' | 'cron' | 'rrule' | 'deadline', readonly string[]> = {
+const allowedWith: Record<'every' | 'cron' | 'rrule' | 'businessDay' | 'deadline', readonly string[]> = {
   every: [],
   cron: ['tz'],
-  rrule: ['tz', 'at', 'calendar'],
+  rrule: ['tz', 'at', 'calendar', 'roll'],
+  businessDay: ['tz', 'at', 'calendar'],
   deadline: [],
 };
+
+function wallTimeProblem(input: string | undefined, path: string, problems: Problem[]): string {
+  const at = input ?? '00:00';
+  if (!safeWallTime(at)) problems.push({ path, message: `"${at}" is not a wall-clock time HH:MM` });
+  return at;
+}
+
+function calendarIdProblem(calendar: string | undefined, path: string, problems: Problem[]): void {
+  if (calendar !== undefined && !ID_PATTERN.test(calendar)) problems.push({ path, message: 'not a valid calendar id' });
+}
+
+function rollProblem(roll: string | undefined, calendar: string | undefined, path: string, problems: Problem[]): RollDirection | undefined {
+  if (roll === undefined) return undefined;
+  const direction = ROLL_DIRECTIONS.find((d) => d === roll);
+  if (direction === undefined) {
+    problems.push({ path, message: `unknown roll ${JSON.stringify(roll)}: use "next" or "previous"` });
+  } else if (calendar === undefined) {
+    problems.push({ path, message: 'roll moves dates the calendar excludes: name a calendar' });
+  }
+  return direction;
+}
 
 function safeWallTime(value: string): boolean {
   try {
@@ -217,7 +265,15 @@ export function scheduleToJson(schedule: Schedule | null): Record<string, unknow
     case 'cron':
       return { cron: schedule.cron, tz: schedule.tz };
     case 'rrule':
-      return { rrule: schedule.rrule, at: schedule.at, tz: schedule.tz, ...(schedule.calendar ? { calendar: schedule.calendar } : {}) };
+      return {
+        rrule: schedule.rrule,
+        at: schedule.at,
+        tz: schedule.tz,
+        ...(schedule.calendar ? { calendar: schedule.calendar } : {}),
+        ...(schedule.roll ? { roll: schedule.roll } : {}),
+      };
+    case 'businessDay':
+      return { businessDay: schedule.businessDay, at: schedule.at, tz: schedule.tz, calendar: schedule.calendar };
     case 'deadline':
       return { deadline: new Date(schedule.at).toISOString() };
   }

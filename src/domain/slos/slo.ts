@@ -9,6 +9,7 @@ import { validateCron } from '../time/cron-schedule.js';
 import { DurationError, parseDuration } from '../time/duration.js';
 import { ID_PATTERN, type Problem } from '../problems.js';
 import { parseDayOffsetTime } from '../time/zoned-time.js';
+import { sloBusinessDayProblem } from './slo-business-day.js';
 
 /** Statuses of a performance row (SPEC §3), in the contract's order. */
 export const SLO_STATUSES = ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed'] as const;
@@ -54,6 +55,10 @@ export const sloInputSchema = z.strictObject({
     .strictObject({ cron: z.string().max(256) })
     .nullable()
     .optional(),
+  businessDay: z
+    .number()
+    .optional()
+    .describe('due only on the n-th business day of each month of the calendar (1..23; negative counts from the end, -1: the last)'),
 });
 
 export type SloInput = z.infer<typeof sloInputSchema>;
@@ -76,6 +81,8 @@ export interface SloDefinition {
   jobs: SloJob[];
   slackMs: number;
   within: { cron: string } | null;
+  /** Due only on this business day of each month (negative: from the end); absent: every business day. */
+  businessDay?: number;
 }
 
 /** What the metrics exposition needs to know about one SLO (its current row and deliveries). */
@@ -137,6 +144,9 @@ export function normalizeSloInput(
     jobs.push({ application: application ?? '', job: job.job, expectedStart: job.expectedStart ?? null, expectedEnd: job.expectedEnd });
   });
 
+  const businessDayProblem = sloBusinessDayProblem(input.businessDay);
+  if (businessDayProblem) problems.push(businessDayProblem);
+
   let slackMs = DEFAULT_SLACK_MS;
   if (input.slack !== undefined) {
     try {
@@ -158,6 +168,7 @@ export function normalizeSloInput(
       jobs,
       slackMs,
       within: within ? { cron: within.cron.trim() } : null,
+      ...(input.businessDay === undefined ? {} : { businessDay: input.businessDay }),
     },
   };
 }

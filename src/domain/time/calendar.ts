@@ -6,6 +6,8 @@
 import Holidays from 'date-holidays';
 import { z } from 'zod';
 import { DomainError, ID_PATTERN, type Problem } from '../problems.js';
+import { dateOfEpochDay, dayOfWeek, epochDay, epochDayFromParts, FIRST_EPOCH_DAY, isValidDate, LAST_EPOCH_DAY } from './civil-date.js';
+import { isValidTimeZone } from './zoned-time.js';
 
 /** date-holidays' holiday types; a calendar counts only those it lists. */
 export const HOLIDAY_TYPES = ['public', 'bank', 'school', 'optional', 'observance'] as const;
@@ -41,7 +43,7 @@ export interface DayInfo {
   reason?: string;
 }
 
-const DATE_PATTERN = /^[1-9]\d{3}-\d{2}-\d{2}$/;
+const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const TIME_OF_DAY_PATTERN = /^([01]\d|2[0-3]):[0-5]\d$/;
 const DAY_MS = 86_400_000;
 const DEFAULT_WEEKDAYS = [1, 2, 3, 4, 5];
@@ -210,6 +212,7 @@ export class BusinessCalendar {
     } else if (wall.minuteOfDay >= this.newDayMinutes) {
       day += 1;
     }
+    if (day < FIRST_EPOCH_DAY || day > LAST_EPOCH_DAY) return null;
     return this.isBusinessDayNumber(day) ? dateOf(day) : this.walkToBusinessDay(day, 1);
   }
 
@@ -225,6 +228,8 @@ export class BusinessCalendar {
   private walkToBusinessDay(day: number, step: 1 | -1): string | null {
     for (let i = 1; i <= MAX_WALK_DAYS; i++) {
       const candidate = day + step * i;
+      // Dates exist only in the years 0000-9999: past either end no business day can follow.
+      if (candidate < FIRST_EPOCH_DAY || candidate > LAST_EPOCH_DAY) return null;
       if (this.isBusinessDayNumber(candidate)) return dateOf(candidate);
     }
     return null;
@@ -269,7 +274,7 @@ export class BusinessCalendar {
       // holiday starting in the evening (Halloween 18:00) still names that whole date.
       const first = dayNumberOf(holiday.date.slice(0, 10), 'holiday');
       const spanDays = Math.max(1, Math.floor((holiday.end.getTime() - holiday.start.getTime() + MULTI_DAY_SLACK_MS) / DAY_MS));
-      for (let day = first; day < first + spanDays; day++) {
+      for (let day = first; day < first + spanDays && day <= LAST_EPOCH_DAY; day++) {
         const date = dateOf(day);
         byDate.set(date, [...(byDate.get(date) ?? []), listed]);
       }
@@ -291,7 +296,7 @@ function deepProblems(input: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
   const { tz, weekdays, holidays, extraDates, excludeDates } = input;
 
-  if (typeof tz === 'string' && tz.length > 0 && !isKnownTimeZone(tz)) {
+  if (typeof tz === 'string' && tz.length > 0 && !isValidTimeZone(tz)) {
     problems.push({ path: 'tz', message: `unknown time zone '${tz}' (use an IANA name such as America/New_York)` });
   }
 
@@ -318,7 +323,7 @@ function deepProblems(input: Record<string, unknown>): Problem[] {
     if (!Array.isArray(list)) continue;
     list.forEach((value, i) => {
       if (typeof value !== 'string' || !DATE_PATTERN.test(value)) return;
-      if (!isRealDate(value)) {
+      if (!isValidDate(value)) {
         problems.push({ path: `${field}.${i}`, message: `'${value}' is not a calendar date` });
       } else if (field === 'extraDates') {
         extras.add(value);
@@ -380,46 +385,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isKnownTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function rangeError(path: string, message: string): DomainError {
   return new DomainError('invalid', `${path}: ${message}`, [{ path, message }]);
 }
 
-/* Civil dates as day numbers since 1970-01-01 (UTC math only, so no zone or DST can shift them). */
-
-function isRealDate(date: string): boolean {
-  if (!DATE_PATTERN.test(date)) return false;
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const ms = Date.UTC(y, m - 1, d);
-  return new Date(ms).toISOString().slice(0, 10) === date;
-}
+/* Civil dates as day numbers since 1970-01-01, from civil-date.ts (no zone or DST can shift them). */
 
 function dayNumberOf(date: string, path: string): number {
-  if (!isRealDate(date)) throw rangeError(path, `'${date}' is not a date YYYY-MM-DD`);
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return Date.UTC(y, m - 1, d) / DAY_MS;
+  if (!isValidDate(date)) throw rangeError(path, `'${date}' is not a date YYYY-MM-DD`);
+  return epochDay(date);
 }
 
 function dateOf(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+  return dateOfEpochDay(day);
 }
 
 function weekdayOf(day: number): number {
-  // 1970-01-01 was a Thursday (4).
-  return (((day + 4) % 7) + 7) % 7;
+  return dayOfWeek(dateOfEpochDay(day));
 }
 
 function addYears(day: number, years: number): number {
-  const at = new Date(day * DAY_MS);
-  return Date.UTC(at.getUTCFullYear() + years, at.getUTCMonth(), at.getUTCDate()) / DAY_MS;
+  const date = dateOfEpochDay(day);
+  return epochDayFromParts(Number(date.slice(0, 4)) + years, Number(date.slice(5, 7)), Number(date.slice(8, 10)));
 }
 
 function minutesOfTimeOfDay(hhmm: string): number {
@@ -448,5 +435,5 @@ function wallClockAt(format: Intl.DateTimeFormat, instantMs: number): { day: num
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
   const { year = NaN, month = NaN, day = NaN, hour = NaN, minute = NaN } = parts;
-  return { day: Date.UTC(year, month - 1, day) / DAY_MS, minuteOfDay: hour * 60 + minute };
+  return { day: epochDayFromParts(year, month, day), minuteOfDay: hour * 60 + minute };
 }

@@ -5,8 +5,10 @@
  */
 
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
-const MAX_EPOCH_DAY = 2_932_896; // 9999-12-31
-const MIN_EPOCH_DAY = -719_528; // 0000-01-01
+/** The epoch day of 0000-01-01, the first date this module represents. */
+export const FIRST_EPOCH_DAY = -719_528;
+/** The epoch day of 9999-12-31, the last date this module represents. */
+export const LAST_EPOCH_DAY = 2_932_896;
 
 /** True when `date` is a real calendar date written `YYYY-MM-DD`. */
 export function isValidDate(date: string): boolean {
@@ -27,7 +29,7 @@ export function epochDayFromParts(year: number, month: number, day: number): num
 
 /** The `YYYY-MM-DD` date that is `day` days after 1970-01-01; throws RangeError outside 0000-9999. */
 export function dateOfEpochDay(day: number): string {
-  if (!Number.isInteger(day) || day < MIN_EPOCH_DAY || day > MAX_EPOCH_DAY) {
+  if (!Number.isInteger(day) || day < FIRST_EPOCH_DAY || day > LAST_EPOCH_DAY) {
     throw new RangeError(`epoch day ${day} is outside the years 0000-9999`);
   }
   const [y, m, d] = civilFromDays(day);

@@ -1,13 +1,20 @@
 /**
- * Schedules turn into deadlines here. Fixed-time schedules (cron, rrule, one-off deadline)
- * are a `Timeline` of slots; `every` depends on the last success, so the debt logic anchors
- * it itself (see debt.ts).
+ * Schedules turn into deadlines here. Fixed-time schedules (cron, rrule, n-th business day,
+ * one-off deadline) are a `Timeline` of slots; `every` depends on the last success, so the
+ * debt logic anchors it itself (see debt.ts).
  */
 export type Schedule =
   | { kind: 'every'; everyMs: number }
   | { kind: 'cron'; cron: string; tz: string }
-  | { kind: 'rrule'; rrule: string; at: string; tz: string; calendar?: string }
+  | { kind: 'rrule'; rrule: string; at: string; tz: string; calendar?: string; roll?: RollDirection }
+  | { kind: 'businessDay'; businessDay: number; at: string; tz: string; calendar: string }
   | { kind: 'deadline'; at: number };
+
+/** Where an rrule date the calendar excludes moves: to the next or the previous business day. */
+export type RollDirection = 'next' | 'previous';
+
+/** The `roll` values a schedule accepts. */
+export const ROLL_DIRECTIONS: readonly RollDirection[] = ['next', 'previous'];
 
 /** One scheduled instant and the business date it belongs to (`YYYY-MM-DD`, local to the zone). */
 export interface Slot {

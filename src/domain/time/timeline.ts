@@ -1,13 +1,16 @@
 /**
  * Fixed-time schedules as timelines: a one-off deadline, an RFC 5545 rule of dates with a wall
- * time in a zone, and (from cron-schedule.ts) cron. The rrule package only ever sees dates, in
- * UTC; the wall time goes through the zone database, so DST follows SPEC §3.
+ * time in a zone, and (from cron-schedule.ts and business-day-timeline.ts) cron and the n-th
+ * business day. The rrule package only ever sees dates, in UTC; the wall time goes through the
+ * zone database, so a wall time in a DST gap resolves to the gap's end and a repeated one to
+ * its first instance.
  */
 import rrulePkg from 'rrule';
 import type { Options } from 'rrule';
 import { dateOfEpochDay, epochDayFromParts } from './civil-date.js';
+import { businessDayTimeline, MAX_ROLL_DAYS, rollDay } from './business-day-timeline.js';
 import { cronTimeline, SCHEDULE_SEARCH_DAYS } from './cron-schedule.js';
-import type { BusinessDayLookup, Schedule, Slot, Timeline } from './schedule.js';
+import type { BusinessDayLookup, RollDirection, Schedule, Slot, Timeline } from './schedule.js';
 import { isValidTimeZone, localEpochDay, parseWallTime, wallToInstant } from './zoned-time.js';
 
 // rrule is CommonJS: Node's ESM loader exposes only its default export.
@@ -36,11 +39,13 @@ export function validateRrule(rule: string): string | null {
 }
 
 /**
- * The slots of an rrule schedule: each date of the rule, at wall time `at` in `tz`, skipping
- * dates `isBusinessDay` rejects when a calendar is named. Throws RangeError on invalid input.
+ * The slots of an rrule schedule: each date of the rule, at wall time `at` in `tz`. With a
+ * calendar, a date `isBusinessDay` rejects is skipped, or with `roll` moved to the next
+ * (previous) business day; a rolled date that already is an occurrence counts once. Throws
+ * RangeError on invalid input.
  */
 export function rruleTimeline(
-  schedule: { rrule: string; at: string; tz: string; calendar?: string },
+  schedule: { rrule: string; at: string; tz: string; calendar?: string; roll?: RollDirection },
   isBusinessDay?: BusinessDayLookup,
 ): Timeline {
   const rule = compileRule(schedule.rrule);
@@ -49,15 +54,24 @@ export function rruleTimeline(
   if (!isValidTimeZone(tz)) throw new RangeError(`unknown time zone "${tz}"`);
   const wall = parseWallTime(schedule.at);
   const isOpen = businessDayFilter(calendar, isBusinessDay);
+  const isOpenDay = (day: number): boolean => isOpen(dateOfEpochDay(day));
+  const roll = calendar === undefined ? undefined : schedule.roll;
+  // Rolling maps rule dates to business dates monotonically (next: the first open day at or
+  // after; previous: the last at or before), so slots stay in order and a rolled date equal to
+  // another's is the same slot: after() and atOrBefore() return it once.
+  const businessDayOf = (day: number): number | null => (roll ? rollDay(day, roll, isOpenDay) : isOpenDay(day) ? day : null);
   const slotOn = (day: number): Slot | null => {
-    const date = dateOfEpochDay(day);
-    if (!isOpen(date)) return null;
+    const business = businessDayOf(day);
+    if (business === null) return null;
+    const date = dateOfEpochDay(business);
     return { at: wallToInstant(tz, date, wall.hour, wall.minute, wall.second), businessDate: date };
   };
   return {
     after(ms) {
       const from = localEpochDay(tz, ms);
-      for (const day of rule.datesFrom(from, from + rule.searchDays)) {
+      // Rolled forward, a rule date after the last business day before `from` can land on or after it.
+      const start = roll === 'next' ? (rollDay(from - 1, 'previous', isOpenDay) ?? from - MAX_ROLL_DAYS - 1) + 1 : from;
+      for (const day of rule.datesFrom(start, from + rule.searchDays)) {
         const slot = slotOn(day);
         if (slot !== null && slot.at > ms) return slot;
       }
@@ -67,7 +81,9 @@ export function rruleTimeline(
       // A slot of the next local date can precede ms when ms lies in a fall-back repeat that
       // crosses midnight, so the search starts a day late.
       const from = localEpochDay(tz, ms) + 1;
-      for (const day of rule.datesBackFrom(from, from - rule.searchDays)) {
+      // Rolled back, a rule date before the first business day after `from` can land on or before it.
+      const start = roll === 'previous' ? (rollDay(from + 1, 'next', isOpenDay) ?? from + MAX_ROLL_DAYS + 2) - 1 : from;
+      for (const day of rule.datesBackFrom(start, from - rule.searchDays)) {
         const slot = slotOn(day);
         if (slot !== null && slot.at <= ms) return slot;
       }
@@ -85,6 +101,10 @@ export function timelineOf(schedule: Schedule, isBusinessDay?: BusinessDayLookup
       return cronTimeline(schedule.cron, schedule.tz);
     case 'rrule':
       return rruleTimeline(schedule, isBusinessDay);
+    case 'businessDay': {
+      const isOpen = businessDayFilter(schedule.calendar, isBusinessDay);
+      return businessDayTimeline(schedule, (day) => isOpen(dateOfEpochDay(day)));
+    }
     case 'deadline':
       return deadlineTimeline(schedule.at);
   }
