@@ -2,6 +2,9 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { randomBytes } from 'node:crypto';
 import type { LogEvent } from '../../domain/event.js';
 import type { EventQuery, EventStore, Snapshot } from '../event-store.js';
+import { distinctById, inPages, keysetRows, take } from '../paging.js';
+import { checkEventQuery, entityFilters, requireCount } from '../query-rules.js';
+import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
 import {
   EVENTS_TABLE,
   EVENT_READ_COLUMNS,
@@ -32,8 +35,6 @@ export interface ClickHouseEventStoreOptions {
   maxOpenConnections?: number;
 }
 
-/** Complete snapshots kept by `saveSnapshot`; older ones are dropped. */
-const SNAPSHOTS_KEPT = 2;
 /** Marker rows examined by `loadLatestSnapshot` before giving up on finding a complete one. */
 const SNAPSHOT_CANDIDATES = 5;
 const MIGRATE_ATTEMPTS = 5;
@@ -159,11 +160,11 @@ export class ClickHouseEventStore implements EventStore {
    * snapshot, quadratic for a full replay (measured on 18.16 with 10M events: 3.4 s per
    * 10k-row page, about an hour in all, against about 1.5 min for the one sorted stream).
    * ClickHouse spills the sort to disk past SCAN_SORT_MEMORY_BYTES. Copies of an id are
-   * adjacent in the sorted stream and dropped here, which is cheaper than `LIMIT 1 BY` or
+   * adjacent in the sorted stream and dropped as it streams (store/paging.ts), which is cheaper than `LIMIT 1 BY` or
    * `FINAL` (both sort every matching row again).
    */
   async *scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]> {
-    checkPositiveInt('pageSize', pageSize);
+    requireCount('pageSize', pageSize, 1);
     // PREWHERE reads the other columns only for granules holding later ids: 18.16 does not
     // move this condition there on its own (measured: 0.4 s instead of 1.4 s at 10M events
     // for the tail after a snapshot).
@@ -176,81 +177,31 @@ export class ClickHouseEventStore implements EventStore {
       format: 'JSONEachRow',
       clickhouse_settings: { max_bytes_before_external_sort: String(SCAN_SORT_MEMORY_BYTES) },
     });
-    let page: LogEvent[] = [];
-    let last = afterEventId;
-    for await (const rows of result.stream<EventReadRow>()) {
-      for (const row of rows) {
-        const r = row.json();
-        if (r.event_id === last) continue;
-        last = r.event_id;
-        page.push(fromEventRow(r));
-        if (page.length === pageSize) {
-          yield page;
-          page = [];
-        }
-      }
-    }
-    if (page.length > 0) yield page;
+    yield* inPages(distinctById(streamRows<EventReadRow>(result.stream<EventReadRow>()), eventIdOf, fromEventRow, afterEventId), pageSize);
   }
 
+  /** The project's events matching every filter, keyset pages in id order, each id once (store/paging.ts). */
   async query(q: EventQuery): Promise<LogEvent[]> {
-    checkNonNegativeInt('limit', q.limit);
-    if (q.order !== 'asc' && q.order !== 'desc') throw new RangeError(`order must be 'asc' or 'desc', got ${String(q.order)}`);
-    if (q.limit === 0 || (q.types !== undefined && q.types.length === 0)) return [];
-    const where: SqlFragment[] = [sql`project = ${q.project}`];
-    if (q.debt !== undefined) where.push(sql`debt = ${q.debt}`);
-    if (q.application !== undefined) where.push(sql`application = ${q.application}`);
-    if (q.job !== undefined) where.push(sql`job = ${q.job}`);
-    if (q.slo !== undefined) where.push(sql`slo = ${q.slo}`);
+    if (checkEventQuery(q).matchesNothing) return [];
+    const where = entityFilters(q).map(([column, value]) => sql`${sql.raw(column)} = ${value}`);
     if (q.types !== undefined) where.push(sql`type IN ${q.types}`);
     if (q.fromTs !== undefined) {
-      checkFinite('fromTs', q.fromTs);
       if (q.fromTs > MAX_DATETIME_MS) return [];
       if (q.fromTs > 0) where.push(sql`ts_ms >= ${Math.ceil(q.fromTs)}`, sql`ts >= ${sql.raw(sqlDateTimeMs(q.fromTs))}`);
     }
     if (q.toTs !== undefined) {
-      checkFinite('toTs', q.toTs);
       if (q.toTs <= 0) return [];
       if (q.toTs <= MAX_DATETIME_MS) where.push(sql`ts_ms < ${Math.ceil(q.toTs)}`, sql`ts <= ${sql.raw(sqlDateTimeMs(q.toTs))}`);
     }
-    const out: LogEvent[] = [];
-    for await (const batch of this.distinctById(where, q.order, null, q.limit)) {
-      out.push(...batch);
-      if (out.length >= q.limit) break;
-    }
-    return out.slice(0, q.limit);
-  }
-
-  /**
-   * Distinct events matching `where`, in id order after `cursor`, fetched `batchSize` rows at
-   * a time. A batch may come out shorter than `batchSize` when it held unmerged copies; the
-   * next one starts strictly after the last id seen, which also skips copies cut off by the
-   * LIMIT.
-   */
-  private async *distinctById(
-    where: readonly SqlFragment[],
-    order: 'asc' | 'desc',
-    cursor: string | null,
-    batchSize: number,
-  ): AsyncIterable<LogEvent[]> {
-    const direction = sql.raw(order === 'asc' ? 'ASC' : 'DESC');
-    const after = sql.raw(order === 'asc' ? '>' : '<');
-    let last = cursor;
-    for (;;) {
-      const conditions = last === null ? [...where] : [...where, sql`event_id ${after} ${last}`];
-      const whereClause = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, ' AND ')}` : sql``;
-      const rows = await this.select<EventReadRow>(
-        sql`SELECT ${EVENT_READ_COLUMNS} FROM ${this.events} ${whereClause} ORDER BY event_id ${direction} LIMIT ${batchSize}`,
+    const direction = sql.raw(q.order === 'asc' ? 'ASC' : 'DESC');
+    const beyond = sql.raw(q.order === 'asc' ? '>' : '<');
+    const page = (after: string | null, limit: number): Promise<EventReadRow[]> => {
+      const conditions = after === null ? where : [...where, sql`event_id ${beyond} ${after}`];
+      return this.select<EventReadRow>(
+        sql`SELECT ${EVENT_READ_COLUMNS} FROM ${this.events} WHERE ${sql.join(conditions, ' AND ')} ORDER BY event_id ${direction} LIMIT ${limit}`,
       );
-      const batch: LogEvent[] = [];
-      for (const row of rows) {
-        if (row.event_id === last) continue;
-        last = row.event_id;
-        batch.push(fromEventRow(row));
-      }
-      if (batch.length > 0) yield batch;
-      if (rows.length < batchSize) return;
-    }
+    };
+    return take(distinctById(keysetRows(page, eventIdOf, null, q.limit), eventIdOf, fromEventRow), q.limit);
   }
 
   /**
@@ -258,7 +209,7 @@ export class ClickHouseEventStore implements EventStore {
    * that `loadLatestSnapshot` skips. Then drops all but the newest complete snapshots.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    checkNonNegativeInt('takenAt', snapshot.takenAt);
+    requireCount('takenAt', snapshot.takenAt, 0);
     const [top] = await this.select<{ seq: string | number }>(sql`SELECT max(seq) AS seq FROM ${this.snapshots}`);
     const seq = Number(top?.seq ?? 0) + 1;
     const base = {
@@ -289,43 +240,31 @@ export class ClickHouseEventStore implements EventStore {
       sql`SELECT snapshot_id, up_to_event_id, taken_at_ms, chunk_count FROM ${this.snapshots}
 WHERE is_marker = 1 ORDER BY seq DESC, snapshot_id DESC LIMIT ${SNAPSHOT_CANDIDATES}`,
     );
-    for (const marker of markers) {
-      const chunks = await this.loadChunks(marker.snapshot_id, Number(marker.chunk_count));
-      if (chunks) return { upToEventId: marker.up_to_event_id, takenAt: Number(marker.taken_at_ms), chunks };
-    }
-    return null;
-  }
-
-  /** The chunks of one snapshot in order, or null when any is missing (pruned meanwhile). */
-  private async loadChunks(snapshotId: string, count: number): Promise<string[] | null> {
-    if (count === 0) return [];
-    const rows = await this.select<{ chunk_index: number | string; chunk: string }>(
-      sql`SELECT chunk_index, chunk FROM ${this.snapshots}
+    return latestCompleteSnapshot(
+      markers.map((m) => ({
+        id: m.snapshot_id,
+        upToEventId: m.up_to_event_id,
+        takenAt: Number(m.taken_at_ms),
+        chunkCount: Number(m.chunk_count),
+      })),
+      async (snapshotId) => {
+        const rows = await this.select<{ chunk_index: number | string; chunk: string }>(
+          sql`SELECT chunk_index, chunk FROM ${this.snapshots}
 WHERE snapshot_id = ${snapshotId} AND is_marker = 0 ORDER BY chunk_index`,
+        );
+        return rows.map((row) => ({ index: Number(row.chunk_index), chunk: row.chunk }));
+      },
     );
-    const chunks: string[] = [];
-    for (const row of rows) {
-      // A retried save may have stored a chunk twice; the first copy of each index wins.
-      if (Number(row.chunk_index) === chunks.length) chunks.push(row.chunk);
-    }
-    return chunks.length === count ? chunks : null;
   }
 
-  /**
-   * Keeps the newest SNAPSHOTS_KEPT complete snapshots and any save newer than them (maybe
-   * still in progress in another instance); drops every other snapshot's partition.
-   */
+  /** Drops the partitions of the saves `snapshotsToDrop` names (store/snapshot-chunks.ts). */
   private async pruneSnapshots(): Promise<void> {
-    const saved = await this.select<{ snapshot_id: string; seq: string | number; complete: string | number }>(
+    const saved = await this.select<{ snapshot_id: string; complete: string | number }>(
       sql`SELECT snapshot_id, max(seq) AS seq, max(is_marker) AS complete FROM ${this.snapshots}
 GROUP BY snapshot_id ORDER BY seq DESC, snapshot_id DESC`,
     );
-    const kept = saved.filter((s) => Number(s.complete) === 1).slice(0, SNAPSHOTS_KEPT);
-    if (kept.length < SNAPSHOTS_KEPT) return;
-    const oldestKept = kept[kept.length - 1]!;
-    const oldestKeptIndex = saved.indexOf(oldestKept);
-    for (const old of saved.slice(oldestKeptIndex + 1)) {
-      await this.command(sql`ALTER TABLE ${this.snapshots} DROP PARTITION ${old.snapshot_id}`);
+    for (const old of snapshotsToDrop(saved.map((s) => ({ id: s.snapshot_id, complete: Number(s.complete) === 1 })))) {
+      await this.command(sql`ALTER TABLE ${this.snapshots} DROP PARTITION ${old}`);
     }
   }
 
@@ -360,16 +299,11 @@ interface SnapshotMarkerRow {
   chunk_count: string | number;
 }
 
-function checkPositiveInt(name: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${String(n)}`);
-}
+const eventIdOf = (row: EventReadRow): string => row.event_id;
 
-function checkNonNegativeInt(name: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${String(n)}`);
-}
-
-function checkFinite(name: string, n: number): void {
-  if (typeof n !== 'number' || !Number.isFinite(n)) throw new RangeError(`${name} must be a finite number, got ${String(n)}`);
+/** The rows of a JSONEachRow result stream, one at a time. */
+async function* streamRows<T>(stream: AsyncIterable<ReadonlyArray<{ json<U>(): U }>>): AsyncIterable<T> {
+  for await (const rows of stream) for (const row of rows) yield row.json<T>();
 }
 
 function sleep(ms: number): Promise<void> {

@@ -15,6 +15,9 @@ import {
 } from '@duckdb/node-api';
 import type { EventType, LogEvent } from '../../domain/event.js';
 import type { EventQuery, EventStore, Snapshot } from '../event-store.js';
+import { distinctById, inPages, keysetRows, take } from '../paging.js';
+import { checkEventQuery, entityFilters, requireCount } from '../query-rules.js';
+import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
 
 /*
  * Schema choices (SPEC §5):
@@ -92,9 +95,6 @@ const MIGRATIONS: readonly Migration[] = [
     ],
   },
 ];
-
-/** How many complete snapshots survive a save: the newest plus one to fall back on. */
-const SNAPSHOTS_KEPT = 2;
 
 /** The columns `append` writes, each with the JSON field and type `from_json` reads it as. */
 const WRITE_COLUMNS: ReadonlyArray<readonly [column: string, field: keyof LogEvent, select: string, jsonType: string]> = [
@@ -220,42 +220,29 @@ export class DuckDbEventStore implements EventStore {
   }
 
   /**
-   * Every event with id > `afterEventId` in id order, keyset paging: each page takes the next
-   * `pageSize` stored rows and drops repeated ids among them (so a page may be shorter; the
-   * scan ends on an empty page). Deduplicating only the page keeps each page's cost flat:
-   * DISTINCT ON over every later row made a 10M-event replay take about an hour.
+   * Every event with id > `afterEventId` in id order, in keyset pages of `pageSize` stored rows
+   * with repeats dropped as they come (store/paging.ts). Deduplicating row by row keeps each
+   * page's cost flat: DISTINCT ON over every later row made a 10M-event replay take about an hour.
    */
   async *scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]> {
     requireCount('pageSize', pageSize, 1);
-    let after = afterEventId;
-    for (;;) {
+    const page = (after: string | null, limit: number): Promise<DuckDBValue[][]> => {
       this.requireOpen();
-      const reader =
-        after === null
-          ? await this.read(
-              `SELECT DISTINCT ON (event_id) ${READ_COLUMNS}
-               FROM (SELECT * FROM events ORDER BY event_id LIMIT $1) ORDER BY event_id`,
-              [pageSize],
-              [BIGINT],
-            )
-          : await this.read(
-              `SELECT DISTINCT ON (event_id) ${READ_COLUMNS}
-               FROM (SELECT * FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2) ORDER BY event_id`,
-              [after, pageSize],
-              [VARCHAR, BIGINT],
-            );
-      const page = reader.getRows().map(toEvent);
-      if (page.length === 0) return;
-      yield page;
-      after = page[page.length - 1]!.eventId;
-    }
+      return after === null
+        ? this.readRows(`SELECT ${READ_COLUMNS} FROM events ORDER BY event_id LIMIT $1`, [limit], [BIGINT])
+        : this.readRows(
+            `SELECT ${READ_COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
+            [after, limit],
+            [VARCHAR, BIGINT],
+          );
+    };
+    yield* inPages(distinctById(keysetRows(page, eventIdOf, afterEventId, pageSize), eventIdOf, toEvent, afterEventId), pageSize);
   }
 
   /** The project's events matching every given filter, ordered by id, at most `limit`. */
   async query(q: EventQuery): Promise<LogEvent[]> {
     this.requireOpen();
-    requireCount('limit', q.limit, 0);
-    if (q.limit === 0 || (q.types !== undefined && q.types.length === 0)) return [];
+    if (checkEventQuery(q).matchesNothing) return [];
     const params: DuckDBValue[] = [];
     const types: DuckDBType[] = [];
     const param = (value: DuckDBValue, type: DuckDBType): string => {
@@ -263,49 +250,26 @@ export class DuckDbEventStore implements EventStore {
       types.push(type);
       return `$${params.length}`;
     };
-    const where = [`project = ${param(q.project, VARCHAR)}`];
-    if (q.debt !== undefined) where.push(`debt = ${param(q.debt, VARCHAR)}`);
-    if (q.slo !== undefined) where.push(`slo = ${param(q.slo, VARCHAR)}`);
-    if (q.application !== undefined) where.push(`application = ${param(q.application, VARCHAR)}`);
-    if (q.job !== undefined) where.push(`job = ${param(q.job, VARCHAR)}`);
+    const where = entityFilters(q).map(([column, value]) => `${column} = ${param(value, VARCHAR)}`);
     if (q.types !== undefined) where.push(`type IN (${q.types.map((t) => param(t, VARCHAR)).join(', ')})`);
     if (q.fromTs !== undefined) where.push(`ts >= ${param(toTimestamp(q.fromTs, 'fromTs'), TIMESTAMP)}`);
     if (q.toTs !== undefined) where.push(`ts < ${param(toTimestamp(q.toTs, 'toTs'), TIMESTAMP)}`);
     const direction = q.order === 'desc' ? 'DESC' : 'ASC';
     const beyond = q.order === 'desc' ? '<' : '>';
-    // Keyset pages of the newest (or oldest) matching rows, repeats dropped as they come: a
-    // top-N needs no sort of everything that matches, where DISTINCT ON over all matching
-    // rows took 5-10 s for a project-wide read of a 10M-event log. Copies of one id are
-    // adjacent in id order, and the next page starts beyond the last id seen.
-    const out: LogEvent[] = [];
-    let after: string | null = null;
-    while (out.length < q.limit) {
-      const pageParams = [...params];
-      const pageTypes = [...types];
-      const pageParam = (value: DuckDBValue, type: DuckDBType): string => {
-        pageParams.push(value);
-        pageTypes.push(type);
-        return `$${pageParams.length}`;
-      };
-      const want = q.limit - out.length;
-      const conditions = after === null ? where : [...where, `event_id ${beyond} ${pageParam(after, VARCHAR)}`];
-      const reader = await this.read(
-        `SELECT ${READ_COLUMNS} FROM
-           (SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY event_id ${direction} LIMIT ${pageParam(want, BIGINT)})
-         ORDER BY event_id ${direction}`,
-        pageParams,
-        pageTypes,
+    // Keyset pages of the newest (or oldest) matching rows (store/paging.ts): a top-N needs no
+    // sort of everything that matches, where DISTINCT ON over all matching rows took 5-10 s for
+    // a project-wide read of a 10M-event log.
+    const page = (after: string | null, limit: number): Promise<DuckDBValue[][]> => {
+      const conditions = after === null ? where : [...where, `event_id ${beyond} $${params.length + 1}`];
+      const values = after === null ? [...params, limit] : [...params, after, limit];
+      const valueTypes = after === null ? [...types, BIGINT] : [...types, VARCHAR, BIGINT];
+      return this.readRows(
+        `SELECT ${READ_COLUMNS} FROM events WHERE ${conditions.join(' AND ')} ORDER BY event_id ${direction} LIMIT $${values.length}`,
+        values,
+        valueTypes,
       );
-      const rows = reader.getRows();
-      for (const row of rows) {
-        const event = toEvent(row);
-        if (event.eventId === (out[out.length - 1]?.eventId ?? after)) continue;
-        out.push(event);
-      }
-      if (rows.length < want) break;
-      after = rows.length > 0 ? (rows[rows.length - 1]![0] as string) : after;
-    }
-    return out;
+    };
+    return take(distinctById(keysetRows(page, eventIdOf, null, q.limit), eventIdOf, toEvent), q.limit);
   }
 
   /** Stores the snapshot's chunks, then its `snapshots` row, then prunes all but the newest two. */
@@ -335,9 +299,17 @@ export class DuckDbEventStore implements EventStore {
           [snapshotId, snapshot.upToEventId, takenAt, snapshot.chunks.length],
           [BIGINT, VARCHAR, TIMESTAMP, INTEGER],
         );
-        const kept = 'SELECT snapshot_id FROM snapshots ORDER BY snapshot_id DESC LIMIT $1';
-        await this.writer.run(`DELETE FROM snapshot_chunks WHERE snapshot_id NOT IN (${kept})`, [SNAPSHOTS_KEPT], [INTEGER]);
-        await this.writer.run(`DELETE FROM snapshots WHERE snapshot_id NOT IN (${kept})`, [SNAPSHOTS_KEPT], [INTEGER]);
+        // Saves newest first, with whether their row is there (chunks without one are a save cut short).
+        const saved = await this.writer.runAndReadAll(
+          `SELECT snapshot_id, bool_or(complete) FROM
+             (SELECT snapshot_id, true AS complete FROM snapshots UNION ALL SELECT snapshot_id, false FROM snapshot_chunks)
+           GROUP BY snapshot_id ORDER BY snapshot_id DESC`,
+        );
+        const drop = snapshotsToDrop(saved.getRows().map(([id, complete]) => ({ id: id as bigint, complete: complete === true })));
+        for (const id of drop) {
+          await this.writer.run('DELETE FROM snapshot_chunks WHERE snapshot_id = $1', [id], [BIGINT]);
+          await this.writer.run('DELETE FROM snapshots WHERE snapshot_id = $1', [id], [BIGINT]);
+        }
       }),
     );
   }
@@ -349,17 +321,22 @@ export class DuckDbEventStore implements EventStore {
       `SELECT snapshot_id, up_to_event_id, epoch_ms(taken_at)::DOUBLE, chunk_count
        FROM snapshots ORDER BY snapshot_id DESC`,
     );
-    for (const [snapshotId, upToEventId, takenAt, chunkCount] of saved.getRows()) {
-      const rows = await this.read(
-        'SELECT chunk FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY seq',
-        [snapshotId as bigint],
-        [BIGINT],
-      );
-      const chunks = rows.getRows().map((row) => row[0] as string);
-      if (chunks.length !== chunkCount) continue;
-      return { upToEventId: upToEventId as string, takenAt: takenAt as number, chunks };
-    }
-    return null;
+    return latestCompleteSnapshot(
+      saved.getRows().map(([id, upToEventId, takenAt, chunkCount]) => ({
+        id: id as bigint,
+        upToEventId: upToEventId as string,
+        takenAt: takenAt as number,
+        chunkCount: chunkCount as number,
+      })),
+      async (snapshotId) => {
+        const rows = await this.readRows(
+          'SELECT seq, chunk FROM snapshot_chunks WHERE snapshot_id = $1 ORDER BY seq',
+          [snapshotId],
+          [BIGINT],
+        );
+        return rows.map(([seq, chunk]) => ({ index: seq as number, chunk: chunk as string }));
+      },
+    );
   }
 
   /**
@@ -485,9 +462,7 @@ function toBigInt(value: number, field: string): bigint {
   return BigInt(Math.round(value));
 }
 
-function requireCount(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
-}
+const eventIdOf = (row: DuckDBValue[]): string => row[0] as string;
 
 function toEvent(row: DuckDBValue[]): LogEvent {
   return {
