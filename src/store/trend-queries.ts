@@ -154,3 +154,103 @@ export function numberOrNull(value: unknown): number | null {
 export function msToSeconds(value: number | null): number | null {
   return value === null ? null : value / 1000;
 }
+
+/** One result row of a trend query's SQL, by column name: cells as the driver gives them. */
+export type TrendCells = Readonly<Record<string, unknown>>;
+
+/**
+ * The SQL of the three queries in one dialect: each is given validated arguments and answers
+ * rows with the columns listed below (JOB_TREND_COLUMNS, JOB_END_COLUMNS, SLO_TREND_COLUMNS).
+ */
+export interface TrendSql {
+  jobDurationTrend(args: JobTrendArgs): Promise<readonly TrendCells[]>;
+  jobEndSeries(args: JobTrendArgs): Promise<readonly TrendCells[]>;
+  sloTrend(args: SloTrendArgs): Promise<readonly TrendCells[]>;
+}
+
+/** The columns of `jobDurationTrend`'s SQL, in order. */
+export const JOB_TREND_COLUMNS = [
+  'application',
+  'job',
+  'runs',
+  'duration_runs',
+  'lateness_runs',
+  'duration_slope',
+  'lateness_slope',
+  'p50_duration',
+  'p90_duration',
+] as const;
+/**
+ * The columns of `jobEndSeries`'s SQL, in order. A dialect whose argMax cannot carry the latest
+ * row's NULL may add `duration_missing` (1 when that row has no duration).
+ */
+export const JOB_END_COLUMNS = ['application', 'job', 'business_date', 'end_ms', 'duration_ms_last'] as const;
+/** The columns of `sloTrend`'s SQL, in order. */
+export const SLO_TREND_COLUMNS = [
+  'slo',
+  'days',
+  'occurrences',
+  'on_time_ratio',
+  'median_lateness',
+  'p90_lateness',
+  'same_side_share',
+] as const;
+
+/** A positional row as cells named by `columns` (for drivers that answer arrays). */
+export function namedCells(columns: readonly string[], row: readonly unknown[]): TrendCells {
+  return Object.fromEntries(columns.map((column, i) => [column, row[i]]));
+}
+
+/** The port over one dialect's SQL: arguments checked on the way in, cells made numbers and rows checked on the way out. */
+export function trendQueries(dialect: TrendSql): TrendQueries {
+  return {
+    async jobDurationTrend(input) {
+      const rows = await dialect.jobDurationTrend(parseTrendArgs(jobTrendArgsSchema, input, 'jobDurationTrend'));
+      return parseTrendRows(
+        jobTrendRowSchema,
+        rows.map((r) => ({
+          application: r.application,
+          job: r.job,
+          runs: numberOrNull(r.runs),
+          durationRuns: numberOrNull(r.duration_runs),
+          latenessRuns: numberOrNull(r.lateness_runs),
+          durationSlopeSecondsPerDay: numberOrNull(r.duration_slope),
+          endLatenessSlopeSecondsPerDay: numberOrNull(r.lateness_slope),
+          p50DurationSeconds: numberOrNull(r.p50_duration),
+          p90DurationSeconds: numberOrNull(r.p90_duration),
+        })),
+        'jobDurationTrend',
+      );
+    },
+    async jobEndSeries(input) {
+      const rows = await dialect.jobEndSeries(parseTrendArgs(jobTrendArgsSchema, input, 'jobEndSeries'));
+      return parseTrendRows(
+        jobEndPointSchema,
+        rows.map((r) => ({
+          application: r.application,
+          job: r.job,
+          businessDate: r.business_date,
+          endMs: numberOrNull(r.end_ms),
+          durationMs: numberOrNull(r.duration_missing) === 1 ? null : numberOrNull(r.duration_ms_last),
+        })),
+        'jobEndSeries',
+      );
+    },
+    async sloTrend(input) {
+      const rows = await dialect.sloTrend(parseTrendArgs(sloTrendArgsSchema, input, 'sloTrend'));
+      return parseTrendRows(
+        sloTrendRowSchema,
+        rows.map((r) => ({
+          sloId: r.slo,
+          days: numberOrNull(r.days),
+          occurrences: numberOrNull(r.occurrences),
+          onTimeRatio: numberOrNull(r.on_time_ratio),
+          medianLatenessSeconds: numberOrNull(r.median_lateness),
+          p90LatenessSeconds: numberOrNull(r.p90_lateness),
+          sameSideShare: numberOrNull(r.same_side_share),
+        })),
+        'sloTrend',
+      );
+    },
+  };
+}

@@ -13,19 +13,10 @@
 import { TREND_ROWS_TABLE, qualified } from './schema.js';
 import { sql, type SqlFragment } from './sql.js';
 import {
-  jobEndPointSchema,
-  jobTrendArgsSchema,
-  jobTrendRowSchema,
-  numberOrNull,
-  parseTrendArgs,
-  parseTrendRows,
-  sloTrendArgsSchema,
-  sloTrendRowSchema,
-  type JobEndPoint,
+  trendQueries,
   type JobTrendArgs,
-  type JobTrendRow,
   type SloTrendArgs,
-  type SloTrendRow,
+  type TrendCells,
   type TrendDate,
   type TrendQueries,
 } from '../trend-queries.js';
@@ -35,8 +26,6 @@ export interface ClickHouseTrendSource {
   readonly database: string;
   selectRows<T>(statement: SqlFragment): Promise<T[]>;
 }
-
-type Cell = string | number | null;
 
 /** `[a, b, ...]`: a ClickHouse array literal of rendered scalars. */
 function arrayLiteral(values: readonly (string | number)[]): SqlFragment {
@@ -147,101 +136,11 @@ GROUP BY slo
 ORDER BY slo`;
 }
 
-interface JobTrendCells {
-  application: string;
-  job: string;
-  runs: Cell;
-  duration_runs: Cell;
-  lateness_runs: Cell;
-  duration_slope: Cell;
-  lateness_slope: Cell;
-  p50_duration: Cell;
-  p90_duration: Cell;
-}
-
-/** Per job: duration and end-lateness slopes (s per business day), p50/p90 duration, runs. */
-export const jobDurationTrend =
-  (store: ClickHouseTrendSource) =>
-  async (input: JobTrendArgs): Promise<JobTrendRow[]> => {
-    const args = parseTrendArgs(jobTrendArgsSchema, input, 'jobDurationTrend');
-    const rows = await store.selectRows<JobTrendCells>(jobDurationTrendSql(store, args));
-    return parseTrendRows(
-      jobTrendRowSchema,
-      rows.map((r) => ({
-        application: r.application,
-        job: r.job,
-        runs: numberOrNull(r.runs),
-        durationRuns: numberOrNull(r.duration_runs),
-        latenessRuns: numberOrNull(r.lateness_runs),
-        durationSlopeSecondsPerDay: numberOrNull(r.duration_slope),
-        endLatenessSlopeSecondsPerDay: numberOrNull(r.lateness_slope),
-        p50DurationSeconds: numberOrNull(r.p50_duration),
-        p90DurationSeconds: numberOrNull(r.p90_duration),
-      })),
-      'jobDurationTrend',
-    );
-  };
-
-interface JobEndCells {
-  application: string;
-  job: string;
-  business_date: string;
-  end_ms: Cell;
-  duration_ms_last: Cell;
-  duration_missing: Cell;
-}
-
-/** Per job and business date of the window: the latest success's end (epoch ms) and duration. */
-export const jobEndSeries =
-  (store: ClickHouseTrendSource) =>
-  async (input: JobTrendArgs): Promise<JobEndPoint[]> => {
-    const args = parseTrendArgs(jobTrendArgsSchema, input, 'jobEndSeries');
-    const rows = await store.selectRows<JobEndCells>(jobEndSeriesSql(store, args));
-    return parseTrendRows(
-      jobEndPointSchema,
-      rows.map((r) => ({
-        application: r.application,
-        job: r.job,
-        businessDate: r.business_date,
-        endMs: numberOrNull(r.end_ms),
-        durationMs: Number(r.duration_missing) === 1 ? null : numberOrNull(r.duration_ms_last),
-      })),
-      'jobEndSeries',
-    );
-  };
-
-interface SloTrendCells {
-  slo: string;
-  days: Cell;
-  occurrences: Cell;
-  on_time_ratio: Cell;
-  median_lateness: Cell;
-  p90_lateness: Cell;
-  same_side_share: Cell;
-}
-
-/** Per SLO: on-time ratio, median and p90 signed lateness (s), same-side share. */
-export const sloTrend =
-  (store: ClickHouseTrendSource) =>
-  async (input: SloTrendArgs): Promise<SloTrendRow[]> => {
-    const args = parseTrendArgs(sloTrendArgsSchema, input, 'sloTrend');
-    const rows = await store.selectRows<SloTrendCells>(sloTrendSql(store, args));
-    return parseTrendRows(
-      sloTrendRowSchema,
-      rows.map((r) => ({
-        sloId: r.slo,
-        days: numberOrNull(r.days),
-        occurrences: numberOrNull(r.occurrences),
-        onTimeRatio: numberOrNull(r.on_time_ratio),
-        medianLatenessSeconds: numberOrNull(r.median_lateness),
-        p90LatenessSeconds: numberOrNull(r.p90_lateness),
-        sameSideShare: numberOrNull(r.same_side_share),
-      })),
-      'sloTrend',
-    );
-  };
-
 /** The three queries bound to one ClickHouse store. */
 export function clickHouseTrendQueries(store: ClickHouseTrendSource): TrendQueries {
-  return { jobDurationTrend: jobDurationTrend(store), jobEndSeries: jobEndSeries(store), sloTrend: sloTrend(store) };
+  return trendQueries({
+    jobDurationTrend: (args) => store.selectRows<TrendCells>(jobDurationTrendSql(store, args)),
+    jobEndSeries: (args) => store.selectRows<TrendCells>(jobEndSeriesSql(store, args)),
+    sloTrend: (args) => store.selectRows<TrendCells>(sloTrendSql(store, args)),
+  });
 }

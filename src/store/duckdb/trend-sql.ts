@@ -8,19 +8,14 @@
  */
 import { INTEGER, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import {
-  jobEndPointSchema,
-  jobTrendArgsSchema,
-  jobTrendRowSchema,
-  numberOrNull,
-  parseTrendArgs,
-  parseTrendRows,
-  sloTrendArgsSchema,
-  sloTrendRowSchema,
-  type JobEndPoint,
+  JOB_END_COLUMNS,
+  JOB_TREND_COLUMNS,
+  SLO_TREND_COLUMNS,
+  namedCells,
+  trendQueries,
   type JobTrendArgs,
-  type JobTrendRow,
   type SloTrendArgs,
-  type SloTrendRow,
+  type TrendCells,
   type TrendQueries,
 } from '../trend-queries.js';
 
@@ -176,73 +171,13 @@ ORDER BY slo`;
   return { sql, values: b.values, types: b.types };
 }
 
-/** Per job: duration and end-lateness slopes (s per business day), p50/p90 duration, runs. */
-export const jobDurationTrend =
-  (store: DuckDbTrendSource) =>
-  async (input: JobTrendArgs): Promise<JobTrendRow[]> => {
-    const args = parseTrendArgs(jobTrendArgsSchema, input, 'jobDurationTrend');
-    const q = jobDurationTrendSql(args);
-    const rows = await store.readRows(q.sql, q.values, q.types);
-    return parseTrendRows(
-      jobTrendRowSchema,
-      rows.map((r) => ({
-        application: r[0],
-        job: r[1],
-        runs: numberOrNull(r[2]),
-        durationRuns: numberOrNull(r[3]),
-        latenessRuns: numberOrNull(r[4]),
-        durationSlopeSecondsPerDay: numberOrNull(r[5]),
-        endLatenessSlopeSecondsPerDay: numberOrNull(r[6]),
-        p50DurationSeconds: numberOrNull(r[7]),
-        p90DurationSeconds: numberOrNull(r[8]),
-      })),
-      'jobDurationTrend',
-    );
-  };
-
-/** Per job and business date of the window: the latest success's end (epoch ms) and duration. */
-export const jobEndSeries =
-  (store: DuckDbTrendSource) =>
-  async (input: JobTrendArgs): Promise<JobEndPoint[]> => {
-    const args = parseTrendArgs(jobTrendArgsSchema, input, 'jobEndSeries');
-    const q = jobEndSeriesSql(args);
-    const rows = await store.readRows(q.sql, q.values, q.types);
-    return parseTrendRows(
-      jobEndPointSchema,
-      rows.map((r) => ({
-        application: r[0],
-        job: r[1],
-        businessDate: r[2],
-        endMs: numberOrNull(r[3]),
-        durationMs: numberOrNull(r[4]),
-      })),
-      'jobEndSeries',
-    );
-  };
-
-/** Per SLO: on-time ratio, median and p90 signed lateness (s), same-side share. */
-export const sloTrend =
-  (store: DuckDbTrendSource) =>
-  async (input: SloTrendArgs): Promise<SloTrendRow[]> => {
-    const args = parseTrendArgs(sloTrendArgsSchema, input, 'sloTrend');
-    const q = sloTrendSql(args);
-    const rows = await store.readRows(q.sql, q.values, q.types);
-    return parseTrendRows(
-      sloTrendRowSchema,
-      rows.map((r) => ({
-        sloId: r[0],
-        days: numberOrNull(r[1]),
-        occurrences: numberOrNull(r[2]),
-        onTimeRatio: numberOrNull(r[3]),
-        medianLatenessSeconds: numberOrNull(r[4]),
-        p90LatenessSeconds: numberOrNull(r[5]),
-        sameSideShare: numberOrNull(r[6]),
-      })),
-      'sloTrend',
-    );
-  };
-
-/** The three queries bound to one DuckDB store. */
+/** The three queries bound to one DuckDB store; rows come back positional, in the port's column order. */
 export function duckDbTrendQueries(store: DuckDbTrendSource): TrendQueries {
-  return { jobDurationTrend: jobDurationTrend(store), jobEndSeries: jobEndSeries(store), sloTrend: sloTrend(store) };
+  const run = async (columns: readonly string[], q: BoundSql): Promise<TrendCells[]> =>
+    (await store.readRows(q.sql, q.values, q.types)).map((row) => namedCells(columns, row));
+  return trendQueries({
+    jobDurationTrend: (args) => run(JOB_TREND_COLUMNS, jobDurationTrendSql(args)),
+    jobEndSeries: (args) => run(JOB_END_COLUMNS, jobEndSeriesSql(args)),
+    sloTrend: (args) => run(SLO_TREND_COLUMNS, sloTrendSql(args)),
+  });
 }
