@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { BatchWriter } from '../store/batch-writer.js';
 import type { EventStore } from '../store/event-store.js';
+import { systemStoreClock, type StoreClock, type StoreTimer } from '../store/store-clock.js';
 import type { Projection } from './projection.js';
 import { snapshotChunks, type LogPosition } from './rebuild.js';
 
@@ -12,7 +13,7 @@ import { snapshotChunks, type LogPosition } from './rebuild.js';
 export class Snapshotter {
   private appendedSince = 0;
   private isSaving = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: StoreTimer | null = null;
 
   constructor(
     private readonly projections: Projection[],
@@ -21,6 +22,8 @@ export class Snapshotter {
     private readonly writer: BatchWriter,
     private readonly logger: Logger,
     private readonly everyEvents: number,
+    /** `takenAt`, the check interval and the save's duration come from here. */
+    private readonly clock: StoreClock = systemStoreClock,
   ) {}
 
   /** Counts events made durable (wire to the writer's onFlush). */
@@ -31,14 +34,17 @@ export class Snapshotter {
   /** Checks every `intervalMs` whether a snapshot is due. */
   start(intervalMs = 5000): void {
     if (this.everyEvents === 0) return;
-    this.timer = setInterval(() => {
+    this.stop();
+    const check = (): void => {
+      this.timer = this.clock.after(intervalMs, check, { background: true });
       if (this.appendedSince >= this.everyEvents) void this.take();
-    }, intervalMs);
-    this.timer.unref();
+    };
+    this.timer = this.clock.after(intervalMs, check, { background: true });
   }
 
+  /** Stops the periodic check; a snapshot being saved still finishes. */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
@@ -52,11 +58,11 @@ export class Snapshotter {
     const chunks = snapshotChunks(this.projections);
     this.isSaving = true;
     const appended = this.appendedSince;
-    const started = performance.now();
+    const started = this.clock.monotonicMs();
     try {
-      await this.store.saveSnapshot({ upToEventId, takenAt: Date.now(), chunks });
+      await this.store.saveSnapshot({ upToEventId, takenAt: this.clock.now(), chunks });
       this.appendedSince -= appended;
-      this.logger.info({ upToEventId, chunks: chunks.length, ms: Math.round(performance.now() - started) }, 'snapshot saved');
+      this.logger.info({ upToEventId, chunks: chunks.length, ms: Math.round(this.clock.monotonicMs() - started) }, 'snapshot saved');
       return true;
     } catch (err) {
       this.logger.error({ err }, 'could not save a snapshot');

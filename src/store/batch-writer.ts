@@ -1,5 +1,6 @@
 import type { LogEvent } from '../domain/event.js';
 import type { EventStore } from './event-store.js';
+import { systemStoreClock, type StoreClock } from './store-clock.js';
 
 /*
  * Group commit in front of an EventStore (SPEC §5: one flush serves many requests).
@@ -50,6 +51,8 @@ export interface BatchWriterOptions {
   flushIntervalMs?: number;
   maxQueuedEvents?: number;
   hooks?: BatchWriterHooks;
+  /** The flush interval's clock and timer; the process's clock by default. */
+  clock?: StoreClock;
 }
 
 /** A point-in-time view for self-metrics and /readyz. */
@@ -75,6 +78,7 @@ export class BatchWriter {
   private readonly flushIntervalMs: number;
   private readonly maxQueuedEvents: number;
   private readonly hooks: BatchWriterHooks;
+  private readonly clock: StoreClock;
   private queue: PendingWrite[] = [];
   private queued = 0;
   private inFlight = 0;
@@ -92,6 +96,7 @@ export class BatchWriter {
     this.flushIntervalMs = options.flushIntervalMs ?? 5;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 100_000;
     this.hooks = options.hooks ?? {};
+    this.clock = options.clock ?? systemStoreClock;
   }
 
   /** Resolves once a batch holding all of `events` was appended; rejects if that append failed. */
@@ -102,7 +107,7 @@ export class BatchWriter {
       return Promise.reject(new BackpressureError(this.queued, this.maxQueuedEvents));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ events, queuedAt: performance.now(), resolve, reject });
+      this.queue.push({ events, queuedAt: this.clock.monotonicMs(), resolve, reject });
       this.queued += events.length;
       this.schedule();
     });
@@ -131,7 +136,7 @@ export class BatchWriter {
       this.drained?.();
       return;
     }
-    const waitMs = this.flushIntervalMs - (performance.now() - this.queue[0]!.queuedAt);
+    const waitMs = this.flushIntervalMs - (this.clock.monotonicMs() - this.queue[0]!.queuedAt);
     const isDue = this.flushIntervalMs > 0 && waitMs <= 0;
     if (this.isClosing || this.queued >= this.maxBatchEvents || isDue) {
       this.stopTimer();
@@ -147,8 +152,8 @@ export class BatchWriter {
       const handle = setImmediate(fire);
       this.cancelTimer = () => clearImmediate(handle);
     } else {
-      const handle = setTimeout(fire, waitMs);
-      this.cancelTimer = () => clearTimeout(handle);
+      const timer = this.clock.after(waitMs, fire);
+      this.cancelTimer = () => timer.cancel();
     }
   }
 
@@ -161,10 +166,10 @@ export class BatchWriter {
     const batch = this.takeBatch();
     const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((w) => w.events);
     this.inFlight = events.length;
-    const started = performance.now();
+    const started = this.clock.monotonicMs();
     try {
       await this.store.append(events);
-      notify(() => this.hooks.onFlush?.((performance.now() - started) / 1000, events.length));
+      notify(() => this.hooks.onFlush?.((this.clock.monotonicMs() - started) / 1000, events.length));
       for (const w of batch) w.resolve();
     } catch (err) {
       this.failedBatches++;

@@ -4,6 +4,7 @@ import type { LogEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
 import type { EventQuery, EventStore, Snapshot } from './event-store.js';
 import { SpoolError, type Spool } from './spool.js';
+import { systemStoreClock, type StoreClock } from './store-clock.js';
 
 /*
  * The store the BatchWriter appends to: the real adapter behind a local journal (SPEC §5).
@@ -82,6 +83,8 @@ export interface DurableStoreOptions {
    */
   drainIntervalMs?: number;
   hooks?: DurableStoreHooks;
+  /** Timeouts, backoff, pacing and the spool age come from here; the process's clock by default. */
+  clock?: StoreClock;
 }
 
 const tracer = trace.getTracer('compter');
@@ -99,6 +102,7 @@ export class DurableEventStore implements EventStore {
   private readonly snapshotWaitMs: number;
   private readonly drainIntervalMs: number;
   private readonly hooks: DurableStoreHooks;
+  private readonly clock: StoreClock;
   private lastWriteError: unknown = null;
   /** The last failed store append from the journal; null once one succeeds. */
   private drainError: unknown = null;
@@ -113,7 +117,7 @@ export class DurableEventStore implements EventStore {
   private accepted: number;
   private storedCount = 0;
   private storedWaiters: { target: number; resolve: () => void }[] = [];
-  /** When events were accepted: `upTo` accepted events were in by `at` (at most one mark a second). */
+  /** When events were accepted: `upTo` accepted events were in by `at` (monotonic ms; at most one mark a second). */
   private acceptedMarks: { upTo: number; at: number }[] = [];
   /** After an invalid chunk: store one record at a time up to this point, to find the bad one. */
   private isolate: { segmentId: number; to: number } | null = null;
@@ -133,9 +137,10 @@ export class DurableEventStore implements EventStore {
     this.snapshotWaitMs = options.snapshotWaitMs ?? 10_000;
     this.drainIntervalMs = options.drainIntervalMs ?? 100;
     this.hooks = options.hooks ?? {};
+    this.clock = options.clock ?? systemStoreClock;
     // Recovered segments are stored first, so they count as accepted before anything new.
     this.accepted = this.spool?.events ?? 0;
-    if (this.accepted > 0) this.acceptedMarks.push({ upTo: this.accepted, at: Date.now() });
+    if (this.accepted > 0) this.acceptedMarks.push({ upTo: this.accepted, at: this.clock.monotonicMs() });
   }
 
   /** Events accepted into the journal and not yet stored (`compter_spool_events`). */
@@ -147,9 +152,9 @@ export class DurableEventStore implements EventStore {
    * How long the oldest event the store does not hold yet has waited, ms (to the second; 0 when
    * none waits). Normally well under a second: the journal is stored continuously.
    */
-  oldestWaitingMs(now = Date.now()): number {
+  oldestWaitingMs(): number {
     const oldest = this.acceptedMarks[0];
-    return oldest ? Math.max(0, now - oldest.at) : 0;
+    return oldest ? Math.max(0, this.clock.monotonicMs() - oldest.at) : 0;
   }
 
   /** The state of the last write and the drain, without asking the store. */
@@ -186,7 +191,7 @@ export class DurableEventStore implements EventStore {
   private async appendDurably(events: readonly LogEvent[]): Promise<'stored' | 'journaled'> {
     if (!this.spool) {
       try {
-        await withTimeout(this.inner.append(events), this.appendTimeoutMs, 'event store append');
+        await this.withTimeout(this.inner.append(events), this.appendTimeoutMs, 'event store append');
         this.lastWriteError = null;
         return 'stored';
       } catch (err) {
@@ -265,7 +270,7 @@ export class DurableEventStore implements EventStore {
   }
 
   async ping(): Promise<void> {
-    await withTimeout(this.inner.ping(), this.appendTimeoutMs, 'event store ping');
+    await this.withTimeout(this.inner.ping(), this.appendTimeoutMs, 'event store ping');
   }
 
   /**
@@ -322,8 +327,8 @@ export class DurableEventStore implements EventStore {
     this.wakeSleep?.();
     this.wakePace?.();
     await this.draining;
-    const deadline = Date.now() + budgetMs;
-    while (this.spool.events > 0 && Date.now() < deadline) {
+    const deadline = this.clock.monotonicMs() + budgetMs;
+    while (this.spool.events > 0 && this.clock.monotonicMs() < deadline) {
       const result = await this.drainNext();
       if (result.isEmpty || result.error !== undefined) break;
     }
@@ -354,17 +359,21 @@ export class DurableEventStore implements EventStore {
     return new Promise((resolve) => {
       const waiter = { target, resolve: () => resolve(true) };
       this.storedWaiters.push(waiter);
-      setTimeout(() => {
-        const index = this.storedWaiters.indexOf(waiter);
-        if (index < 0) return;
-        this.storedWaiters.splice(index, 1);
-        resolve(false);
-      }, ms).unref();
+      this.clock.after(
+        ms,
+        () => {
+          const index = this.storedWaiters.indexOf(waiter);
+          if (index < 0) return;
+          this.storedWaiters.splice(index, 1);
+          resolve(false);
+        },
+        { background: true },
+      );
     });
   }
 
   private markAccepted(): void {
-    const now = Date.now();
+    const now = this.clock.monotonicMs();
     const last = this.acceptedMarks[this.acceptedMarks.length - 1];
     // Within a second of the last mark: extend it, so a long outage keeps one mark a second.
     if (last && now - last.at < 1000) last.upTo = this.accepted;
@@ -434,7 +443,7 @@ export class DurableEventStore implements EventStore {
         span.setAttribute('compter.store', this.kind);
         span.setAttribute('compter.events', chunk.events.length);
         try {
-          await withTimeout(this.inner.append(chunk.events, chunk.json), this.appendTimeoutMs, 'event store append');
+          await this.withTimeout(this.inner.append(chunk.events, chunk.json), this.appendTimeoutMs, 'event store append');
         } catch (err) {
           failSpan(span, err);
           throw err;
@@ -497,12 +506,30 @@ export class DurableEventStore implements EventStore {
   private delay(ms: number, slot: 'wakePace' | 'wakeSleep'): Promise<void> {
     if (this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this[slot]?.(), ms);
+      const timer = this.clock.after(ms, () => this[slot]?.());
       this[slot] = () => {
-        clearTimeout(timer);
+        timer.cancel();
         this[slot] = null;
         resolve();
       };
+    });
+  }
+
+  /** `promise`, or a rejection after `ms` on the store's clock; a late rejection of `promise` is ignored. */
+  private withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    if (!(ms > 0)) return promise;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.after(ms, () => reject(new Error(`${what} timed out after ${ms} ms`)));
+      promise.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err);
+        },
+      );
     });
   }
 }
@@ -521,24 +548,6 @@ function* filterEvents(events: Iterable<LogEvent>, q: EventQuery): Generator<Log
     if (q.toTs !== undefined && e.ts >= q.toTs) continue;
     yield e;
   }
-}
-
-/** `promise`, or a rejection after `ms`; a late rejection of `promise` is ignored. */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  if (!(ms > 0)) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }
 
 function failSpan(span: Span, err: unknown): void {

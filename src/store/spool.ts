@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { LogEvent } from '../domain/event.js';
+import { systemStoreClock, type StoreClock, type StoreTimer } from './store-clock.js';
 
 /*
  * The local journal (SPEC §5): every accepted batch is written here and fsynced before it is
@@ -63,6 +64,8 @@ export interface SpoolOptions {
   rotateMs?: number;
   /** Unstored events kept in memory; beyond it, sealed segments are read back from disk. Default 200,000. */
   maxMemoryEvents?: number;
+  /** Where segment ages and the rotation timer come from; the process's clock by default. */
+  clock?: StoreClock;
 }
 
 /** What `open` found on disk. */
@@ -99,6 +102,7 @@ interface SegmentInfo {
   recordCount: number;
   storedRecords: number;
   storedEvents: number;
+  /** When this process created it, on the clock's monotonic scale (0 for recovered segments). */
   openedAt: number;
 }
 
@@ -113,12 +117,13 @@ export class Spool {
   private storedBytes = 0;
   private tail: Promise<unknown> = Promise.resolve();
   private isClosed = false;
-  private rotationTimer: NodeJS.Timeout | null = null;
+  private rotationTimer: StoreTimer | null = null;
   private readonly segmentBytes: number;
   private readonly maxBytes: number;
   private readonly rotateBytes: number;
   private readonly rotateMs: number;
   private readonly maxMemoryEvents: number;
+  private readonly clock: StoreClock;
 
   private constructor(
     readonly dir: string,
@@ -130,6 +135,7 @@ export class Spool {
     this.rotateBytes = options.rotateBytes ?? 1024 * 1024;
     this.rotateMs = options.rotateMs ?? 5000;
     this.maxMemoryEvents = options.maxMemoryEvents ?? 200_000;
+    this.clock = options.clock ?? systemStoreClock;
     this.segments.push(...found);
     this.nextId = (found[found.length - 1]?.id ?? 0) + 1;
     for (const s of found) {
@@ -252,14 +258,18 @@ export class Spool {
       this.memoryEvents -= chunk.events.length;
     }
     if (segment.storedRecords < segment.recordCount) return;
-    const age = Date.now() - segment.openedAt;
+    const age = this.clock.monotonicMs() - segment.openedAt;
     if (segment.handle && segment.size < this.rotateBytes && age < this.rotateMs) {
       // Appends may keep coming; if they do not, delete it once it is old enough.
-      this.rotationTimer ??= setTimeout(() => {
-        this.rotationTimer = null;
-        const newest = this.segments[this.segments.length - 1];
-        if (newest) this.dropIfStored(newest).catch(() => undefined);
-      }, this.rotateMs - age).unref();
+      this.rotationTimer ??= this.clock.after(
+        this.rotateMs - age,
+        () => {
+          this.rotationTimer = null;
+          const newest = this.segments[this.segments.length - 1];
+          if (newest) this.dropIfStored(newest).catch(() => undefined);
+        },
+        { background: true },
+      );
       return;
     }
     await this.dropIfStored(segment);
@@ -309,7 +319,7 @@ export class Spool {
    */
   close(): Promise<void> {
     this.isClosed = true;
-    if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    this.rotationTimer?.cancel();
     this.rotationTimer = null;
     return this.serialize(async () => {
       for (const s of [...this.segments]) {
@@ -381,7 +391,7 @@ export class Spool {
       recordCount: 0,
       storedRecords: 0,
       storedEvents: 0,
-      openedAt: Date.now(),
+      openedAt: this.clock.monotonicMs(),
     };
     try {
       await writeFully(handle, [MAGIC], 0);

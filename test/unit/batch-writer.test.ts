@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../src/domain/event.js';
 import { BackpressureError, BatchWriter, WriterClosedError } from '../../src/store/batch-writer.js';
 import type { EventStore } from '../../src/store/event-store.js';
+import { ManualStoreClock } from '../support/manual-store-clock.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -95,17 +96,17 @@ async function settle(ms = 20): Promise<void> {
 }
 
 describe('BatchWriter', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   it('serves many concurrent writes with few appends, one at a time', async () => {
     const store = new FakeStore();
-    const writer = new BatchWriter(store);
+    const clock = new ManualStoreClock();
+    const writer = new BatchWriter(store, { clock });
     const writes = Array.from({ length: 1000 }, () => events(1));
-    await Promise.all(writes.map((w) => writer.write(w)));
-    // Usually one batch; a slow machine may cut it when the interval passes mid-loop.
-    expect(store.batches.length).toBeLessThanOrEqual(10);
+    const done = Promise.all(writes.map((w) => writer.write(w)));
+    await clock.advance(4);
+    expect(store.batches.length).toBe(0);
+    await clock.advance(1);
+    await done;
+    expect(store.batches.length).toBe(1);
     expect(store.maxInFlight).toBe(1);
     expect(store.appendedIds).toEqual(writes.flat().map((e) => e.eventId));
   });
@@ -143,21 +144,21 @@ describe('BatchWriter', () => {
   });
 
   it('waits flushIntervalMs after the first queued event, or flushes at once when the batch is full', async () => {
-    vi.useFakeTimers();
+    const clock = new ManualStoreClock();
     const store = new FakeStore('manual');
-    const writer = new BatchWriter(store, { flushIntervalMs: 5, maxBatchEvents: 10 });
+    const writer = new BatchWriter(store, { flushIntervalMs: 5, maxBatchEvents: 10, clock });
     void writer.write(events(1));
-    await vi.advanceTimersByTimeAsync(3);
+    await clock.advance(3);
     void writer.write(events(1));
-    await vi.advanceTimersByTimeAsync(1);
+    await clock.advance(1);
     expect(store.batches.length).toBe(0);
-    await vi.advanceTimersByTimeAsync(1);
+    await clock.advance(1);
     expect(store.batches.map((b) => b.length)).toEqual([2]);
     store.calls[0]!.resolve();
-    await vi.advanceTimersByTimeAsync(0);
+    await clock.advance(0);
 
     void writer.write(events(10));
-    await vi.advanceTimersByTimeAsync(0);
+    await clock.advance(0);
     expect(store.batches.map((b) => b.length)).toEqual([2, 10]);
   });
 

@@ -9,6 +9,7 @@ import { BatchWriter } from '../../src/store/batch-writer.js';
 import { DurableEventStore, StoreUnavailableError } from '../../src/store/durable-store.js';
 import type { EventQuery, EventStore, Snapshot } from '../../src/store/event-store.js';
 import { Spool } from '../../src/store/spool.js';
+import { ManualStoreClock } from '../support/manual-store-clock.js';
 
 /** An in-memory store that can be switched down (refuses), hung (never answers) or up. */
 class FlakyStore implements EventStore {
@@ -82,7 +83,15 @@ async function tempDir(): Promise<string> {
 
 async function durable(
   inner: FlakyStore,
-  options: { dir?: string; withSpool?: boolean; maxBytes?: number; timeoutMs?: number; retryMs?: number; drainIntervalMs?: number } = {},
+  options: {
+    dir?: string;
+    withSpool?: boolean;
+    maxBytes?: number;
+    timeoutMs?: number;
+    retryMs?: number;
+    drainIntervalMs?: number;
+    clock?: ManualStoreClock;
+  } = {},
 ) {
   const dir = options.dir ?? (await tempDir());
   const spool = options.withSpool === false ? null : (await Spool.open(dir, { maxBytes: options.maxBytes ?? 0, rotateMs: 0 })).spool;
@@ -98,6 +107,7 @@ async function durable(
     snapshotWaitMs: 100,
     drainIntervalMs: options.drainIntervalMs ?? 5,
     hooks: { onStoreError: (err) => errors.push(err) },
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   stores.push(store);
   return { store, dir, errors };
@@ -134,11 +144,27 @@ function batch(size: number): LogEvent[] {
   return Array.from({ length: size }, () => event());
 }
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+/**
+ * Polls until `check` holds: the journal's fsyncs and the store's answers take real time. With
+ * a manual clock, the store's clock is moved on `stepMs` per poll as well.
+ */
+async function waitFor(check: () => boolean, ms = 5000, clock?: ManualStoreClock, stepMs = 5): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
     if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
+    if (clock) await clock.advance(stepMs);
+    else await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** `promise`'s outcome, or 'still waiting' if it has not settled after a moment of real time. */
+async function settledSoon<T>(promise: Promise<T>, ms = 2000): Promise<T | 'still waiting'> {
+  let timer: NodeJS.Timeout | undefined;
+  const waiting = new Promise<'still waiting'>((resolve) => (timer = setTimeout(() => resolve('still waiting'), ms)));
+  try {
+    return await Promise.race([promise, waiting]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -160,58 +186,75 @@ describe('DurableEventStore', () => {
 
   it('acknowledges at once while the store hangs, and stores everything after', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner, { timeoutMs: 50 });
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { timeoutMs: 50, clock });
     inner.mode = 'hang';
-    const started = performance.now();
     const a = batch(2);
-    await store.append(a);
-    expect(performance.now() - started).toBeLessThan(45);
+    // No time passes on the store's clock, so the hung append never times out: the
+    // acknowledgement cannot be waiting for it.
+    expect(await settledSoon(store.append(a))).toBeUndefined();
+    await waitFor(() => inner.attempts === 1);
+    expect(store.state).toBe('ok');
+    await clock.advance(49);
+    expect(store.state).toBe('ok');
+    await clock.advance(1);
     await waitFor(() => store.state === 'spooling');
     expect(store.spooledEvents).toBe(2);
-    expect((await store.health()).state).toBe('spooling');
+    // Its ping hangs too, and counts as failed after the timeout.
+    const health = store.health();
+    await clock.advance(50);
+    expect(await settledSoon(health)).toMatchObject({ state: 'spooling' });
     inner.mode = 'up';
-    await waitFor(() => store.spooledEvents === 0);
+    await waitFor(() => store.spooledEvents === 0, 5000, clock);
     expect(inner.distinctIds).toEqual(a.map((e) => e.eventId));
     expect(store.state).toBe('ok');
   });
 
   it('stores a slowly filling journal in few appends, one per drain interval', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner, { drainIntervalMs: 1000 });
-    const written: LogEvent[] = [];
-    for (let i = 0; i < 10; i++) {
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { drainIntervalMs: 1000, clock });
+    const written = batch(1);
+    await store.append(written);
+    await waitFor(() => inner.attempts === 1 && clock.pendingTimers === 1);
+    for (let i = 0; i < 9; i++) {
       const b = batch(1);
       written.push(...b);
       await store.append(b);
-      await new Promise((r) => setTimeout(r, 10));
+      await clock.advance(10);
     }
-    await waitFor(() => store.spooledEvents === 0);
+    // The first append went at once; the other nine wait for the interval...
+    expect(inner.attempts).toBe(1);
+    await clock.advance(909);
+    expect(inner.attempts).toBe(1);
+    // ...and then go together: in chunks of drainBatchEvents = 4, the last one after another interval.
+    await waitFor(() => store.spooledEvents === 0, 5000, clock, 100);
     expect(inner.distinctIds).toEqual(written.map((e) => e.eventId));
-    // The first append goes at once; the other nine wait for the interval and go together
-    // (in chunks of drainBatchEvents = 4 here).
-    expect(inner.attempts).toBeLessThanOrEqual(4);
-    // A snapshot does not wait for the interval.
+    expect(inner.attempts).toBe(4);
+    // A snapshot does not wait for the interval: no time passes on the clock here.
     await store.append(batch(1));
-    const started = performance.now();
-    await store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] });
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(await settledSoon(store.saveSnapshot({ upToEventId: 'x', takenAt: 1, chunks: [] }))).toBeUndefined();
+    expect(inner.snapshots).toHaveLength(1);
   });
 
   it('caughtUp: resolves once the store holds everything accepted so far, false while it is down', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner, { drainIntervalMs: 1000 });
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { drainIntervalMs: 1000, clock });
     const a = batch(1);
     await store.append(a);
     await waitFor(() => inner.appended.length === 1);
     const b = batch(2);
     await store.append(b); // waits for the drain interval...
-    const started = performance.now();
-    expect(await store.caughtUp()).toBe(true); // ...unless a read asks for it
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(await settledSoon(store.caughtUp())).toBe(true); // ...unless a read asks for it (no time passes)
     expect(inner.distinctIds).toEqual([...a, ...b].map((e) => e.eventId));
     inner.mode = 'down';
     await store.append(batch(1));
-    expect(await store.caughtUp(50)).toBe(false);
+    const caughtUp = store.caughtUp(50);
+    await clock.advance(49);
+    expect(await settledSoon(caughtUp, 50)).toBe('still waiting');
+    await clock.advance(1);
+    expect(await settledSoon(caughtUp)).toBe(false);
   });
 
   it('stores every append without another one coming after it (no lost wake-up)', async () => {
@@ -286,47 +329,65 @@ describe('DurableEventStore', () => {
 
   it('keeps retrying with backoff while the store stays down', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner);
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { clock });
     inner.mode = 'down';
     await store.append(batch(1));
-    await waitFor(() => inner.attempts >= 1);
-    const first = inner.attempts;
-    await waitFor(() => inner.attempts >= first + 3);
+    // Backoff from retryInitialMs = 5, doubling, up to retryMaxMs = 20.
+    for (const [attempt, waitMs] of [
+      [1, 5],
+      [2, 10],
+      [3, 20],
+      [4, 20],
+    ] as const) {
+      await waitFor(() => inner.attempts === attempt && clock.pendingTimers === 1);
+      await clock.advance(waitMs - 1);
+      expect(inner.attempts, `attempt ${attempt} waits ${waitMs} ms`).toBe(attempt);
+      await clock.advance(1);
+    }
+    await waitFor(() => inner.attempts === 5);
     inner.mode = 'up';
-    await waitFor(() => store.spooledEvents === 0);
+    await waitFor(() => store.spooledEvents === 0, 5000, clock);
     expect(inner.appended).toHaveLength(1);
   });
 
   it('oldestWaitingMs: how long the oldest unstored event has waited, 0 once stored', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner);
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { clock, retryMs: 1000 });
     expect(store.oldestWaitingMs()).toBe(0);
     await store.append(batch(1));
     await waitFor(() => store.spooledEvents === 0);
     expect(store.oldestWaitingMs()).toBe(0);
     inner.mode = 'down';
     await store.append(batch(1));
-    const acceptedAt = Date.now();
+    await clock.advance(20_000);
     await store.append(batch(2));
-    expect(store.oldestWaitingMs(acceptedAt + 60_000)).toBeGreaterThanOrEqual(59_000);
-    expect(store.oldestWaitingMs(acceptedAt + 60_000)).toBeLessThanOrEqual(61_000);
+    await clock.advance(40_000);
+    // The oldest unstored event counts, not the newest.
+    expect(store.oldestWaitingMs()).toBe(60_000);
     inner.mode = 'up';
-    await waitFor(() => store.spooledEvents === 0);
+    await waitFor(() => store.spooledEvents === 0, 5000, clock, 100);
     expect(store.oldestWaitingMs()).toBe(0);
   });
 
   it('does not retry a failing store on every append while it backs off', async () => {
     const inner = new FlakyStore();
-    const { store } = await durable(inner, { retryMs: 1000 });
+    const clock = new ManualStoreClock();
+    const { store } = await durable(inner, { retryMs: 1000, clock });
     inner.mode = 'down';
     await store.append(batch(1));
-    await waitFor(() => inner.attempts >= 1);
-    const attempts = inner.attempts;
-    for (let i = 0; i < 5; i++) await store.append(batch(1));
-    expect(inner.attempts).toBe(attempts);
+    await waitFor(() => inner.attempts === 1 && clock.pendingTimers === 1);
+    for (let i = 0; i < 5; i++) {
+      await store.append(batch(1));
+      await clock.advance(100);
+    }
+    expect(inner.attempts).toBe(1);
     expect(store.spooledEvents).toBe(6);
     inner.mode = 'up';
-    await waitFor(() => store.spooledEvents === 0);
+    await clock.advance(499);
+    expect(inner.attempts).toBe(1);
+    await waitFor(() => store.spooledEvents === 0, 5000, clock);
     expect(inner.distinctIds).toHaveLength(6);
   });
 

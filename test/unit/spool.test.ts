@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import type { LogEvent } from '../../src/domain/event.js';
 import { Spool, SpoolError } from '../../src/store/spool.js';
+import { ManualStoreClock } from '../support/manual-store-clock.js';
 
 const dirs: string[] = [];
 const open: Spool[] = [];
@@ -212,11 +213,17 @@ describe('Spool', () => {
 
   it('deletes a fully stored segment once appends stop for rotateMs', async () => {
     const dir = await tempDir();
-    const { spool } = await openSpool(dir, { rotateMs: 50 });
+    const clock = new ManualStoreClock();
+    const { spool } = await openSpool(dir, { rotateMs: 50, clock });
     await spool.append(batch(2));
+    await clock.advance(20);
     await drainAll(spool);
     expect(await segmentFiles(dir)).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 120));
+    // 50 ms after the segment was opened, not after it was stored.
+    await clock.advance(29);
+    expect(await segmentFiles(dir)).toHaveLength(1);
+    await clock.advance(1);
+    for (let i = 0; i < 200 && (await segmentFiles(dir)).length > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(await segmentFiles(dir)).toEqual([]);
     const b = batch(1);
     await spool.append(b);

@@ -19,6 +19,7 @@ import {
   type EventReadRow,
   type EventRow,
 } from './schema.js';
+import { systemStoreClock, type StoreClock } from '../store-clock.js';
 import { insertBlocks, isPartitionLimitError, isPermanentInsertError } from './insert-blocks.js';
 import { sql, sqlDateTimeMs, sqlIdentifier, type SqlFragment } from './sql.js';
 
@@ -33,6 +34,8 @@ export interface ClickHouseEventStoreOptions {
   requestTimeoutMs?: number;
   /** Concurrent HTTP connections to ClickHouse; default 10. */
   maxOpenConnections?: number;
+  /** `applied_at` of migrations and the wait between migration attempts; the process's clock by default. */
+  clock?: StoreClock;
 }
 
 /** Marker rows examined by `loadLatestSnapshot` before giving up on finding a complete one. */
@@ -59,6 +62,7 @@ export class ClickHouseEventStore implements EventStore {
   private readonly requestTimeoutMs: number;
   private readonly events: SqlFragment;
   private readonly snapshots: SqlFragment;
+  private readonly clock: StoreClock;
 
   constructor(private readonly options: ClickHouseEventStoreOptions) {
     this.database = options.database ?? 'compter';
@@ -67,6 +71,7 @@ export class ClickHouseEventStore implements EventStore {
     this.client = this.newClient(this.requestTimeoutMs, options.maxOpenConnections ?? 10);
     this.events = qualified(this.database, EVENTS_TABLE);
     this.snapshots = qualified(this.database, SNAPSHOTS_TABLE);
+    this.clock = options.clock ?? systemStoreClock;
   }
 
   private newClient(requestTimeoutMs: number, maxOpenConnections: number): ClickHouseClient {
@@ -98,7 +103,7 @@ export class ClickHouseEventStore implements EventStore {
         return;
       } catch (err) {
         if (attempt >= MIGRATE_ATTEMPTS) throw err;
-        await sleep(100 * 2 ** attempt);
+        await new Promise<void>((resolve) => this.clock.after(100 * 2 ** attempt, resolve));
       }
     }
   }
@@ -115,7 +120,7 @@ export class ClickHouseEventStore implements EventStore {
       for (const statement of m.statements(this.database)) await this.command(statement);
       await this.client.insert({
         table: qualified(this.database, MIGRATIONS_TABLE).text,
-        values: [{ version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) }],
+        values: [{ version: m.version, name: m.name, applied_at: Math.floor(this.clock.now() / 1000) }],
         format: 'JSONEachRow',
       });
     }
@@ -304,8 +309,4 @@ const eventIdOf = (row: EventReadRow): string => row.event_id;
 /** The rows of a JSONEachRow result stream, one at a time. */
 async function* streamRows<T>(stream: AsyncIterable<ReadonlyArray<{ json<U>(): U }>>): AsyncIterable<T> {
   for await (const rows of stream) for (const row of rows) yield row.json<T>();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
