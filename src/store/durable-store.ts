@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { LogEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
 import type { EventQuery, EventStore, Snapshot } from './event-store.js';
+import { entityFilters } from './query-rules.js';
 import { SpoolError, type Spool } from './spool.js';
 import { systemStoreClock, type StoreClock } from './store-clock.js';
 
@@ -537,12 +538,9 @@ export class DurableEventStore implements EventStore {
 /** The events a query would select, by the same rules the adapters apply in SQL. */
 function* filterEvents(events: Iterable<LogEvent>, q: EventQuery): Generator<LogEvent> {
   const types = q.types ? new Set<string>(q.types) : null;
+  const filters = entityFilters(q);
   for (const e of events) {
-    if (e.project !== q.project) continue;
-    if (q.debt !== undefined && e.debt !== q.debt) continue;
-    if (q.slo !== undefined && e.slo !== q.slo) continue;
-    if (q.application !== undefined && e.application !== q.application) continue;
-    if (q.job !== undefined && e.job !== q.job) continue;
+    if (!filters.every(([column, value]) => e[column] === value)) continue;
     if (types && !types.has(e.type)) continue;
     if (q.fromTs !== undefined && e.ts < q.fromTs) continue;
     if (q.toTs !== undefined && e.ts >= q.toTs) continue;

@@ -34,7 +34,7 @@ import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
  *   thread: measured on 3,000-event batches, the event loop went from 58% to 21% busy for the
  *   same inserts. Binding the JSON straight into the INSERT (`from_json($1)`) was slower and
  *   blocked the event loop longer: the planner folds the constant, parsing it while planning.
- * - Dedupe happens on read (`DISTINCT ON (event_id)`): event ids are unique by construction
+ * - Dedupe happens on read, row by row in id order (store/paging.ts): event ids are unique by construction
  *   and a re-sent batch (after a crash, from the journal) is rare, so a per-batch lookup
  *   would cost every append for the sake of an exception. No unique ART index either: it
  *   would keep every id in memory and slow bulk appends and checkpoints.
