@@ -204,53 +204,61 @@ export function namedCells(columns: readonly string[], row: readonly unknown[]):
 /** The port over one dialect's SQL: arguments checked on the way in, cells made numbers and rows checked on the way out. */
 export function trendQueries(dialect: TrendSql): TrendQueries {
   return {
-    async jobDurationTrend(input) {
-      const rows = await dialect.jobDurationTrend(parseTrendArgs(jobTrendArgsSchema, input, 'jobDurationTrend'));
-      return parseTrendRows(
-        jobTrendRowSchema,
-        rows.map((r) => ({
-          application: r.application,
-          job: r.job,
-          runs: numberOrNull(r.runs),
-          durationRuns: numberOrNull(r.duration_runs),
-          latenessRuns: numberOrNull(r.lateness_runs),
-          durationSlopeSecondsPerDay: numberOrNull(r.duration_slope),
-          endLatenessSlopeSecondsPerDay: numberOrNull(r.lateness_slope),
-          p50DurationSeconds: numberOrNull(r.p50_duration),
-          p90DurationSeconds: numberOrNull(r.p90_duration),
-        })),
-        'jobDurationTrend',
-      );
-    },
-    async jobEndSeries(input) {
-      const rows = await dialect.jobEndSeries(parseTrendArgs(jobTrendArgsSchema, input, 'jobEndSeries'));
-      return parseTrendRows(
-        jobEndPointSchema,
-        rows.map((r) => ({
-          application: r.application,
-          job: r.job,
-          businessDate: r.business_date,
-          endMs: numberOrNull(r.end_ms),
-          durationMs: numberOrNull(r.duration_missing) === 1 ? null : numberOrNull(r.duration_ms_last),
-        })),
-        'jobEndSeries',
-      );
-    },
-    async sloTrend(input) {
-      const rows = await dialect.sloTrend(parseTrendArgs(sloTrendArgsSchema, input, 'sloTrend'));
-      return parseTrendRows(
-        sloTrendRowSchema,
-        rows.map((r) => ({
-          sloId: r.slo,
-          days: numberOrNull(r.days),
-          occurrences: numberOrNull(r.occurrences),
-          onTimeRatio: numberOrNull(r.on_time_ratio),
-          medianLatenessSeconds: numberOrNull(r.median_lateness),
-          p90LatenessSeconds: numberOrNull(r.p90_lateness),
-          sameSideShare: numberOrNull(r.same_side_share),
-        })),
-        'sloTrend',
-      );
-    },
+    jobDurationTrend: checked(
+      'jobDurationTrend',
+      jobTrendArgsSchema,
+      jobTrendRowSchema,
+      (args) => dialect.jobDurationTrend(args),
+      (r) => ({
+        application: r.application,
+        job: r.job,
+        runs: numberOrNull(r.runs),
+        durationRuns: numberOrNull(r.duration_runs),
+        latenessRuns: numberOrNull(r.lateness_runs),
+        durationSlopeSecondsPerDay: numberOrNull(r.duration_slope),
+        endLatenessSlopeSecondsPerDay: numberOrNull(r.lateness_slope),
+        p50DurationSeconds: numberOrNull(r.p50_duration),
+        p90DurationSeconds: numberOrNull(r.p90_duration),
+      }),
+    ),
+    jobEndSeries: checked(
+      'jobEndSeries',
+      jobTrendArgsSchema,
+      jobEndPointSchema,
+      (args) => dialect.jobEndSeries(args),
+      (r) => ({
+        application: r.application,
+        job: r.job,
+        businessDate: r.business_date,
+        endMs: numberOrNull(r.end_ms),
+        durationMs: numberOrNull(r.duration_missing) === 1 ? null : numberOrNull(r.duration_ms_last),
+      }),
+    ),
+    sloTrend: checked(
+      'sloTrend',
+      sloTrendArgsSchema,
+      sloTrendRowSchema,
+      (args) => dialect.sloTrend(args),
+      (r) => ({
+        sloId: r.slo,
+        days: numberOrNull(r.days),
+        occurrences: numberOrNull(r.occurrences),
+        onTimeRatio: numberOrNull(r.on_time_ratio),
+        medianLatenessSeconds: numberOrNull(r.median_lateness),
+        p90LatenessSeconds: numberOrNull(r.p90_lateness),
+        sameSideShare: numberOrNull(r.same_side_share),
+      }),
+    ),
   };
+}
+
+/** One query of the port: `run`'s SQL between the argument check and the row check. */
+function checked<A, R>(
+  query: string,
+  argsSchema: z.ZodType<A>,
+  rowSchema: z.ZodType<R>,
+  run: (args: A) => Promise<readonly TrendCells[]>,
+  toRow: (cells: TrendCells) => unknown,
+): (input: A) => Promise<R[]> {
+  return async (input) => parseTrendRows(rowSchema, (await run(parseTrendArgs(argsSchema, input, query))).map(toRow), query);
 }
