@@ -34,9 +34,9 @@ import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
  *   thread: measured on 3,000-event batches, the event loop went from 58% to 21% busy for the
  *   same inserts. Binding the JSON straight into the INSERT (`from_json($1)`) was slower and
  *   blocked the event loop longer: the planner folds the constant, parsing it while planning.
- * - Dedupe happens on read, row by row in id order (store/paging.ts): event ids are unique by construction
- *   and a re-sent batch (after a crash, from the journal) is rare, so a per-batch lookup
- *   would cost every append for the sake of an exception. No unique ART index either: it
+ * - Dedupe happens on read, row by row in id order (store/paging.ts): event ids are unique by
+ *   construction and a re-sent batch (after a crash, from the journal) is rare, so a per-batch
+ *   lookup would cost every append for the sake of an exception. No unique ART index either: it
  *   would keep every id in memory and slow bulk appends and checkpoints.
  * - No secondary indexes: min/max zone maps on the time-ordered columns prune scans, and an
  *   ART index would cost memory per event for the history routes' occasional reads.
@@ -226,12 +226,17 @@ export class DuckDbEventStore implements EventStore {
    */
   async *scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]> {
     requireCount('pageSize', pageSize, 1);
+    // The LIMIT sits in a subquery so the read columns are computed for the page's rows only.
     const page = (after: string | null, limit: number): Promise<DuckDBValue[][]> => {
       this.requireOpen();
       return after === null
-        ? this.readRows(`SELECT ${READ_COLUMNS} FROM events ORDER BY event_id LIMIT $1`, [limit], [BIGINT])
+        ? this.readRows(
+            `SELECT ${READ_COLUMNS} FROM (SELECT * FROM events ORDER BY event_id LIMIT $1) ORDER BY event_id`,
+            [limit],
+            [BIGINT],
+          )
         : this.readRows(
-            `SELECT ${READ_COLUMNS} FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2`,
+            `SELECT ${READ_COLUMNS} FROM (SELECT * FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $2) ORDER BY event_id`,
             [after, limit],
             [VARCHAR, BIGINT],
           );
@@ -264,7 +269,9 @@ export class DuckDbEventStore implements EventStore {
       const values = after === null ? [...params, limit] : [...params, after, limit];
       const valueTypes = after === null ? [...types, BIGINT] : [...types, VARCHAR, BIGINT];
       return this.readRows(
-        `SELECT ${READ_COLUMNS} FROM events WHERE ${conditions.join(' AND ')} ORDER BY event_id ${direction} LIMIT $${values.length}`,
+        `SELECT ${READ_COLUMNS} FROM
+           (SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY event_id ${direction} LIMIT $${values.length})
+         ORDER BY event_id ${direction}`,
         values,
         valueTypes,
       );
