@@ -528,7 +528,7 @@ export class DurableEventStore implements EventStore {
         },
         (err: unknown) => {
           timer.cancel();
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });

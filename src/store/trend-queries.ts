@@ -146,7 +146,7 @@ export function parseTrendRows<T>(schema: z.ZodType<T>, rows: readonly unknown[]
 /** A number from a database cell: 64-bit integers arrive as strings or bigints, NULL as null. */
 export function numberOrNull(value: unknown): number | null {
   if (value === null || value === undefined) return null;
-  const n = typeof value === 'number' ? value : Number(value as string | bigint);
+  const n = typeof value === 'number' ? value : Number(value);
   return Number.isFinite(n) ? n : null;
 }
 

@@ -213,7 +213,7 @@ export class DuckDbEventStore implements EventStore {
         // Data DuckDB cannot convert (an unpaired surrogate) or hold (a null where the column is
         // NOT NULL) fails every retry too: say so, so the journal sets it aside.
         if (/^(Conversion|Constraint) Error/.test((err as Error).message))
-          throw new RangeError(`the batch cannot be stored: ${(err as Error).message.split('\n')[0]}`);
+          throw new RangeError(`the batch cannot be stored: ${(err as Error).message.split('\n')[0]}`, { cause: err });
         throw err;
       }
     });
