@@ -4,9 +4,9 @@ import { debtInputSchema } from '../domain/debts/debt-definition.js';
 import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { AppEnv } from './env.js';
-import { paymentFrom } from './payment-input.js';
+import { paymentFrom, vivifyFrom } from './payment-input.js';
 import { defineRoute } from './route.js';
-import { debtSchema, errorResponses, idParams, jsonResponse } from './schemas.js';
+import { debtSchema, errorResponses, idParams, jsonResponse, vivifyQuery } from './schemas.js';
 
 /** The routes of the original proof of concept, kept so its clients keep working. */
 export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
@@ -48,14 +48,20 @@ export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'post',
       path: '/debts/:id',
-      summary: 'Pay a debt (success)',
+      summary: 'Pay a debt (success); vivifies an unknown debt given a schedule, like every payment door',
       tags,
       params: idParams,
-      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+      query: vivifyQuery,
+      responses: {
+        200: jsonResponse('the debt', debtSchema),
+        201: jsonResponse('debt created by this payment', debtSchema),
+        ...errorResponses,
+      },
     },
-    async (c, { params }) => {
-      const { debt } = await engine.pay(c.get('project'), params.id, paymentFrom({ kind: 'success' }, clock.now()));
-      return c.json(debt);
+    async (c, { params, query }) => {
+      const payment = paymentFrom({ kind: 'success' }, clock.now());
+      const { debt, created } = await engine.pay(c.get('project'), params.id, payment, vivifyFrom(query));
+      return c.json(debt, created ? 201 : 200);
     },
   );
 }

@@ -178,6 +178,77 @@ describe('vivifying debts from payments', () => {
   });
 });
 
+describe('every payment door vivifies the same way', () => {
+  it('seed POST /debts/{id}?every=1h: 201 creating the debt, then 200; 404 with the how-to without a schedule', async () => {
+    const first = await c.json('POST', '/debts/seed-vivid?every=1h&grace=5m');
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ id: 'seed-vivid', schedule: { every: 3600 }, grace: 300, payments: 1, status: 'up' });
+    const second = await c.json('POST', '/debts/seed-vivid');
+    expect(second.status).toBe(200);
+    expect(second.body.payments).toBe(2);
+    const ghost = await c.json('POST', '/debts/seed-ghost');
+    expect(ghost.status).toBe(404);
+    expectErrorShape(ghost.body, 'not_found');
+    expect(ghost.body.error.message).toMatch(/every=1h/);
+    expect((await c.json('GET', '/debts/seed-ghost')).status).toBe(404);
+  });
+
+  it('seed POST /debts/{id}?cron=…&tz=…: 201 with that schedule; an invalid one is 422 and creates nothing', async () => {
+    const res = await c.json('POST', '/debts/seed-cron?cron=*/5+*+*+*+*&tz=UTC');
+    expect(res.status).toBe(201);
+    expect(res.body.schedule).toEqual({ cron: '*/5 * * * *', tz: 'UTC' });
+    const bad = await c.json('POST', '/debts/seed-bad?cron=bogus');
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.problems[0].path).toBe('schedule.cron');
+    expect((await c.json('GET', '/debts/seed-bad')).status).toBe(404);
+  });
+
+  it('v1 payments, ping key URL with create=1 and a Sentry check-in with monitor_config: created by the first, paid by the next', async () => {
+    const pingKey = (await c.json('GET', '/v1/ping-key')).body.pingKey as string;
+    const doors: [string, () => Promise<Response>, number, number][] = [
+      ['v1', () => c.request('/v1/debts/door-v1/payments?every=1h', { method: 'POST' }), 201, 200],
+      ['ping', () => c.request(`/ping/${pingKey}/door-ping?create=1&every=1h`), 201, 200],
+      [
+        'sentry',
+        () =>
+          c.request(`/api/default/cron/door-sentry/${pingKey}/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ status: 'ok', monitor_config: { schedule: { type: 'interval', value: 1, unit: 'hour' } } }),
+          }),
+        // Sentry's ingestion endpoint answers 202 whether or not the monitor was created.
+        202,
+        202,
+      ],
+    ];
+    for (const [door, send, firstStatus, laterStatus] of doors) {
+      expect((await send()).status, door).toBe(firstStatus);
+      expect((await send()).status, door).toBe(laterStatus);
+      const debt = await c.json('GET', `/v1/debts/door-${door}`);
+      expect(debt.status, door).toBe(200);
+      expect(debt.body, door).toMatchObject({ schedule: { every: 3600 }, payments: 2, status: 'up' });
+    }
+  });
+
+  it('without a schedule every door is 404, says how to create the debt, and creates nothing', async () => {
+    const pingKey = (await c.json('GET', '/v1/ping-key')).body.pingKey as string;
+    const doors: [string, () => Promise<Response>, RegExp][] = [
+      ['seed', () => c.request('/debts/none-seed', { method: 'POST' }), /every=1h/],
+      ['v1', () => c.request('/v1/debts/none-v1/payments', { method: 'POST' }), /every=1h/],
+      ['ping', () => c.request(`/ping/${pingKey}/none-ping?every=1h`), /create=1/],
+      ['sentry', () => c.request(`/api/default/cron/none-sentry/${pingKey}/?status=ok`), /monitor_config/],
+    ];
+    for (const [door, send, howTo] of doors) {
+      const res = await send();
+      expect(res.status, door).toBe(404);
+      const body: any = await res.json();
+      expectErrorShape(body, 'not_found');
+      expect(body.error.message, door).toMatch(howTo);
+      expect((await c.json('GET', `/v1/debts/none-${door}`)).status, door).toBe(404);
+    }
+  });
+});
+
 describe('bad input never gets a 5xx', () => {
   const cases: [string, string, unknown, number, string?][] = [
     ['bad id', '/v1/debts/UPPER', {}, 400, 'path.id'],
