@@ -280,17 +280,20 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
 
   const runId = randomUUID();
   const host = hostname();
-  const startedAt = Date.now();
-  const startAbort = new AbortController();
-  // The start report goes out while the command starts: it never delays the job.
-  const started: Promise<ReportResult> = reporter
-    ? reporter.send({ kind: 'start', runId, host }, startedAt + options.timeoutMs, startAbort.signal)
-    : Promise.resolve({ ok: true });
-
   const tail = new OutputTail(OUTPUT_TAIL_BYTES);
   let finished: Finished | null = null;
   const reportAbort = new AbortController();
+  // The wall clock names the start instant for compter; the monotonic clock measures the run,
+  // so an NTP step during the job cannot shorten or stretch its duration.
+  const startedAt = Date.now();
+  const startedMono = performance.now();
   const child = spawn(options.command[0]!, options.command.slice(1), { stdio: ['inherit', 'pipe', 'pipe'] });
+  const startAbort = new AbortController();
+  // The start report goes out after the spawn and carries the spawn instant, so it never
+  // delays the job and compter's record of the start does not depend on when it arrives.
+  const started: Promise<ReportResult> = reporter
+    ? reporter.send({ kind: 'start', runId, host, at: new Date(startedAt).toISOString() }, startedAt + options.timeoutMs, startAbort.signal)
+    : Promise.resolve({ ok: true });
   tee(child.stdout!, process.stdout, tail);
   tee(child.stderr!, process.stderr, tail);
 
@@ -329,6 +332,7 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   });
   finished = result;
   const endedAt = Date.now();
+  const durationSeconds = (performance.now() - startedMono) / 1000;
   if (result.spawnError) warn(`cannot run "${options.command[0]}": ${result.spawnError.code ?? result.spawnError.message}`);
 
   try {
@@ -357,7 +361,7 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
         runId,
         exitCode: result.exitCode,
         host,
-        durationSeconds: (endedAt - startedAt) / 1000,
+        durationSeconds,
         ...(message ? { message } : {}),
       },
       reportDeadline,

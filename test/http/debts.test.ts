@@ -100,6 +100,30 @@ describe('v1 debts', () => {
     ]);
   });
 
+  it('a duration the client measured wins over the gap between the arrival of start and end', async () => {
+    await c.json('PUT', '/v1/debts/measured', { schedule: { every: '1h' } });
+    await c.json('POST', '/v1/debts/measured/payments', { kind: 'start', runId: 'm-1' });
+    c.clock.advance(990);
+    const done = await c.json('POST', '/v1/debts/measured/payments', { kind: 'success', runId: 'm-1', durationSeconds: 1.04 });
+    expect(done.body).toMatchObject({ status: 'up', lastDurationSeconds: 1.04 });
+    await c.json('POST', '/v1/debts/measured/payments', { kind: 'start', runId: 'm-2' });
+    c.clock.advance(3_000);
+    await c.json('POST', '/v1/debts/measured/payments', { kind: 'fail', runId: 'm-2', durationSeconds: 2.5 });
+    await c.json('POST', '/v1/debts/measured/payments', { kind: 'start', runId: 'm-3' });
+    c.clock.advance(7_000);
+    // Without a measured duration the recorded start is the only source.
+    await c.json('POST', '/v1/debts/measured/payments', { kind: 'success', runId: 'm-3' });
+    const events = (await c.json('GET', '/v1/debts/measured/events?limit=50')).body.events;
+    const ends = events.filter((e: any) => e.type === 'payment' && e.kind !== 'start').reverse();
+    expect(ends.map((e: any) => [e.runId, e.kind, e.durationSeconds])).toEqual([
+      ['m-1', 'success', 1.04],
+      ['m-2', 'fail', 2.5],
+      ['m-3', 'success', 7],
+    ]);
+    const closed = events.filter((e: any) => e.type === 'occurrence.closed').reverse();
+    expect(closed[0]).toMatchObject({ status: 'paid', runId: 'm-1', durationSeconds: 1.04 });
+  });
+
   it('an exit code turns a success into a fail', async () => {
     await c.json('PUT', '/v1/debts/exit-code', { schedule: { every: '1h' } });
     const res = await c.json('POST', '/v1/debts/exit-code/payments', { exitCode: 3 });

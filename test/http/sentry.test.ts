@@ -105,6 +105,23 @@ describe('Sentry-style check-ins', () => {
     expect((await c.json('GET', '/v1/debts/latest-run')).body.status).toBe('up');
   });
 
+  it('a duration Sentry sends wins over the gap between the in_progress and the ok check-in', async () => {
+    const run = '44444444-4444-4444-8444-444444444444';
+    await checkIn('sentry-measured', {
+      status: 'in_progress',
+      check_in_id: run,
+      monitor_config: { schedule: { type: 'interval', value: 1, unit: 'hour' } },
+    });
+    c.clock.advance(45_000);
+    await checkIn('sentry-measured', { status: 'ok', check_in_id: run, duration: 46.5 });
+    const paid = await payments('sentry-measured');
+    expect(paid.map((p) => [p.kind, p.durationSeconds])).toEqual([
+      ['start', null],
+      ['success', 46.5],
+    ]);
+    expect((await c.json('GET', '/v1/debts/sentry-measured')).body).toMatchObject({ status: 'up', lastDurationSeconds: 46.5 });
+  });
+
   it('a duration without a seen start is kept as the run length (seconds)', async () => {
     await checkIn('duration-only', {
       status: 'error',

@@ -112,6 +112,44 @@ describe('compter exec against a running compter', () => {
     expect((await get(`/v1/debts/${id}`)).status).toBe('up');
   });
 
+  it('`compter exec -- sleep 1` is recorded as at least 1.0 s, dated at the spawn, even when its start report arrives late', async () => {
+    const id = await newDebt();
+    // A slow network in front of the real compter: the start report arrives 400 ms late, so
+    // the gap between the arrivals of start and end is shorter than the job ran.
+    const START_DELAY_MS = 400;
+    const slow: Server = createHttpServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const delayMs = JSON.parse(body).kind === 'start' ? START_DELAY_MS : 0;
+        setTimeout(() => {
+          fetch(`${server.url}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+            .then(async (upstream) => res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text()))
+            .catch(() => res.writeHead(502).end());
+        }, delayMs);
+      });
+    });
+    const port = await new Promise<number>((resolve) =>
+      slow.listen(0, '127.0.0.1', () => resolve((slow.address() as { port: number }).port)),
+    );
+    try {
+      const before = Date.now();
+      const run = await compter(['exec', '--url', `http://127.0.0.1:${port}`, '--debt', id, '--', 'sleep', '1']);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe('');
+      const paid = await payments(id);
+      expect(paid.map((p) => p.kind)).toEqual(['start', 'success']);
+      expect(paid[1].durationSeconds).toBeGreaterThanOrEqual(1.0);
+      expect(paid[1].durationSeconds).toBeLessThan(run.elapsedMs / 1000);
+      const startedAt = Date.parse(paid[0].ts);
+      expect(startedAt).toBeGreaterThanOrEqual(before);
+      expect(startedAt).toBeLessThan(before + START_DELAY_MS);
+      expect((await get(`/v1/debts/${id}`)).lastDurationSeconds).toBe(paid[1].durationSeconds);
+    } finally {
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   it('exit code 7 is passed through and recorded as a fail with exit code 7 and the output of both streams', async () => {
     const id = await newDebt();
     const run = await compter(['exec', '--url', server.url, '--debt', id, '--', 'sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 7']);

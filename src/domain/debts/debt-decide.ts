@@ -182,8 +182,9 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   const runKey = payment.runId ?? '';
   const run = payment.kind === 'start' ? undefined : state.runs.find((r) => r.key === runKey);
   const isEnd = payment.kind === 'success' || payment.kind === 'fail';
-  // Measured from the recorded start when there is one; the client's own figure otherwise.
-  const durationMs = !isEnd ? null : run ? Math.max(0, payment.at - run.startedAt) : (payment.durationMs ?? null);
+  // A duration the client measured (a wrapper's monotonic clock) beats the gap between the
+  // arrival of the start and of the end; only without one is the recorded start used.
+  const durationMs = !isEnd ? null : (payment.durationMs ?? (run ? Math.max(0, payment.at - run.startedAt) : null));
   const occ = findOpen(state, match.occurrenceAt);
   const attributes: Record<string, unknown> = { occurrenceAt: match.occurrenceAt };
   if (payment.stage !== undefined) attributes.stage = payment.stage;

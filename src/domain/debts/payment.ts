@@ -11,7 +11,7 @@ export interface Payment {
   exitCode?: number;
   host?: string;
   message?: string;
-  /** Run length the client measured; used only when compter saw no start for the run. */
+  /** Run length the client measured; it wins over the time between the start and the end as received. */
   durationMs?: number;
   /** When it happened, epoch ms (receipt time unless the client said). */
   at: number;
