@@ -11,7 +11,7 @@ import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
-import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type OccurrenceJson } from './debt-view.js';
+import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type ExtraRunJson, type OccurrenceJson } from './debt-view.js';
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
@@ -302,6 +302,7 @@ export class DebtEngine implements Projection {
       limit: 10_000,
       order: 'asc',
     });
+    const extraRuns = await this.extraRunsByOccurrence(project, id, from, to);
     const out: OccurrenceJson[] = [];
     for (const e of closedEvents) {
       const scheduledAt = e.attributes.scheduledAt as number;
@@ -317,6 +318,7 @@ export class DebtEngine implements Projection {
         runId: e.runId || null,
         durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
         latenessSeconds: e.latenessMs === null ? null : e.latenessMs / 1000,
+        extraRuns: extraRuns.get(scheduledAt) ?? [],
       });
     }
     for (const occ of state.open) {
@@ -324,6 +326,34 @@ export class DebtEngine implements Projection {
     }
     out.push(...this.upcoming(state, Math.max(from, now), to));
     return out;
+  }
+
+  /** The extra runs recorded for occurrences scheduled in [from, to], by scheduled time. */
+  private async extraRunsByOccurrence(project: string, id: string, from: number, to: number): Promise<Map<number, ExtraRunJson[]>> {
+    const payments = await this.deps.store.query({
+      project,
+      debt: id,
+      types: ['payment'],
+      fromTs: from,
+      toTs: to + 40 * 86_400_000,
+      limit: 10_000,
+      order: 'asc',
+    });
+    const byOccurrence = new Map<number, ExtraRunJson[]>();
+    for (const e of payments) {
+      const occurrenceAt = e.attributes.occurrenceAt;
+      if (e.attributes.isExtraRun !== true || typeof occurrenceAt !== 'number' || occurrenceAt < from || occurrenceAt > to) continue;
+      if (e.kind !== 'success' && e.kind !== 'fail') continue;
+      const runs = byOccurrence.get(occurrenceAt) ?? [];
+      runs.push({
+        endedAt: iso(e.ts)!,
+        kind: e.kind,
+        runId: e.runId || null,
+        durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
+      });
+      byOccurrence.set(occurrenceAt, runs);
+    }
+    return byOccurrence;
   }
 
   private upcoming(state: DebtState, from: number, to: number): OccurrenceJson[] {
@@ -344,6 +374,7 @@ export class DebtEngine implements Projection {
         runId: null,
         durationSeconds: null,
         latenessSeconds: null,
+        extraRuns: [],
       });
       slot = timeline!.after(slot.at);
     }

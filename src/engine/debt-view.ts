@@ -14,6 +14,16 @@ export interface OccurrenceJson {
   runId: string | null;
   durationSeconds: number | null;
   latenessSeconds: number | null;
+  /** Runs that ended after the occurrence was already paid, oldest first; a failed one counts against the debt. */
+  extraRuns: ExtraRunJson[];
+}
+
+/** A run that ended in an occurrence already paid: it leaves the occurrence's outcome alone. */
+export interface ExtraRunJson {
+  endedAt: string;
+  kind: 'success' | 'fail';
+  runId: string | null;
+  durationSeconds: number | null;
 }
 
 /** A debt as the API shows it. */
@@ -64,6 +74,7 @@ export function openOccurrenceJson(state: DebtState, occ: OpenOccurrence, now: n
     runId: run && run.key !== '' ? run.key : null,
     durationSeconds: null,
     latenessSeconds: null,
+    extraRuns: [],
   };
 }
 

@@ -23,6 +23,14 @@ export const occurrenceSchema = z.object({
   runId: z.string().nullable(),
   durationSeconds: z.number().nullable(),
   latenessSeconds: z.number().nullable(),
+  extraRuns: z.array(
+    z.object({
+      endedAt: z.string(),
+      kind: z.enum(['success', 'fail']),
+      runId: z.string().nullable(),
+      durationSeconds: z.number().nullable(),
+    }),
+  ),
 });
 
 export const debtSchema = z.object({

@@ -26,7 +26,11 @@ export const DEBT_FAMILIES: readonly EntityFamily[] = [
   { name: METRIC.debtStatus, type: 'gauge', help: 'Current status of the debt: 1 for the current status, 0 for the others.' },
   { name: METRIC.debtLastDuration, type: 'gauge', help: 'Duration of the last completed run, seconds.' },
   { name: METRIC.paymentsTotal, type: 'counter', help: 'Payments received, by kind.' },
-  { name: METRIC.debtExtraRunsTotal, type: 'counter', help: 'Successes beyond the first within one occurrence (the job runs too often).' },
+  {
+    name: METRIC.debtExtraRunsTotal,
+    type: 'counter',
+    help: 'Runs that ended, successful or failed, in an occurrence already paid (the job runs too often, or failed after it was paid).',
+  },
   { name: METRIC.occurrencesTotal, type: 'counter', help: 'Occurrences closed, by outcome.' },
 ];
 

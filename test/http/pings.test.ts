@@ -408,3 +408,131 @@ describe('pings with tokens and rate limits configured', () => {
     }
   });
 });
+
+describe('a fail always counts, also after the occurrence was paid (healthchecks /fail, Sentry error)', () => {
+  const FIVE_MIN = 5 * 60_000;
+  let f: TestCompter;
+  let fKey: string;
+  let fDir: string;
+  // Replay from the log alone (no snapshot), so the restart test checks the fold.
+  const env = { COMPTER_SNAPSHOT_EVERY_EVENTS: '0' };
+  beforeAll(async () => {
+    fDir = await mkdtemp(join(tmpdir(), 'compter-fail-counts-'));
+    f = await startTestCompter({ now: '2026-11-20T11:59:00Z', dataDir: fDir, env });
+    fKey = (await f.json('GET', '/v1/ping-key')).body.pingKey;
+  });
+  afterAll(async () => {
+    await f.cleanup();
+    await rm(fDir, { recursive: true, force: true });
+  });
+
+  /** Defines a debt due every 5 minutes and moves the clock 30 s into its first window; returns that slot. */
+  async function fiveMinutely(id: string, extra: Record<string, unknown> = {}): Promise<{ pingId: string; slotAt: number }> {
+    const res = await f.json('PUT', `/v1/debts/${id}`, { schedule: { cron: '*/5 * * * *', tz: 'UTC' }, grace: '1m', ...extra });
+    expect(res.status).toBe(201);
+    const slotAt = Math.floor(f.clock.now() / FIVE_MIN) * FIVE_MIN + FIVE_MIN;
+    f.clock.set(slotAt + 30_000);
+    return { pingId: res.body.pingId, slotAt };
+  }
+  /** The debt's JSON plus its extra runs counter, as /metrics exports it. */
+  const debt = async (id: string) => {
+    const body = (await f.json('GET', `/v1/debts/${id}`)).body;
+    const metrics = await (await f.request('/metrics')).text();
+    const line = metrics.split('\n').find((l) => l.startsWith(`compter_debt_extra_runs_total{project="default",debt="${id}"} `));
+    return { ...body, extraRuns: line === undefined ? undefined : Number(line.split(' ')[1]) };
+  };
+  const ledger = async (id: string, slotAt: number) => {
+    const range = `from=${new Date(slotAt).toISOString()}&to=${new Date(slotAt).toISOString()}`;
+    return (await f.json('GET', `/v1/debts/${id}/occurrences?${range}`)).body.occurrences;
+  };
+
+  it('/start, /0, then /3 in the same window: failed, the occurrence stays paid, the ledger shows the failed extra run', async () => {
+    const { pingId, slotAt } = await fiveMinutely('paid-then-failed');
+    expect((await f.request(`/ping/${pingId}/start`)).status).toBe(200);
+    f.clock.advance(10_000);
+    expect((await f.request(`/ping/${pingId}/0`)).status).toBe(200);
+    expect(await debt('paid-then-failed')).toMatchObject({ status: 'up', extraRuns: 0 });
+    f.clock.advance(20_000);
+    expect((await f.request(`/ping/${pingId}/3`)).status).toBe(200);
+    expect(await debt('paid-then-failed')).toMatchObject({ status: 'failed', extraRuns: 1 });
+    expect(await ledger('paid-then-failed', slotAt)).toMatchObject([
+      {
+        scheduledAt: new Date(slotAt).toISOString(),
+        outcome: 'paid',
+        durationSeconds: 10,
+        extraRuns: [{ endedAt: new Date(slotAt + 60_000).toISOString(), kind: 'fail', runId: null, durationSeconds: null }],
+      },
+    ]);
+    const events = (await f.json('GET', '/v1/debts/paid-then-failed/events?limit=50')).body.events;
+    const fail = events.find((e: any) => e.type === 'payment' && e.kind === 'fail');
+    expect(fail.attributes).toMatchObject({ exitCode: 3, isExtraRun: true, occurrenceAt: slotAt });
+    expect(events.filter((e: any) => e.type === 'occurrence.closed').map((e: any) => e.status)).toEqual(['paid']);
+    const metrics = await (await f.request('/metrics')).text();
+    expect(metrics).toContain('compter_debt_extra_runs_total{project="default",debt="paid-then-failed"} 1');
+    expect(metrics).toContain('compter_occurrences_total{project="default",debt="paid-then-failed",outcome="paid"} 1');
+    expect(metrics).not.toContain('compter_occurrences_total{project="default",debt="paid-then-failed",outcome="failed"}');
+    expect(metrics).toContain('compter_debt_status{project="default",debt="paid-then-failed",status="failed"} 1');
+  });
+
+  it('every door counts a fail after a success: /fail, kind fail, a non-zero exit code, the key form, a Sentry error', async () => {
+    const doors: [string, (id: string, pingId: string) => Promise<Response>][] = [
+      ['door-fail', (_id, pingId) => f.request(`/ping/${pingId}/fail`)],
+      ['door-kind', (id) => f.request(`/v1/debts/${id}/payments`, jsonPost({ kind: 'fail' }))],
+      ['door-exit', (id) => f.request(`/v1/debts/${id}/payments`, jsonPost({ exitCode: 2 }))],
+      ['door-key', (id) => f.request(`/ping/${fKey}/${id}/1`)],
+      ['door-sentry', (id) => f.request(`/api/default/cron/${id}/${fKey}/`, jsonPost({ status: 'error' }))],
+    ];
+    for (const [id, sendFail] of doors) {
+      const { pingId, slotAt } = await fiveMinutely(id);
+      expect((await f.request(`/ping/${pingId}`)).status, id).toBe(200);
+      expect((await debt(id)).status, id).toBe('up');
+      expect((await sendFail(id, pingId)).status, id).toBeLessThan(300);
+      expect(await debt(id), id).toMatchObject({ status: 'failed', extraRuns: 1 });
+      expect((await ledger(id, slotAt))[0], id).toMatchObject({ outcome: 'paid', extraRuns: [{ kind: 'fail' }] });
+    }
+  });
+
+  it('failed until a later success, which recovers; that success in the paid window is a successful extra run', async () => {
+    const { pingId, slotAt } = await fiveMinutely('fail-then-recover');
+    await f.request(`/ping/${pingId}`);
+    await f.request(`/ping/${pingId}/fail`);
+    expect((await debt('fail-then-recover')).status).toBe('failed');
+    await f.request(`/ping/${pingId}`);
+    expect(await debt('fail-then-recover')).toMatchObject({ status: 'up', extraRuns: 2 });
+    const [occ] = await ledger('fail-then-recover', slotAt);
+    expect(occ.outcome).toBe('paid');
+    expect(occ.extraRuns.map((r: any) => r.kind)).toEqual(['fail', 'success']);
+  });
+
+  it('failuresBeforeAlert counts consecutive failed runs, not occurrences', async () => {
+    const { pingId } = await fiveMinutely('two-runs', { failuresBeforeAlert: 2 });
+    await f.request(`/ping/${pingId}/fail`);
+    expect((await debt('two-runs')).status).not.toBe('failed');
+    // A second failed run in the same window (already closed failed) makes two in a row.
+    await f.request(`/ping/${pingId}/fail`);
+    expect((await debt('two-runs')).status).toBe('failed');
+    await f.request(`/ping/${pingId}`);
+    expect((await debt('two-runs')).status).toBe('up');
+    await f.request(`/ping/${pingId}/fail`);
+    expect((await debt('two-runs')).status).toBe('up');
+  });
+
+  it('a restart replays the log into the same state', async () => {
+    const ids = ['paid-then-failed', 'door-sentry', 'fail-then-recover', 'two-runs'];
+    // Let the live timer catch up to now first, as start-up replay does.
+    await f.engine.tick();
+    const live = await Promise.all(ids.map(debt));
+    const now = new Date(f.clock.now()).toISOString();
+    await f.close();
+    f = await startTestCompter({ now, dataDir: fDir, env });
+    expect(f.rebuilt.fromSnapshot).toBe(false);
+    for (const [i, id] of ids.entries()) {
+      const { status, extraRuns, payments, lastSuccess } = live[i];
+      expect(await debt(id), id).toMatchObject({ status, extraRuns, payments, lastSuccess });
+    }
+  });
+});
+
+function jsonPost(body: unknown): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}

@@ -101,8 +101,8 @@ describe('Sentry-style check-ins', () => {
       ['success', '22222222-2222-4222-8222-222222222222', 5],
       ['fail', '11111111-1111-4111-8111-111111111111', 10],
     ]);
-    // Both runs are closed: nothing is left running.
-    expect((await c.json('GET', '/v1/debts/latest-run')).body.status).toBe('up');
+    // Both runs are closed: nothing is left running, and the error after the ok counts.
+    expect((await c.json('GET', '/v1/debts/latest-run')).body.status).toBe('failed');
   });
 
   it('a duration Sentry sends wins over the gap between the in_progress and the ok check-in', async () => {

@@ -107,6 +107,28 @@ describe('cron debt occurrences and outcomes', () => {
     expect(rerun.attributes.isRecovery).toBe(true);
   });
 
+  it('a fail after the occurrence was paid counts: failed extra run, outcome kept, failed until a success; replay agrees', () => {
+    const h = new DebtHarness(daily(), t('2026-11-20T12:00:00Z'));
+    h.pay({ kind: 'start', at: t('2026-11-21T02:00:00Z') });
+    h.pay({ kind: 'success', at: t('2026-11-21T02:01:00Z') });
+    h.pay({ kind: 'fail', exitCode: 3, at: t('2026-11-21T02:02:00Z') });
+    expect(h.outcomes()).toEqual(['paid']);
+    expect(h.state).toMatchObject({ status: 'failed', extraRuns: 1, consecutiveFailures: 1, occurrencesByOutcome: { paid: 1 } });
+    expect(h.events.filter((e) => e.type === 'payment').at(-1)!.attributes).toMatchObject({ isExtraRun: true });
+    expect(h.replay(h.events, t('2026-11-21T02:02:00Z'))).toEqual(h.state);
+    h.pay({ kind: 'success', at: t('2026-11-21T02:30:00Z') });
+    expect(h.state).toMatchObject({ status: 'up', extraRuns: 2, consecutiveFailures: 0 });
+  });
+
+  it('failuresBeforeAlert counts failed runs: two fails in one window reach 2', () => {
+    const h = new DebtHarness(daily({ failuresBeforeAlert: 2 }), t('2026-11-20T12:00:00Z'));
+    h.pay({ kind: 'fail', at: t('2026-11-21T02:01:00Z') });
+    expect(h.state.status).toBe('up');
+    h.pay({ kind: 'fail', at: t('2026-11-21T02:05:00Z') });
+    expect(h.outcomes()).toEqual(['failed']);
+    expect(h.state).toMatchObject({ status: 'failed', consecutiveFailures: 2, extraRuns: 0 });
+  });
+
   it('tolerates failures below failuresBeforeAlert', () => {
     const h = new DebtHarness(daily({ failuresBeforeAlert: 2 }), t('2026-11-20T12:00:00Z'));
     h.pay({ kind: 'fail', at: t('2026-11-21T02:01:00Z') });

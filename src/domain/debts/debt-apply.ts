@@ -1,5 +1,5 @@
 import type { DebtDefinition } from './debt-definition.js';
-import { everyOccurrence, FAILURE_OUTCOMES, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
+import { everyOccurrence, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
 import type { LogEvent } from '../event.js';
 
@@ -24,6 +24,7 @@ export function applyDebtEvent(state: DebtState, event: DebtEventData, ctx: Debt
       return;
     case 'run.timed_out':
       state.runs = state.runs.filter((r) => r.key !== event.runId);
+      countFailedRun(state, 'timed_out');
       return;
     case 'debt.status_changed':
       state.status = event.status as DebtStatus;
@@ -96,8 +97,11 @@ function applyPayment(state: DebtState, event: DebtEventData, ctx: DebtContext):
       if (a.isExtraRun === true) state.extraRuns += 1;
       return;
     case 'fail':
+      // Every fail is a failed run, also one that ends after its occurrence was paid.
       state.runs = state.runs.filter((r) => r.key !== key);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
+      if (a.isExtraRun === true) state.extraRuns += 1;
+      countFailedRun(state, 'failed');
       return;
     case 'log':
       return;
@@ -119,12 +123,18 @@ function applyClosed(state: DebtState, scheduledAt: number, outcome: ClosedOutco
   }
   state.recent.push({ scheduledAt, outcome });
   if (state.recent.length > RECENT_LIMIT) state.recent.shift();
-  if (FAILURE_OUTCOMES.has(outcome)) {
-    state.consecutiveFailures += count;
-    state.lastFailure = outcome;
-  } else if (outcome === 'missed') {
+  // `failed` and `timed_out` were counted by the run's own end (the fail payment, run.timed_out);
+  // `incomplete` is a success payment that turned out to be a failed run.
+  if (outcome === 'incomplete') countFailedRun(state, outcome, count);
+  else if (outcome === 'missed') {
     state.missedDeadlineAt ??= typeof a.deadline === 'number' ? a.deadline : scheduledAt + state.def.graceMs;
   }
+}
+
+/** One more failed run in the streak that `failuresBeforeAlert` is compared with; a success resets it. */
+function countFailedRun(state: DebtState, outcome: ClosedOutcome, runs = 1): void {
+  state.consecutiveFailures += runs;
+  state.lastFailure = outcome;
 }
 
 /** The open occurrence scheduled at `at`, if any. */

@@ -172,8 +172,8 @@ function closedOutcomeOf(state: DebtState, at: number): ClosedRef | undefined {
 
 /**
  * Records a payment: matches it to an occurrence, closes that occurrence when the payment
- * ends a run (paid, paid_late, failed, incomplete), flags extra runs, too-fast runs and
- * recoveries. Returns (and has applied) the events; the engine advances time first.
+ * ends a run (paid, paid_late, failed, incomplete), flags extra runs (successful or failed),
+ * too-fast runs and recoveries. Returns (and has applied) the events; the engine advances time first.
  */
 export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): DebtEventDraft[] {
   const out: DebtEventDraft[] = [];
@@ -193,10 +193,12 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   let outcome: ClosedOutcome | null = null;
   if (isEnd && occ) {
     outcome = endOutcome(state, payment, occ, run?.stages ?? []);
-  } else if (payment.kind === 'success' && match.occurrenceAt !== null) {
+  } else if (isEnd && match.occurrenceAt !== null) {
+    // A run that ends in an occurrence already paid is an extra run, failed or not: the
+    // occurrence keeps its outcome, and a failed one still counts against the debt.
     const closed = closedOutcomeOf(state, match.occurrenceAt);
     if (closed && (closed.outcome === 'paid' || closed.outcome === 'paid_late')) attributes.isExtraRun = true;
-    else if (closed && FAILURE_OUTCOMES.has(closed.outcome)) attributes.isRecovery = true;
+    else if (closed && FAILURE_OUTCOMES.has(closed.outcome) && payment.kind === 'success') attributes.isRecovery = true;
   }
   const minRuntimeMs = state.def.minRuntimeMs;
   if (payment.kind === 'success' && durationMs !== null && minRuntimeMs !== null && durationMs < minRuntimeMs) attributes.isTooFast = true;
