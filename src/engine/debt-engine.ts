@@ -17,6 +17,7 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
+import { deadlineOf } from '../domain/debts/deadline.js';
 
 /** Where the engine sends events; resolves once they are durable (group commit). */
 export interface EventSink {
@@ -366,7 +367,7 @@ export class DebtEngine implements Projection {
     for (let n = 0; slot && slot.at <= to && n < 1000; n++) {
       out.push({
         scheduledAt: iso(slot.at)!,
-        deadline: iso(slot.at + def.graceMs)!,
+        deadline: iso(deadlineOf(slot.at, def))!,
         businessDate: slot.businessDate,
         outcome: 'upcoming',
         startedAt: null,

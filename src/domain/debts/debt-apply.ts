@@ -2,6 +2,7 @@ import type { DebtDefinition } from './debt-definition.js';
 import { everyOccurrence, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
 import type { LogEvent } from '../event.js';
+import { deadlineOf } from './deadline.js';
 
 /** The fields of a log event the debt fold reads. */
 export type DebtEventData = Pick<LogEvent, 'type' | 'ts' | 'kind' | 'status' | 'runId' | 'durationMs' | 'attributes'>;
@@ -127,7 +128,7 @@ function applyClosed(state: DebtState, scheduledAt: number, outcome: ClosedOutco
   // `incomplete` is a success payment that turned out to be a failed run.
   if (outcome === 'incomplete') countFailedRun(state, outcome, count);
   else if (outcome === 'missed') {
-    state.missedDeadlineAt ??= typeof a.deadline === 'number' ? a.deadline : scheduledAt + state.def.graceMs;
+    state.missedDeadlineAt ??= typeof a.deadline === 'number' ? a.deadline : deadlineOf(scheduledAt, state.def);
   }
 }
 

@@ -5,6 +5,7 @@ import type { EventType } from '../event.js';
 import type { Payment } from './payment.js';
 import { DomainError } from '../problems.js';
 import type { Slot } from '../time/schedule.js';
+import { deadlineOf } from './deadline.js';
 
 /** An event the debt logic decided on; the engine adds ids, project and debt, then logs it. */
 export interface DebtEventDraft extends DebtEventData {
@@ -315,5 +316,5 @@ export function nextDeadline(state: DebtState, ctx: DebtContext): number | null 
   if (first) return first.deadline;
   if (def.schedule.kind === 'every') return null;
   const next = ctx.timelineFor(def)?.after(state.cursorAt ?? state.epochAt);
-  return next ? next.at + def.graceMs : null;
+  return next ? deadlineOf(next.at, def) : null;
 }

@@ -2,6 +2,7 @@ import type { DebtDefinition } from './debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
 import type { LogEvent } from '../event.js';
 import type { Slot, Timeline } from '../time/schedule.js';
+import { deadlineOf } from './deadline.js';
 
 /** An occurrence that has fallen due (or, for `every`, is the one currently owed) and is not closed. */
 export interface OpenOccurrence {
@@ -91,7 +92,7 @@ export function newDebtState(def: DebtDefinition, at: number): DebtState {
 }
 
 function openOccurrence(def: DebtDefinition, slot: Slot, closesAtSlot: number | null): OpenOccurrence {
-  const deadline = slot.at + def.graceMs;
+  const deadline = deadlineOf(slot.at, def);
   return {
     scheduledAt: slot.at,
     businessDate: slot.businessDate,
