@@ -92,7 +92,7 @@ export class DebtEngine implements Projection {
     if (!event.debt) return;
     const key = keyOf(event.project, event.debt);
     if (event.type === 'debt.defined') {
-      const def = event.attributes.definition as DebtDefinition;
+      const def = event.attributes.definition;
       const existing = this.debts.get(key);
       if (existing) redefineDebt(existing, def, event.ts);
       else this.debts.set(key, newDebtState(def, event.ts));
@@ -306,14 +306,15 @@ export class DebtEngine implements Projection {
     const extraRuns = await this.extraRunsByOccurrence(project, id, from, to);
     const out: OccurrenceJson[] = [];
     for (const e of closedEvents) {
-      const scheduledAt = e.attributes.scheduledAt as number;
+      if (e.type !== 'occurrence.closed') continue;
+      const { scheduledAt, deadline } = e.attributes;
       if (scheduledAt < from || scheduledAt > to) continue;
-      const paidAt = typeof e.attributes.paidAt === 'number' ? e.attributes.paidAt : null;
+      const paidAt = e.attributes.paidAt ?? null;
       out.push({
         scheduledAt: iso(scheduledAt)!,
-        deadline: iso(e.attributes.deadline as number)!,
+        deadline: iso(deadline)!,
         businessDate: e.businessDate,
-        outcome: e.status as OccurrenceJson['outcome'],
+        outcome: e.status,
         startedAt: paidAt !== null && e.durationMs !== null ? iso(paidAt - e.durationMs) : null,
         paidAt: iso(paidAt),
         runId: e.runId || null,
@@ -342,9 +343,9 @@ export class DebtEngine implements Projection {
     });
     const byOccurrence = new Map<number, ExtraRunJson[]>();
     for (const e of payments) {
-      const occurrenceAt = e.attributes.occurrenceAt;
-      if (e.attributes.isExtraRun !== true || typeof occurrenceAt !== 'number' || occurrenceAt < from || occurrenceAt > to) continue;
-      if (e.kind !== 'success' && e.kind !== 'fail') continue;
+      if (e.type !== 'payment' || (e.kind !== 'success' && e.kind !== 'fail')) continue;
+      const { occurrenceAt, isExtraRun } = e.attributes;
+      if (isExtraRun !== true || occurrenceAt == null || occurrenceAt < from || occurrenceAt > to) continue;
       const runs = byOccurrence.get(occurrenceAt) ?? [];
       runs.push({
         endedAt: iso(e.ts)!,

@@ -8,6 +8,8 @@ import type { LogPosition } from './rebuild.js';
  * strictly increasing across them and the log position always knows the newest.
  */
 export function makeLogEvent(ids: EventIdGenerator, position: LogPosition, draft: EventDraft, now: number): LogEvent {
+  // A draft fills its type, attributes and every column its type narrows, so over the
+  // defaults it is that type's event.
   const event: LogEvent = {
     eventId: ids.next(now),
     debt: '',
@@ -22,7 +24,6 @@ export function makeLogEvent(ids: EventIdGenerator, position: LogPosition, draft
     businessDate: '',
     durationMs: null,
     latenessMs: null,
-    attributes: {},
     ...draft,
   };
   position.note(event.eventId);

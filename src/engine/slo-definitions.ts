@@ -4,7 +4,7 @@
  * `slo.defined` and `slo.deleted`; it decides nothing and writes nothing.
  */
 import { BusinessCalendar, type CalendarDefinition } from '../domain/time/calendar.js';
-import type { LogEvent } from '../domain/event.js';
+import type { CalendarDefinedEvent, SloDefinedEvent, SloDeletedEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
 import { sloCalendarEntry } from '../domain/slos/slo-business-day.js';
 import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slos/slo-expectations.js';
@@ -97,8 +97,8 @@ export class SloDefinitions {
   private readonly contexts = new Map<string, SloContext>();
 
   /** Folds a `calendar.defined` event. */
-  applyCalendar(event: LogEvent): void {
-    const def = event.attributes.definition as CalendarDefinition;
+  applyCalendar(event: CalendarDefinedEvent): void {
+    const def = event.attributes.definition;
     const key = keyOf(event.project, def.id);
     const existing = this.calendars.get(key);
     this.calendars.set(key, {
@@ -116,8 +116,8 @@ export class SloDefinitions {
   }
 
   /** Folds a `slo.defined` event; returns the SLO's state. */
-  applySloDefined(event: LogEvent): SloState {
-    const def = event.attributes.definition as SloDefinition;
+  applySloDefined(event: SloDefinedEvent): SloState {
+    const def = event.attributes.definition;
     const key = keyOf(event.project, def.id);
     let state = this.slos.get(key);
     if (state) {
@@ -149,7 +149,7 @@ export class SloDefinitions {
   }
 
   /** Folds a `slo.deleted` event; false when the SLO was not known. */
-  applySloDeleted(event: LogEvent): boolean {
+  applySloDeleted(event: SloDeletedEvent): boolean {
     const key = keyOf(event.project, event.slo);
     const state = this.slos.get(key);
     if (!state) return false;

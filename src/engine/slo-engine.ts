@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { validateCalendarDefinition, type CalendarDefinition, type DayInfo } from '../domain/time/calendar.js';
 import { addDays, isValidDate } from '../domain/time/civil-date.js';
 import type { Clock } from '../domain/time/clock.js';
-import type { LogEvent } from '../domain/event.js';
+import type { LogEvent, ProjectlessEventDraft } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { JobMetricsView, JobStatusReport } from '../domain/slos/job-status.js';
 import { DomainError, assertNoProblems, type Problem } from '../domain/problems.js';
@@ -300,7 +300,7 @@ export class SloEngine implements Projection {
     const key = keyOf(project, id);
     const existed = this.defs.slos.has(key);
     const now = this.deps.clock.now();
-    const defined = this.makeEvent(project, { type: 'slo.defined', ts: now, slo: id, attributes: { definition } }, now);
+    const defined = this.makeEvent(project, { type: 'slo.defined', ts: now, slo: id, attributes: { definition: definition! } }, now);
     this.applyLogEvent(defined);
     const state = this.defs.slos.get(key)!;
     const events = [defined, ...this.rows.settle(state, now)];
@@ -413,7 +413,7 @@ export class SloEngine implements Projection {
     return sloJson(state.def, state, current, state.deliveries);
   }
 
-  private makeEvent(project: string, fields: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>, now: number): LogEvent {
+  private makeEvent(project: string, fields: ProjectlessEventDraft, now: number): LogEvent {
     return makeLogEvent(this.deps.ids, this.deps.position, { ...fields, project }, now);
   }
 

@@ -69,7 +69,7 @@ export async function performanceRows(
   });
   const closedInLog = new Map<string, ClosedRow>();
   for (const e of logged) {
-    if (e.businessDate < from || e.businessDate > to) continue;
+    if (e.type !== 'slo.closed' || e.businessDate < from || e.businessDate > to) continue;
     const row = closedRowOf(e);
     closedInLog.set(rowKeyOf(row.businessDate, row.slot), row);
   }

@@ -4,7 +4,7 @@
  * predicted end, and when the timer must look again.
  */
 import { addDays, compareDates } from '../domain/time/civil-date.js';
-import type { LogEvent } from '../domain/event.js';
+import type { LogEvent, ProjectlessEventDraft, SloClosedEvent } from '../domain/event.js';
 import type { RowExpectation } from '../domain/slos/slo-expectations.js';
 import {
   attributeRuns,
@@ -41,7 +41,7 @@ export interface SloRowsDeps {
   runs: JobRuns;
   wakes: DeadlineTimer;
   /** Makes a logged event of the project at `now`. */
-  makeEvent(project: string, fields: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>, now: number): LogEvent;
+  makeEvent(project: string, fields: ProjectlessEventDraft, now: number): LogEvent;
   sloMetrics?: { update(view: SloMetricsView): void };
   p90DurationMs?: (project: string, application: string, job: string) => number | null;
 }
@@ -135,7 +135,7 @@ export class SloRows {
   }
 
   /** Folds a `slo.closed` event into its SLO's closed rows and deliveries. */
-  applyClosed(event: LogEvent): void {
+  applyClosed(event: SloClosedEvent): void {
     const state = this.deps.defs.slos.get(keyOf(event.project, event.slo));
     if (!state) return;
     const row = closedRowOf(event);
@@ -258,7 +258,7 @@ export class SloRows {
       },
       now,
     );
-    this.applyClosed(event);
+    if (event.type === 'slo.closed') this.applyClosed(event);
     return event;
   }
 
@@ -272,18 +272,18 @@ export class SloRows {
 }
 
 /** A `slo.closed` event as a closed row; the one place that reads its attributes. */
-export function closedRowOf(e: LogEvent): ClosedRow {
+export function closedRowOf(e: SloClosedEvent): ClosedRow {
   const a = e.attributes;
-  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-  const status = (SLO_OUTCOMES as readonly string[]).includes(e.status) ? (e.status as SloOutcome) : 'missed';
+  // A status no version wrote (a damaged row) reads as the worst outcome rather than vanishing.
+  const status = SLO_OUTCOMES.includes(e.status) ? e.status : 'missed';
   return {
     businessDate: e.businessDate,
-    slot: typeof a.slot === 'string' && a.slot !== '' ? a.slot : null,
+    slot: a.slot ? a.slot : null,
     status,
-    expectedStart: num(a.expectedStart),
-    expectedEnd: num(a.expectedEnd) ?? e.ts,
-    actualStart: num(a.actualStart),
-    actualEnd: num(a.actualEnd),
+    expectedStart: a.expectedStart ?? null,
+    expectedEnd: a.expectedEnd ?? e.ts,
+    actualStart: a.actualStart ?? null,
+    actualEnd: a.actualEnd ?? null,
     latenessMs: e.latenessMs,
     closedAt: e.ts,
   };

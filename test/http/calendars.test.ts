@@ -47,7 +47,7 @@ describe('PUT and GET /v1/calendars/{id}', () => {
     expect(got.body).toEqual(replaced.body);
     // Every definition is an event in the log.
     const logged = await c.store.query({ project: 'default', types: ['calendar.defined'], limit: 10, order: 'asc' });
-    expect(logged.map((e) => [e.attributes.calendar, (e.attributes.definition as any).weekdays])).toEqual([
+    expect(logged.map((e) => e.type === 'calendar.defined' && [e.attributes.calendar, e.attributes.definition.weekdays])).toEqual([
       ['us-business', [1, 2, 3, 4, 5]],
       ['us-business', [0, 1, 2, 3, 4, 5]],
     ]);

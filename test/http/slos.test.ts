@@ -59,7 +59,7 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
     expect(list.status).toBe(200);
     expect(list.body.slos.map((s: any) => s.id)).toContain('overdraft');
     const logged = await c.store.query({ project: 'default', slo: 'overdraft', types: ['slo.defined'], limit: 10, order: 'asc' });
-    expect(logged.map((e) => (e.attributes.definition as any).slackMs)).toEqual([1_800_000, 2_700_000]);
+    expect(logged.map((e) => e.type === 'slo.defined' && e.attributes.definition.slackMs)).toEqual([1_800_000, 2_700_000]);
   });
 
   it('exports every status and every outcome of an SLO, zeros included', async () => {

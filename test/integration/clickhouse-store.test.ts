@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type StoredEventRow, type LogEvent } from '../../src/domain/event.js';
 import { ClickHouseEventStore } from '../../src/store/clickhouse/clickhouse-store.js';
 import { sql } from '../../src/store/clickhouse/sql.js';
 import { getSharedClickHouse, startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
@@ -53,9 +53,9 @@ async function collect(it: AsyncIterable<LogEvent[]>): Promise<LogEvent[][]> {
 const ids = new EventIdGenerator();
 const T0 = Date.UTC(2026, 10, 20, 2, 0, 0, 123);
 
-function event(overrides: Partial<LogEvent> = {}): LogEvent {
+function event(overrides: Partial<StoredEventRow> = {}): LogEvent {
   const ts = overrides.ts ?? T0;
-  return {
+  return decodeEvent({
     eventId: ids.next(ts),
     project: 'p1',
     type: 'payment',
@@ -74,7 +74,7 @@ function event(overrides: Partial<LogEvent> = {}): LogEvent {
     latenessMs: null,
     attributes: {},
     ...overrides,
-  };
+  });
 }
 
 describeEventStoreContract('clickhouse', async () => {

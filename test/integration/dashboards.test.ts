@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { allDashboards, renderDashboard } from '../../dashboards/src/index.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type StoredEventRow, type LogEvent } from '../../src/domain/event.js';
 import { METRIC } from '../../src/metrics/names.js';
 import { ClickHouseEventStore } from '../../src/store/clickhouse/clickhouse-store.js';
 import { getSharedClickHouse } from '../support/clickhouse-server.js';
@@ -418,8 +418,8 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
     return new Date(ms).toISOString().slice(0, 10);
   }
 
-  function event(e: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>): LogEvent {
-    return {
+  function event(e: Partial<StoredEventRow> & Pick<StoredEventRow, 'type' | 'ts'>): LogEvent {
+    return decodeEvent({
       eventId: ids.next(e.ts),
       project: 'default',
       debt: '',
@@ -436,7 +436,7 @@ describe('dashboard SQL on a real ClickHouse holding compter.events', () => {
       latenessMs: null,
       attributes: {},
       ...e,
-    };
+    });
   }
 
   /** Ten business dates: overdraft-calc slows by 60 s/day, statements speeds up by 10 s/day. */

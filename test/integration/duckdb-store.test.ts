@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import { DuckDbEventStore } from '../../src/store/duckdb/duckdb-store.js';
 import { describeEventStoreContract } from '../support/store-contract.js';
@@ -61,25 +61,27 @@ describe('DuckDbEventStore', () => {
   function events(project: string, n: number): LogEvent[] {
     const ids = new EventIdGenerator();
     const now = Date.now();
-    return Array.from({ length: n }, (_, i) => ({
-      eventId: ids.next(now),
-      project,
-      type: 'payment' as const,
-      debt: 'd1',
-      application: '',
-      job: '',
-      slo: '',
-      ts: now + i,
-      ingestedAt: now + i,
-      kind: 'success',
-      status: '',
-      runId: `r-${i}`,
-      host: '',
-      businessDate: '',
-      durationMs: i,
-      latenessMs: null,
-      attributes: {},
-    }));
+    return Array.from({ length: n }, (_, i) =>
+      decodeEvent({
+        eventId: ids.next(now),
+        project,
+        type: 'payment' as const,
+        debt: 'd1',
+        application: '',
+        job: '',
+        slo: '',
+        ts: now + i,
+        ingestedAt: now + i,
+        kind: 'success',
+        status: '',
+        runId: `r-${i}`,
+        host: '',
+        businessDate: '',
+        durationMs: i,
+        latenessMs: null,
+        attributes: {},
+      }),
+    );
   }
 
   it('gives back the buffer memory a start-up read filled, keeping its memory limit', { timeout: 60_000 }, async () => {
@@ -153,15 +155,15 @@ describe('DuckDbEventStore', () => {
   it('rejects a batch with a bad value and stores none of it', async () => {
     const { store } = await openStore();
     const batch = events('p-atomic', 5_000);
-    batch[2_500] = { ...batch[2_500]!, durationMs: Number.NaN };
+    batch[2_500] = decodeEvent({ ...batch[2_500]!, durationMs: Number.NaN });
     await expect(store.append(batch)).rejects.toThrow(/durationMs/);
     // These get past the checks in JS and fail inside DuckDB: the NOT NULL constraint, and an
     // unpaired surrogate JSON cannot carry. Both are RangeErrors: no retry would store them.
     const nullKind = events('p-atomic', 5_000);
-    nullKind[4_000] = { ...nullKind[4_000]!, kind: null as unknown as string };
+    nullKind[4_000] = decodeEvent({ ...nullKind[4_000]!, kind: null as unknown as string });
     await expect(store.append(nullKind)).rejects.toBeInstanceOf(RangeError);
     const surrogate = events('p-atomic', 10);
-    surrogate[3] = { ...surrogate[3]!, attributes: { message: 'lone \ud800 surrogate' } };
+    surrogate[3] = decodeEvent({ ...surrogate[3]!, attributes: { message: 'lone \ud800 surrogate' } });
     await expect(store.append(surrogate)).rejects.toBeInstanceOf(RangeError);
     expect(await store.query({ project: 'p-atomic', limit: 10, order: 'asc' })).toEqual([]);
     const good = events('p-atomic', 2);

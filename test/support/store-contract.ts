@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type StoredEventRow, type LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import type { EventQuery, EventStore, Snapshot } from '../../src/store/event-store.js';
 
@@ -267,9 +267,9 @@ class EventLog {
   readonly owns = (event: LogEvent): boolean => event.project === this.project;
 
   /** A complete event with defaults; ids come from one generator so they increase. */
-  event(overrides: Partial<Omit<LogEvent, 'eventId' | 'project'>> = {}): LogEvent {
+  event(overrides: Partial<Omit<StoredEventRow, 'eventId' | 'project'>> = {}): LogEvent {
     this.count++;
-    return {
+    return decodeEvent({
       eventId: this.ids.next(this.startMs),
       project: this.project,
       type: 'payment',
@@ -288,7 +288,7 @@ class EventLog {
       latenessMs: null,
       attributes: { n: this.count },
       ...overrides,
-    };
+    });
   }
 
   /** An id below every id this log makes, for `scan(after)` to start just before them. */

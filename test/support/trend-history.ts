@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { BusinessCalendar } from '../../src/domain/time/calendar.js';
 import { addDays } from '../../src/domain/time/civil-date.js';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type StoredEventRow, type LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import { businessDateWindow, type IndexedDate } from '../../src/domain/slos/trends.js';
 import { wallToInstant } from '../../src/domain/time/zoned-time.js';
@@ -211,25 +211,27 @@ export class TrendHistory {
     });
   }
 
-  private push(fields: Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts'>): void {
-    this.events.push({
-      eventId: this.ids.next(fields.ts),
-      project: this.project,
-      debt: '',
-      application: '',
-      job: '',
-      slo: '',
-      ingestedAt: fields.ts,
-      kind: '',
-      status: '',
-      runId: '',
-      host: '',
-      businessDate: '',
-      durationMs: null,
-      latenessMs: null,
-      attributes: {},
-      ...fields,
-    });
+  private push(fields: Partial<StoredEventRow> & Pick<StoredEventRow, 'type' | 'ts'>): void {
+    this.events.push(
+      decodeEvent({
+        eventId: this.ids.next(fields.ts),
+        project: this.project,
+        debt: '',
+        application: '',
+        job: '',
+        slo: '',
+        ingestedAt: fields.ts,
+        kind: '',
+        status: '',
+        runId: '',
+        host: '',
+        businessDate: '',
+        durationMs: null,
+        latenessMs: null,
+        attributes: {},
+        ...fields,
+      }),
+    );
   }
 }
 

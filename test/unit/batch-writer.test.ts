@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type LogEvent } from '../../src/domain/event.js';
 import { BackpressureError, BatchWriter, WriterClosedError } from '../../src/store/batch-writer.js';
 import type { EventStore } from '../../src/store/event-store.js';
 import { ManualStoreClock } from '../support/manual-store-clock.js';
@@ -68,7 +68,7 @@ let nextId = 0;
 function events(n: number): LogEvent[] {
   return Array.from({ length: n }, () => {
     const id = String(nextId++).padStart(10, '0');
-    return {
+    return decodeEvent({
       eventId: id,
       project: 'unit',
       type: 'payment',
@@ -86,7 +86,7 @@ function events(n: number): LogEvent[] {
       durationMs: null,
       latenessMs: null,
       attributes: {},
-    };
+    });
   });
 }
 

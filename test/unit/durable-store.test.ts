@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type StoredEventRow, type LogEvent } from '../../src/domain/event.js';
 import { BatchWriter } from '../../src/store/batch-writer.js';
 import { DurableEventStore, StoreUnavailableError } from '../../src/store/durable-store.js';
 import type { EventQuery, EventStore, Snapshot } from '../../src/store/event-store.js';
@@ -116,9 +116,9 @@ async function durable(
 const ids = new EventIdGenerator();
 let n = 0;
 
-function event(overrides: Partial<LogEvent> = {}): LogEvent {
+function event(overrides: Partial<StoredEventRow> = {}): LogEvent {
   const ts = Date.UTC(2026, 10, 20, 12, 0, 0, n++);
-  return {
+  return decodeEvent({
     eventId: ids.next(ts),
     project: 'p',
     type: 'payment',
@@ -137,7 +137,7 @@ function event(overrides: Partial<LogEvent> = {}): LogEvent {
     latenessMs: null,
     attributes: {},
     ...overrides,
-  };
+  });
 }
 
 function batch(size: number): LogEvent[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
-import type { LogEvent } from '../../src/domain/event.js';
+import { decodeEvent, type LogEvent } from '../../src/domain/event.js';
 import { Spool, SpoolError } from '../../src/store/spool.js';
 import { ManualStoreClock } from '../support/manual-store-clock.js';
 
@@ -32,7 +32,7 @@ let n = 0;
 
 function event(message = `m${n++}`): LogEvent {
   const ts = Date.UTC(2026, 10, 20, 12, 0, 0, n);
-  return {
+  return decodeEvent({
     eventId: ids.next(ts),
     project: 'p',
     type: 'payment',
@@ -50,7 +50,7 @@ function event(message = `m${n++}`): LogEvent {
     durationMs: null,
     latenessMs: null,
     attributes: { message },
-  };
+  });
 }
 
 function batch(size: number): LogEvent[] {
@@ -78,7 +78,12 @@ describe('Spool', () => {
     const { spool } = await openSpool(dir);
     const a = batch(3);
     const b = [
-      { ...event(), attributes: { message: 'é😀 \u0000 \'"\\\n', nested: { x: [1, null, true] } }, durationMs: 12, latenessMs: -5 },
+      decodeEvent({
+        ...event(),
+        attributes: { message: 'é😀 \u0000 \'"\\\n', nested: { x: [1, null, true] } },
+        durationMs: 12,
+        latenessMs: -5,
+      }),
     ];
     await spool.append(a);
     await spool.append(b);

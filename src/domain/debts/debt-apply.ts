@@ -1,11 +1,16 @@
 import type { DebtDefinition } from './debt-definition.js';
 import { everyOccurrence, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
-import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
-import type { LogEvent } from '../event.js';
+import type { ClosedOutcome } from './debt-types.js';
+import type { EventOf, EventType, OccurrenceClosedAttributes } from '../event.js';
 import { deadlineOf } from './deadline.js';
 
-/** The fields of a log event the debt fold reads. */
-export type DebtEventData = Pick<LogEvent, 'type' | 'ts' | 'kind' | 'status' | 'runId' | 'durationMs' | 'attributes'>;
+/** The columns of a log event the debt fold reads. */
+export type DebtFoldColumn = 'type' | 'ts' | 'kind' | 'status' | 'runId' | 'durationMs' | 'attributes';
+
+/** The fields of a log event the debt fold reads, still discriminated on `type`. */
+export type DebtEventData = { [T in EventType]: Pick<EventOf<T>, DebtFoldColumn> }[EventType];
+
+type PaymentData = Extract<DebtEventData, { type: 'payment' }>;
 
 const RECENT_LIMIT = 8;
 
@@ -14,21 +19,20 @@ const RECENT_LIMIT = 8;
  * live handling and start-up replay both go through it, so they cannot disagree.
  */
 export function applyDebtEvent(state: DebtState, event: DebtEventData, ctx: DebtContext): void {
-  const a = event.attributes;
   state.updatedAt = Math.max(state.updatedAt, event.ts);
   switch (event.type) {
     case 'payment':
       applyPayment(state, event, ctx);
       return;
     case 'occurrence.closed':
-      applyClosed(state, a.scheduledAt as number, event.status as ClosedOutcome, a, ctx);
+      applyClosed(state, event.status, event.attributes, ctx);
       return;
     case 'run.timed_out':
       state.runs = state.runs.filter((r) => r.key !== event.runId);
       countFailedRun(state, 'timed_out');
       return;
     case 'debt.status_changed':
-      state.status = event.status as DebtStatus;
+      state.status = event.status;
       state.statusSince = event.ts;
       return;
     case 'debt.paused':
@@ -61,10 +65,10 @@ function restartSchedule(state: DebtState, at: number): void {
   state.epochAt = at;
 }
 
-function applyPayment(state: DebtState, event: DebtEventData, ctx: DebtContext): void {
-  const kind = event.kind as PaymentKind;
-  const a = event.attributes;
-  const occurrenceAt = (a.occurrenceAt as number | null | undefined) ?? null;
+function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): void {
+  const { kind, attributes: a } = event;
+  // Payments logged before the occurrence was recorded carry no occurrenceAt.
+  const occurrenceAt = a.occurrenceAt ?? null;
   const key = event.runId;
   state.payments += 1;
   state.paymentsByKind[kind] = (state.paymentsByKind[kind] ?? 0) + 1;
@@ -84,8 +88,8 @@ function applyPayment(state: DebtState, event: DebtEventData, ctx: DebtContext):
         run = { key, startedAt: event.ts, occurrenceAt, stages: [] };
         state.runs.push(run);
       }
-      const stage = a.stage as string;
-      if (!run.stages.includes(stage)) run.stages.push(stage);
+      const { stage } = a;
+      if (stage !== undefined && !run.stages.includes(stage)) run.stages.push(stage);
       return;
     }
     case 'success':
@@ -109,13 +113,14 @@ function applyPayment(state: DebtState, event: DebtEventData, ctx: DebtContext):
   }
 }
 
-function applyClosed(state: DebtState, scheduledAt: number, outcome: ClosedOutcome, a: Record<string, unknown>, ctx: DebtContext): void {
-  const schedule = state.def.schedule;
-  const count = typeof a.count === 'number' ? a.count : 1;
+function applyClosed(state: DebtState, outcome: ClosedOutcome, a: OccurrenceClosedAttributes, ctx: DebtContext): void {
+  const { schedule } = state.def;
+  const { scheduledAt } = a;
+  const count = a.count ?? 1;
   state.occurrencesByOutcome[outcome] = (state.occurrencesByOutcome[outcome] ?? 0) + count;
   if (schedule?.kind === 'every') {
     // The next `every` occurrence is due a period after the payment, or after the missed one.
-    const paidAt = typeof a.paidAt === 'number' ? a.paidAt : null;
+    const paidAt = a.paidAt ?? null;
     const anchorAt = outcome === 'paid' || outcome === 'paid_late' ? (paidAt ?? scheduledAt) : scheduledAt;
     state.open = [everyOccurrence(state.def, schedule.everyMs, anchorAt)];
   } else {
@@ -128,7 +133,7 @@ function applyClosed(state: DebtState, scheduledAt: number, outcome: ClosedOutco
   // `incomplete` is a success payment that turned out to be a failed run.
   if (outcome === 'incomplete') countFailedRun(state, outcome, count);
   else if (outcome === 'missed') {
-    state.missedDeadlineAt ??= typeof a.deadline === 'number' ? a.deadline : deadlineOf(scheduledAt, state.def);
+    state.missedDeadlineAt ??= a.deadline ?? deadlineOf(scheduledAt, state.def);
   }
 }
 

@@ -1,39 +1,35 @@
-import { applyDebtEvent, findOpen, type DebtEventData } from './debt-apply.js';
+import { applyDebtEvent, findOpen, type DebtFoldColumn } from './debt-apply.js';
 import { FAILURE_OUTCOMES, openThrough, type ClosedRef, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
 import type { ClosedOutcome, DebtStatus } from './debt-types.js';
-import type { EventType } from '../event.js';
+import type { EventOf, OccurrenceClosedAttributes, PaymentAttributes } from '../event.js';
 import type { Payment } from './payment.js';
 import { DomainError } from '../problems.js';
 import type { Slot } from '../time/schedule.js';
 import { deadlineOf } from './deadline.js';
 
+/** The event types the debt logic and the debt engine write. */
+type DebtDraftType =
+  | 'debt.defined'
+  | 'debt.deleted'
+  | 'debt.paused'
+  | 'debt.resumed'
+  | 'payment'
+  | 'run.timed_out'
+  | 'occurrence.closed'
+  | 'debt.status_changed';
+
 /** An event the debt logic decided on; the engine adds ids, project and debt, then logs it. */
-export interface DebtEventDraft extends DebtEventData {
-  host: string;
-  businessDate: string;
-  latenessMs: number | null;
-}
+export type DebtEventDraft = {
+  [T in DebtDraftType]: Pick<EventOf<T>, DebtFoldColumn | 'host' | 'businessDate' | 'latenessMs'>;
+}[DebtDraftType];
 
 /** A payment this close before the next slot, landing in an already-closed window, pays that slot (clock skew). */
 const EARLY_TOLERANCE_MS = 60_000;
 /** How many slots far behind "now" one call may open and close (a long outage); the rest on the next wake. */
 const CATCH_UP_LIMIT = 10_000;
 
-function draft(type: EventType, ts: number, fields: Partial<DebtEventDraft> = {}): DebtEventDraft {
-  return {
-    type,
-    ts,
-    kind: '',
-    status: '',
-    runId: '',
-    host: '',
-    businessDate: '',
-    durationMs: null,
-    latenessMs: null,
-    attributes: {},
-    ...fields,
-  };
-}
+/** The columns a debt event leaves empty unless it says otherwise. */
+const BLANK = { kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null } as const;
 
 /** Applies each draft to the state as it is decided, so later decisions see earlier ones. */
 function emit(state: DebtState, ctx: DebtContext, out: DebtEventDraft[], event: DebtEventDraft): void {
@@ -53,16 +49,14 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
     for (const run of [...state.runs]) {
       const timesOutAt = run.startedAt + maxRuntimeMs;
       if (timesOutAt > now) continue;
-      emit(
-        state,
-        ctx,
-        out,
-        draft('run.timed_out', now, {
-          runId: run.key,
-          durationMs: now - run.startedAt,
-          attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages },
-        }),
-      );
+      emit(state, ctx, out, {
+        ...BLANK,
+        type: 'run.timed_out',
+        ts: now,
+        runId: run.key,
+        durationMs: now - run.startedAt,
+        attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages },
+      });
       const occ = findOpen(state, run.occurrenceAt);
       if (occ) emit(state, ctx, out, closeDraft(occ, 'timed_out', now, { runId: run.key }));
     }
@@ -80,22 +74,27 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
   return out;
 }
 
-function closeDraft(
-  occ: OpenOccurrence,
-  outcome: ClosedOutcome,
-  now: number,
-  extra: Partial<DebtEventDraft> = {},
-  paidAt?: number,
-): DebtEventDraft {
-  const attributes: Record<string, unknown> = { scheduledAt: occ.scheduledAt, deadline: occ.deadline, ...(extra.attributes ?? {}) };
+/** How the run that closed an occurrence ended, when one did. */
+interface ClosingRun {
+  runId?: string;
+  durationMs?: number | null;
+  attributes?: Pick<OccurrenceClosedAttributes, 'isTooFast' | 'missingStages'>;
+}
+
+function closeDraft(occ: OpenOccurrence, outcome: ClosedOutcome, now: number, by: ClosingRun = {}, paidAt?: number): DebtEventDraft {
+  const attributes: OccurrenceClosedAttributes = { scheduledAt: occ.scheduledAt, deadline: occ.deadline, ...by.attributes };
   if (paidAt !== undefined) attributes.paidAt = paidAt;
-  return draft('occurrence.closed', now, {
-    ...extra,
+  return {
+    ...BLANK,
+    type: 'occurrence.closed',
+    ts: now,
+    runId: by.runId ?? '',
+    durationMs: by.durationMs ?? null,
     status: outcome,
     businessDate: occ.businessDate,
     latenessMs: paidAt === undefined ? null : paidAt - occ.deadline,
     attributes,
-  });
+  };
 }
 
 /** The occurrence a payment belongs to (SPEC §2 order: business date, run, time), or none. */
@@ -187,7 +186,7 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   // arrival of the start and of the end; only without one is the recorded start used.
   const durationMs = !isEnd ? null : (payment.durationMs ?? (run ? Math.max(0, payment.at - run.startedAt) : null));
   const occ = findOpen(state, match.occurrenceAt);
-  const attributes: Record<string, unknown> = { occurrenceAt: match.occurrenceAt };
+  const attributes: PaymentAttributes = { occurrenceAt: match.occurrenceAt };
   if (payment.stage !== undefined) attributes.stage = payment.stage;
   if (payment.exitCode !== undefined) attributes.exitCode = payment.exitCode;
   if (payment.message !== undefined) attributes.message = payment.message;
@@ -204,22 +203,20 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   const minRuntimeMs = state.def.minRuntimeMs;
   if (payment.kind === 'success' && durationMs !== null && minRuntimeMs !== null && durationMs < minRuntimeMs) attributes.isTooFast = true;
   const latenessMs = outcome && occ && payment.kind === 'success' ? payment.at - occ.deadline : null;
-  emit(
-    state,
-    ctx,
-    out,
-    draft('payment', payment.at, {
-      kind: payment.kind,
-      runId: runKey,
-      host: payment.host ?? '',
-      businessDate: match.businessDate,
-      durationMs,
-      latenessMs,
-      attributes,
-    }),
-  );
+  emit(state, ctx, out, {
+    ...BLANK,
+    type: 'payment',
+    ts: payment.at,
+    kind: payment.kind,
+    runId: runKey,
+    host: payment.host ?? '',
+    businessDate: match.businessDate,
+    durationMs,
+    latenessMs,
+    attributes,
+  });
   if (outcome && occ) {
-    const extra: Record<string, unknown> = {};
+    const extra: NonNullable<ClosingRun['attributes']> = {};
     if (attributes.isTooFast) extra.isTooFast = true;
     if (outcome === 'incomplete') extra.missingStages = state.def.stages.filter((s) => !(run?.stages ?? []).includes(s));
     emit(
@@ -270,7 +267,7 @@ export function deriveStatus(state: DebtState, now: number): DebtStatus {
 export function updateStatus(state: DebtState, now: number, ctx: DebtContext): DebtEventDraft[] {
   const status = deriveStatus(state, now);
   if (status === state.status) return [];
-  const event = draft('debt.status_changed', now, { status, attributes: { from: state.status } });
+  const event: DebtEventDraft = { ...BLANK, type: 'debt.status_changed', ts: now, status, attributes: { from: state.status } };
   applyDebtEvent(state, event, ctx);
   return [event];
 }

@@ -1,4 +1,4 @@
-import type { EventType, LogEvent } from '../../domain/event.js';
+import { decodeEvent, type LogEvent } from '../../domain/event.js';
 import { sql, type SqlFragment } from './sql.js';
 
 /**
@@ -259,10 +259,10 @@ export function toEventRow(e: LogEvent): EventRow {
 
 /** The event a stored row describes. */
 export function fromEventRow(r: EventReadRow): LogEvent {
-  return {
+  return decodeEvent({
     eventId: r.event_id,
     project: r.project,
-    type: r.type as EventType,
+    type: r.type,
     debt: r.debt,
     application: r.application,
     job: r.job,
@@ -276,8 +276,8 @@ export function fromEventRow(r: EventReadRow): LogEvent {
     businessDate: r.business_date,
     durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
     latenessMs: r.lateness_ms === null ? null : Number(r.lateness_ms),
-    attributes: r.attributes === '' ? {} : (JSON.parse(r.attributes) as Record<string, unknown>),
-  };
+    attributes: r.attributes === '' ? {} : JSON.parse(r.attributes),
+  });
 }
 
 function checkTime(field: string, ms: number, eventId: string): number {

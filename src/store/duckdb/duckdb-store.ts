@@ -13,7 +13,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import type { EventType, LogEvent } from '../../domain/event.js';
+import { decodeEvent, type LogEvent } from '../../domain/event.js';
 import type { EventQuery, EventStore, Snapshot } from '../event-store.js';
 import { distinctById, inPages, keysetRows, take } from '../paging.js';
 import { checkEventQuery, entityFilters, requireCount } from '../query-rules.js';
@@ -472,10 +472,10 @@ function toBigInt(value: number, field: string): bigint {
 const eventIdOf = (row: DuckDBValue[]): string => row[0] as string;
 
 function toEvent(row: DuckDBValue[]): LogEvent {
-  return {
+  return decodeEvent({
     eventId: row[0] as string,
     project: row[1] as string,
-    type: row[2] as EventType,
+    type: row[2] as string,
     debt: row[3] as string,
     application: (row[4] as string).slice(1),
     job: (row[5] as string).slice(1),
@@ -489,6 +489,6 @@ function toEvent(row: DuckDBValue[]): LogEvent {
     businessDate: row[13] as string,
     durationMs: row[14] as number | null,
     latenessMs: row[15] as number | null,
-    attributes: JSON.parse(row[16] as string) as Record<string, unknown>,
-  };
+    attributes: JSON.parse(row[16] as string),
+  });
 }
