@@ -20,7 +20,7 @@ import { errorResponses } from './schemas.js';
  *
  *   status in_progress → start, ok → success, error → fail; check_in_id is the run id
  *   (absent or the nil UUID on ok/error: the most recent open run, as Sentry does);
- *   duration (seconds) is kept when no start was seen; monitor_config creates or updates the debt.
+ *   duration (seconds) is the run length, winning over the check-ins' arrival times; monitor_config creates or updates the debt.
  */
 
 const STATUSES = ['in_progress', 'ok', 'error'] as const;
