@@ -15,9 +15,9 @@ import type { LogPosition } from './rebuild.js';
 import { makeLogEvent } from './event-factory.js';
 import { sloJson, type CalendarJson, type PerformanceRowJson, type SloJson } from './slo-view.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { JobRuns, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
+import { JobRuns, foldRun, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
 import { SloDefinitions, calendarJson, keyOf, type ClosedRow, type SloState } from './slo-definitions.js';
-import { LAST_DATE, performanceRows } from './slo-history.js';
+import { LAST_DATE, loadHistory, performanceRows } from './slo-history.js';
 import { SloRows } from './slo-rows.js';
 
 export { RUN_DATES_PER_JOB } from './job-runs.js';
@@ -242,6 +242,7 @@ export class SloEngine implements Projection {
     let duplicates = 0;
     const written: PlannedReport[] = [];
     const originals: Promise<void>[] = [];
+    const fromLog: { state: SloState; date: string }[] = [];
     for (const item of plan.planned) {
       const { report, jobKey, businessDate, identity, isDuplicate } = item;
       if (isDuplicate) {
@@ -264,8 +265,13 @@ export class SloEngine implements Projection {
     for (const [sloKey, dates] of touchedSlos) {
       const state = this.defs.slos.get(sloKey);
       if (!state) continue;
-      // Dates beyond the timer's horizon (reported ahead) are closed here when met.
-      for (const date of dates) events.push(...this.rows.settleDate(state, date, now));
+      // Dates beyond the timer's horizon (reported ahead) are closed here when met, and dates
+      // behind it re-close when the report changed them.
+      for (const date of dates) {
+        const closings = this.rows.settleDate(state, date, now);
+        if (closings) events.push(...closings);
+        else fromLog.push({ state, date });
+      }
       events.push(...this.rows.settle(state, now));
     }
     for (const jobKey of touchedJobs) this.deps.jobMetrics?.update(jobMetricsView(this.runs.jobs.get(jobKey)!));
@@ -280,6 +286,7 @@ export class SloEngine implements Projection {
     } finally {
       for (const { identity } of written) if (this.inFlight.get(identity) === write) this.inFlight.delete(identity);
     }
+    if (fromLog.length) void this.resettleFromLog(fromLog);
     // A resend of a report whose first copy is still being written is durable only with it.
     await Promise.all(originals);
     return { accepted: written.length, duplicates };
@@ -298,12 +305,20 @@ export class SloEngine implements Projection {
     }
     assertNoProblems(problems, 'invalid SLO definition');
     const key = keyOf(project, id);
+    const entry = this.defs.calendars.get(keyOf(project, input.calendar))!;
+    const today = zonedParts(entry.def.tz, this.deps.clock.now()).date;
+    // The rows are derived from the job-status log, so a definition covers the past too.
+    const history = await loadHistory(this.deps.store, this.runs, definition!, entry.calendar, today);
     const existed = this.defs.slos.has(key);
     const now = this.deps.clock.now();
-    const defined = this.makeEvent(project, { type: 'slo.defined', ts: now, slo: id, attributes: { definition } }, now);
+    const defined = this.makeEvent(
+      project,
+      { type: 'slo.defined', ts: now, slo: id, attributes: { definition, historyFrom: history.historyFrom } },
+      now,
+    );
     this.applyLogEvent(defined);
     const state = this.defs.slos.get(key)!;
-    const events = [defined, ...this.rows.settle(state, now)];
+    const events = [defined, ...this.rows.settle(state, now, history.older)];
     await this.commit(events);
     return { slo: this.sloJsonOf(state, now), created: !existed };
   }
@@ -366,6 +381,36 @@ export class SloEngine implements Projection {
   }
 
   /* ---------------------------------------------------------------- helpers */
+
+  /** Re-settles dates whose runs the index no longer holds, reading them from the log (late reports for old dates). */
+  private async resettleFromLog(items: { state: SloState; date: string }[]): Promise<void> {
+    try {
+      const events: LogEvent[] = [];
+      for (const { state, date } of items) {
+        const older = new Map<string, Map<string, RunState[]>>();
+        for (const j of this.rows.unheldJobs(state, date)) {
+          const logged = await this.deps.store.query({
+            project: state.def.project,
+            application: j.application,
+            job: j.job,
+            types: ['job.status'],
+            fromTs: Date.parse(`${date}T00:00:00Z`) - 2 * 86_400_000,
+            toTs: Date.parse(`${date}T00:00:00Z`) + 40 * 86_400_000,
+            limit: 10_000,
+            order: 'asc',
+          });
+          const runs: RunState[] = [];
+          for (const e of logged) if (e.businessDate === date) foldRun(runs, e);
+          older.set(j.jobKey, new Map([[date, runs]]));
+        }
+        if (this.defs.slos.get(keyOf(state.def.project, state.def.id)) !== state) continue;
+        events.push(...(this.rows.settleDate(state, date, this.deps.clock.now(), older) ?? []));
+      }
+      if (events.length) await this.commitInBackground(events);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not re-settle SLO rows from the log');
+    }
+  }
 
   /** The business date of a report without one: from the calendar of the first SLO (by id) that includes the job. */
   private deriveBusinessDate(project: string, jobKey: string, at: number): string | null {
