@@ -16,9 +16,8 @@ describe('the README example (Batch jobs, business calendars and SLOs)', () => {
   });
 
   // The README's bodies, in its order: job status first, the SLO after it.
-  async function tour(
-    now: string,
-  ): Promise<{ rows: { businessDate: string; status: string; latenessSeconds: number | null }[]; slo: any }> {
+  type Row = { businessDate: string; expectedEnd: string | null; actualEnd: string | null; status: string; latenessSeconds: number | null };
+  async function tour(now: string): Promise<{ rows: Row[]; slo: unknown }> {
     c = await startTestCompter({ now });
     expect(
       (await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York', holidays: { country: 'US', state: 'NY' } })).status,
@@ -50,13 +49,52 @@ describe('the README example (Batch jobs, business calendars and SLOs)', () => {
   for (const now of ['2026-12-03T17:00:00Z', '2027-09-15T12:00:00Z']) {
     it(`today ${now.slice(0, 10)}: Monday on time, the days without status missed, Thanksgiving not scheduled`, async () => {
       const { rows } = await tour(now);
-      expect(rows.map((r) => [r.businessDate, r.status, r.latenessSeconds])).toEqual([
-        ['2026-11-23', 'on_time', -600],
-        ['2026-11-24', 'missed', null],
-        ['2026-11-25', 'missed', null],
-        ['2026-11-26', 'not_scheduled', null],
-        ['2026-11-27', 'missed', null],
+      // The rows the README shows, field for field.
+      expect(
+        rows.map(({ businessDate, expectedEnd, actualEnd, status, latenessSeconds }) => ({
+          businessDate,
+          expectedEnd,
+          actualEnd,
+          status,
+          latenessSeconds,
+        })),
+      ).toEqual([
+        {
+          businessDate: '2026-11-23',
+          expectedEnd: '2026-11-24T08:00:00.000Z',
+          actualEnd: '2026-11-24T07:50:00.000Z',
+          status: 'on_time',
+          latenessSeconds: -600,
+        },
+        { businessDate: '2026-11-24', expectedEnd: '2026-11-25T08:00:00.000Z', actualEnd: null, status: 'missed', latenessSeconds: null },
+        { businessDate: '2026-11-25', expectedEnd: '2026-11-26T08:00:00.000Z', actualEnd: null, status: 'missed', latenessSeconds: null },
+        { businessDate: '2026-11-26', expectedEnd: null, actualEnd: null, status: 'not_scheduled', latenessSeconds: null },
+        { businessDate: '2026-11-27', expectedEnd: '2026-11-28T08:00:00.000Z', actualEnd: null, status: 'missed', latenessSeconds: null },
       ]);
     });
   }
+
+  it('a `since` that is not a date is refused with the problem, and nothing is defined', async () => {
+    c = await startTestCompter({ now: '2026-12-03T17:00:00Z' });
+    expect((await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York' })).status).toBe(201);
+    const res = await c.json('PUT', '/v1/slos/overdraft', {
+      application: 'deposits',
+      calendar: 'us-business',
+      jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }],
+      since: '2026-02-30',
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error.problems).toEqual([{ path: 'since', message: 'must be a date YYYY-MM-DD' }]);
+    expect((await c.json('GET', '/v1/slos/overdraft')).status).toBe(404);
+  });
+
+  it('after a restart on the same data the history rows and deliveries are the same', async () => {
+    const first = await tour('2026-12-03T17:00:00Z');
+    const dataDir = c!.dataDir;
+    await c!.close();
+    c = await startTestCompter({ now: '2026-12-03T17:05:00Z', dataDir });
+    const again = await c.json('GET', '/v1/slos/overdraft/performance?from=2026-11-23&to=2026-11-27');
+    expect(again.body.rows).toEqual(first.rows);
+    expect((await c.json('GET', '/v1/slos/overdraft')).body.deliveries).toEqual({ on_time: 1, late: 0, missed: 6, failed: 0 });
+  });
 });
