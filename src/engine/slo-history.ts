@@ -22,7 +22,7 @@ const DAY_MS = 86_400_000;
 export const FIRST_DATE = '1970-01-01';
 export const LAST_DATE = '9000-12-31';
 
-/** Business dates of history a definition looks back over at most, counted back from today. */
+/** Business dates before today a definition looks back over at most. */
 export const MAX_HISTORY_DATES = 400;
 /** Most `job.status` events read per job for one history (400 dates of a job that reruns a few times a day). */
 const HISTORY_EVENTS_PER_JOB = 200_000;
@@ -36,9 +36,9 @@ export interface SloHistory {
 /**
  * Finds the start of an SLO's history and the runs it needs: `since` when the definition gives
  * one, else the first business date on which any of its jobs reported, never more than
- * MAX_HISTORY_DATES business dates before today and never after today (null: no history). Runs
- * on dates the job-run index no longer holds are read from the log, one query per job, and
- * only for jobs that had dates evicted.
+ * MAX_HISTORY_DATES business dates before today (today not counted) and never after today
+ * (null: no history). Runs on dates the job-run index no longer holds are read from the log,
+ * one query per job, and only for jobs that had dates evicted.
  */
 export async function loadHistory(
   store: EventStore,
@@ -47,8 +47,8 @@ export async function loadHistory(
   calendar: BusinessCalendar,
   today: string,
 ): Promise<SloHistory> {
-  let bound = calendar.isBusinessDay(today) ? today : (calendar.previousBusinessDay(today) ?? today);
-  for (let i = 1; i < MAX_HISTORY_DATES; i++) bound = calendar.previousBusinessDay(bound) ?? bound;
+  let bound = today;
+  for (let i = 0; i < MAX_HISTORY_DATES; i++) bound = calendar.previousBusinessDay(bound) ?? bound;
   const older: OlderRuns = new Map();
   let first: string | null = null;
   const consider = (date: string): void => {
