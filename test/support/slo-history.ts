@@ -222,7 +222,14 @@ export function describeSloHistory(storeName: string, start: CompterFactory): vo
       // The 30 business dates up to today: today's row is still open, so the last 29 of the data.
       const window = dates.slice(-29).map((d) => overnight.get(d)!.status);
       expect(trend.onTimeRatio).toBeCloseTo(window.filter((s) => s === 'on_time').length / window.length, 6);
-      expect(trend.medianLatenessSeconds).not.toBeNull();
+      // The median (interpolated) of the signed lateness of the met rows in that window.
+      const lateness = dates
+        .slice(-29)
+        .map((d) => overnight.get(d)!.latenessSeconds)
+        .filter((l): l is number => l !== null)
+        .sort((a, b) => a - b);
+      const mid = (lateness.length - 1) / 2;
+      expect(trend.medianLatenessSeconds).toBeCloseTo((lateness[Math.floor(mid)]! + lateness[Math.ceil(mid)]!) / 2, 6);
     });
 
     it('a late report for a past business date updates that row (held in memory, and older than the index holds)', async () => {
