@@ -85,7 +85,25 @@ describe('the README example (Batch jobs, business calendars and SLOs)', () => {
     });
     expect(res.status).toBe(422);
     expect(res.body.error.problems).toEqual([{ path: 'since', message: 'must be a date YYYY-MM-DD' }]);
+    const far = await c.json('PUT', '/v1/slos/overdraft', {
+      application: 'deposits',
+      calendar: 'us-business',
+      jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }],
+      since: '9999-12-31',
+    });
+    expect(far.status).toBe(422);
+    expect(far.body.error.problems).toEqual([{ path: 'since', message: 'must lie between 1970-01-01 and 9000-12-31' }]);
     expect((await c.json('GET', '/v1/slos/overdraft')).status).toBe(404);
+    // The latest allowed start: defined, with no rows yet.
+    const last = await c.json('PUT', '/v1/slos/overdraft', {
+      application: 'deposits',
+      calendar: 'us-business',
+      jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }],
+      since: '9000-12-31',
+    });
+    expect(last.status).toBe(201);
+    expect(last.body.since).toBe('9000-12-31');
+    expect((await c.json('GET', '/v1/slos/overdraft/performance')).body.rows).toEqual([]);
   });
 
   it('after a restart on the same data the history rows and deliveries are the same', async () => {

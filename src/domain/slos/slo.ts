@@ -161,6 +161,9 @@ export function normalizeSloInput(
     }
   }
   if (input.since !== undefined && !isValidDate(input.since)) problems.push({ path: 'since', message: 'must be a date YYYY-MM-DD' });
+  // Rows are computed from `since` on; dates past the year 9000 would put day offsets out of range.
+  else if (input.since !== undefined && (input.since < '1970-01-01' || input.since > '9000-12-31'))
+    problems.push({ path: 'since', message: 'must lie between 1970-01-01 and 9000-12-31' });
   if (problems.length) return { problems };
   return {
     problems,
