@@ -6,7 +6,7 @@ import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { JobMetricsView, JobStatusReport } from '../domain/slos/job-status.js';
 import { DomainError, assertNoProblems, type Problem } from '../domain/problems.js';
-import { normalizeSloInput, type SloInput, type SloMetricsView } from '../domain/slos/slo.js';
+import { normalizeSloInput, type SloDefinition, type SloInput, type SloMetricsView } from '../domain/slos/slo.js';
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
 import type { EventSink } from './debt-engine.js';
@@ -243,6 +243,7 @@ export class SloEngine implements Projection {
     const written: PlannedReport[] = [];
     const originals: Promise<void>[] = [];
     const fromLog: { state: SloState; date: string }[] = [];
+    const earlier = new Set<SloState>();
     for (const item of plan.planned) {
       const { report, jobKey, businessDate, identity, isDuplicate } = item;
       if (isDuplicate) {
@@ -267,6 +268,7 @@ export class SloEngine implements Projection {
       if (!state) continue;
       // Dates beyond the timer's horizon (reported ahead) are closed here when met, and dates
       // behind it re-close when the report changed them.
+      if (this.rows.isBeforeHistory(state, dates, now)) earlier.add(state);
       for (const date of dates) {
         const closings = this.rows.settleDate(state, date, now);
         if (closings) events.push(...closings);
@@ -287,6 +289,7 @@ export class SloEngine implements Projection {
       for (const { identity } of written) if (this.inFlight.get(identity) === write) this.inFlight.delete(identity);
     }
     if (fromLog.length) void this.resettleFromLog(fromLog);
+    for (const state of earlier) void this.extendHistory(state);
     // A resend of a report whose first copy is still being written is durable only with it.
     await Promise.all(originals);
     return { accepted: written.length, duplicates };
@@ -304,12 +307,21 @@ export class SloEngine implements Projection {
       });
     }
     assertNoProblems(problems, 'invalid SLO definition');
-    const key = keyOf(project, id);
-    const entry = this.defs.calendars.get(keyOf(project, input.calendar))!;
+    const existed = this.defs.slos.has(keyOf(project, id));
+    const state = await this.recompute(definition!);
+    return { slo: this.sloJsonOf(state, this.deps.clock.now()), created: !existed };
+  }
+
+  /**
+   * Writes `slo.defined` for a definition with the start of its history and closes every row
+   * that is final, as it would have closed: the rows are derived from the job-status log, so a
+   * definition covers the past too.
+   */
+  private async recompute(definition: SloDefinition): Promise<SloState> {
+    const { project, id } = definition;
+    const entry = this.defs.calendars.get(keyOf(project, definition.calendar))!;
     const today = zonedParts(entry.def.tz, this.deps.clock.now()).date;
-    // The rows are derived from the job-status log, so a definition covers the past too.
-    const history = await loadHistory(this.deps.store, this.runs, definition!, entry.calendar, today);
-    const existed = this.defs.slos.has(key);
+    const history = await loadHistory(this.deps.store, this.runs, definition, entry.calendar, today);
     const now = this.deps.clock.now();
     const defined = this.makeEvent(
       project,
@@ -317,10 +329,18 @@ export class SloEngine implements Projection {
       now,
     );
     this.applyLogEvent(defined);
-    const state = this.defs.slos.get(key)!;
-    const events = [defined, ...this.rows.settle(state, now, history.older)];
-    await this.commit(events);
-    return { slo: this.sloJsonOf(state, now), created: !existed };
+    const state = this.defs.slos.get(keyOf(project, id))!;
+    await this.commit([defined, ...this.rows.settle(state, now, history.older)]);
+    return state;
+  }
+
+  /** Recomputes an SLO whose jobs reported for a date before its first row (job status sent after the definition). */
+  private async extendHistory(state: SloState): Promise<void> {
+    try {
+      if (this.defs.slos.get(keyOf(state.def.project, state.def.id)) === state) await this.recompute(state.def);
+    } catch (err) {
+      this.deps.logger.error({ err, slo: state.def.id }, 'could not recompute the SLO history');
+    }
   }
 
   /** Defines an SLO only when it is new or its definition differs (config applied at every start). */

@@ -11,7 +11,7 @@ import type { BusinessCalendar } from '../domain/time/calendar.js';
 import type { SloDefinition } from '../domain/slos/slo.js';
 import { foldRun, type JobRuns, type RunState } from './job-runs.js';
 import { jobKeyOf, rowKeyOf, type ClosedRow, type SloContext, type SloState } from './slo-definitions.js';
-import { closedRowOf, closedRowToRow, type OlderRuns, type SloRows } from './slo-rows.js';
+import { MAX_HISTORY_DATES, closedRowOf, closedRowToRow, type OlderRuns, type SloRows } from './slo-rows.js';
 import { rowJson, type PerformanceRowJson } from './slo-view.js';
 
 /** The widest performance range one request may ask for, in days, and the most rows it may return. */
@@ -22,8 +22,6 @@ const DAY_MS = 86_400_000;
 export const FIRST_DATE = '1970-01-01';
 export const LAST_DATE = '9000-12-31';
 
-/** Business dates before today a definition looks back over at most. */
-export const MAX_HISTORY_DATES = 400;
 /** Most `job.status` events read per job for one history (400 dates of a job that reruns a few times a day). */
 const HISTORY_EVENTS_PER_JOB = 200_000;
 

@@ -3,7 +3,7 @@
  * belong to each, when a row is final and its `slo.closed` event, the row on show with its
  * predicted end, and when the timer must look again.
  */
-import { addDays, compareDates } from '../domain/time/civil-date.js';
+import { addDays, compareDates, daysBetween } from '../domain/time/civil-date.js';
 import type { LogEvent } from '../domain/event.js';
 import type { RowExpectation } from '../domain/slos/slo-expectations.js';
 import {
@@ -31,6 +31,8 @@ import {
   type SloState,
 } from './slo-definitions.js';
 
+/** Business dates before today an SLO's history looks back over at most. */
+export const MAX_HISTORY_DATES = 400;
 /** Closed rows kept in memory beyond the open ones (the log holds them all). */
 const CLOSED_ROWS_KEPT = 500;
 /** The timer re-checks every SLO at least this often (new dates come into view). */
@@ -146,6 +148,26 @@ export class SloRows {
       events.push(this.close(state, verdict, now, closed !== undefined || isBehind));
     });
     return events;
+  }
+
+  /**
+   * True when one of `dates` is a business date before the SLO's first row, not after today and
+   * inside the look-back: its rows start earlier than they do now.
+   */
+  isBeforeHistory(state: SloState, dates: Iterable<string>, now: number): boolean {
+    const ctx = this.deps.defs.contextOf(state);
+    if (!ctx || state.def.since !== undefined) return false;
+    this.ensureCursor(state, ctx);
+    const today = zonedParts(ctx.entry.def.tz, now).date;
+    // The look-back counts business days of the whole calendar, as loadHistory does.
+    const calendar = this.deps.defs.calendars.get(keyOf(state.def.project, state.def.calendar))!.calendar;
+    for (const date of dates) {
+      if (compareDates(date, state.firstDate!) >= 0 || compareDates(date, today) > 0 || !ctx.entry.calendar.isBusinessDay(date)) continue;
+      // Cheap bound first: 400 business dates never span more than 400 weeks.
+      if (daysBetween(date, today) > 7 * MAX_HISTORY_DATES) continue;
+      if (calendar.businessDayIndex(date, today) <= MAX_HISTORY_DATES) return true;
+    }
+    return false;
   }
 
   /** The SLO's jobs whose runs of that date the job-run index no longer holds. */

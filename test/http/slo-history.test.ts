@@ -74,6 +74,38 @@ describe('the README example (Batch jobs, business calendars and SLOs)', () => {
     });
   }
 
+  it('job status for past dates sent after the SLO was defined extends its history to them', async () => {
+    c = await startTestCompter({ now: '2026-12-03T17:00:00Z' });
+    expect(
+      (await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York', holidays: { country: 'US', state: 'NY' } })).status,
+    ).toBe(201);
+    const defined = await c.json('PUT', '/v1/slos/overdraft', {
+      application: 'deposits',
+      calendar: 'us-business',
+      jobs: [{ job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
+      slack: '30m',
+    });
+    expect(defined.status).toBe(201);
+    const range = '/v1/slos/overdraft/performance?from=2026-11-23&to=2026-11-27';
+    expect((await c.json('GET', range)).body.rows).toEqual([]);
+    const status = await c.json('POST', '/v1/job-status', [
+      {
+        application: 'deposits',
+        job: 'overdraft-calc',
+        status: 'start',
+        time: '2026-11-24T00:30:00-05:00',
+        businessDate: '2026-11-23',
+        runId: 'r-1',
+      },
+      { application: 'deposits', job: 'overdraft-calc', status: 'succeed', time: '2026-11-24T03:10:00-05:00', runId: 'r-1' },
+    ]);
+    expect(status.status).toBe(200);
+    await expect
+      .poll(async () => (await c!.json('GET', range)).body.rows.map((r: { status: string }) => r.status), { timeout: 10_000 })
+      .toEqual(['late', 'missed', 'missed', 'not_scheduled', 'missed']);
+    expect((await c.json('GET', '/v1/slos/overdraft')).body.deliveries).toEqual({ on_time: 0, late: 1, missed: 6, failed: 0 });
+  });
+
   it('a `since` that is not a date is refused with the problem, and nothing is defined', async () => {
     c = await startTestCompter({ now: '2026-12-03T17:00:00Z' });
     expect((await c.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York' })).status).toBe(201);
