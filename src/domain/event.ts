@@ -169,7 +169,12 @@ export interface JobStatusEvent extends EventColumns {
 
 export interface SloDefinedEvent extends EventColumns {
   type: 'slo.defined';
-  attributes: { definition: SloDefinition };
+  /**
+   * `historyFrom`: the first business date of the rows recomputed from the job-status log at
+   * this definition (null: no job had reported yet); absent on definitions logged before
+   * history was computed.
+   */
+  attributes: { definition: SloDefinition; historyFrom?: string | null };
 }
 
 export interface SloDeletedEvent extends EventColumns {

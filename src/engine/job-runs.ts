@@ -101,6 +101,24 @@ export class JobRuns {
     return this.jobs.get(jobKey)?.dates.get(businessDate) ?? [];
   }
 
+  /**
+   * True when the runs held for the job on that date are all it ever had: the job never had a
+   * date evicted, or the date is not older than the oldest one kept.
+   */
+  holdsDate(jobKey: string, businessDate: string): boolean {
+    const job = this.jobs.get(jobKey);
+    if (!job || job.dates.size < RUN_DATES_PER_JOB) return true;
+    for (const date of job.dates.keys()) if (date < businessDate) return true;
+    return job.dates.has(businessDate);
+  }
+
+  /** The oldest business date held for the job, or null. */
+  oldestDate(jobKey: string): string | null {
+    let oldest: string | null = null;
+    for (const date of this.jobs.get(jobKey)?.dates.keys() ?? []) if (oldest === null || date < oldest) oldest = date;
+    return oldest;
+  }
+
   /** The run of a job on a business date with that run id, if kept. */
   findRun(jobKey: string, businessDate: string, runId: string): RunState | undefined {
     return this.jobs

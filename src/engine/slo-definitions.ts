@@ -40,6 +40,14 @@ export interface SloState {
   startsAt: number;
   /** The first business date with a row; set once the calendar is known. */
   firstDate: string | null;
+  /**
+   * The first business date of the history the definition found in the job-status log (or its
+   * `since`): every row from it on is the SLO's, whenever it was defined. Null: rows start when
+   * the SLO was defined.
+   */
+  historyFrom: string | null;
+  /** Id of the `slo.defined` event of the definition the rows belong to; older `slo.closed` events are not its rows. */
+  generation: string | null;
   /** The earliest business date that may still have an open row; every row before it is closed. */
   cursor: string | null;
   /** Row key → closed row: every closed row from the cursor on, and the most recent others. */
@@ -115,15 +123,29 @@ export class SloDefinitions {
     this.calendars.set(keyOf(project, def.id), { project, def, calendar: new BusinessCalendar(def), created, updated });
   }
 
-  /** Folds a `slo.defined` event; returns the SLO's state. */
+  /**
+   * Folds a `slo.defined` event; returns the SLO's state. An event that carries `historyFrom`
+   * starts the rows afresh: the `slo.closed` events after it are the recomputed rows.
+   */
   applySloDefined(event: SloDefinedEvent): SloState {
     const def = event.attributes.definition;
+    const historyFrom = event.attributes.historyFrom;
+    const isRecomputed = historyFrom !== undefined;
     const key = keyOf(event.project, def.id);
     let state = this.slos.get(key);
     if (state) {
       this.indexSloJobs(state.def, false);
       state.def = def;
       state.updated = event.ts;
+      if (isRecomputed) {
+        state.historyFrom = typeof historyFrom === 'string' ? historyFrom : null;
+        state.generation = event.eventId;
+        state.firstDate = null;
+        state.cursor = null;
+        state.closed = new Map();
+        state.deliveries = emptyDeliveries();
+        state.lastLatenessMs = null;
+      }
     } else {
       state = {
         def,
@@ -131,6 +153,8 @@ export class SloDefinitions {
         updated: event.ts,
         startsAt: event.ts,
         firstDate: null,
+        historyFrom: typeof historyFrom === 'string' ? historyFrom : null,
+        generation: isRecomputed ? event.eventId : null,
         cursor: null,
         closed: new Map(),
         deliveries: emptyDeliveries(),
@@ -144,6 +168,9 @@ export class SloDefinitions {
 
   /** Restores an SLO from a snapshot. */
   restoreSlo(state: SloState): void {
+    // Snapshots taken before the history existed lack its fields.
+    state.historyFrom ??= null;
+    state.generation ??= null;
     this.slos.set(keyOf(state.def.project, state.def.id), state);
     this.indexSloJobs(state.def, true);
   }

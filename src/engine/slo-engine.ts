@@ -6,7 +6,7 @@ import type { LogEvent, ProjectlessEventDraft } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { JobMetricsView, JobStatusReport } from '../domain/slos/job-status.js';
 import { DomainError, assertNoProblems, type Problem } from '../domain/problems.js';
-import { normalizeSloInput, type SloInput, type SloMetricsView } from '../domain/slos/slo.js';
+import { normalizeSloInput, type SloDefinition, type SloInput, type SloMetricsView } from '../domain/slos/slo.js';
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
 import type { EventSink } from './debt-engine.js';
@@ -15,9 +15,9 @@ import type { LogPosition } from './rebuild.js';
 import { makeLogEvent } from './event-factory.js';
 import { sloJson, type CalendarJson, type PerformanceRowJson, type SloJson } from './slo-view.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { JobRuns, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
+import { JobRuns, foldRun, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
 import { SloDefinitions, calendarJson, keyOf, type ClosedRow, type SloState } from './slo-definitions.js';
-import { LAST_DATE, performanceRows } from './slo-history.js';
+import { LAST_DATE, loadHistory, performanceRows } from './slo-history.js';
 import { SloRows } from './slo-rows.js';
 
 export { RUN_DATES_PER_JOB } from './job-runs.js';
@@ -242,6 +242,8 @@ export class SloEngine implements Projection {
     let duplicates = 0;
     const written: PlannedReport[] = [];
     const originals: Promise<void>[] = [];
+    const fromLog: { state: SloState; date: string }[] = [];
+    const earlier = new Set<SloState>();
     for (const item of plan.planned) {
       const { report, jobKey, businessDate, identity, isDuplicate } = item;
       if (isDuplicate) {
@@ -264,8 +266,14 @@ export class SloEngine implements Projection {
     for (const [sloKey, dates] of touchedSlos) {
       const state = this.defs.slos.get(sloKey);
       if (!state) continue;
-      // Dates beyond the timer's horizon (reported ahead) are closed here when met.
-      for (const date of dates) events.push(...this.rows.settleDate(state, date, now));
+      // Dates beyond the timer's horizon (reported ahead) are closed here when met, and dates
+      // behind it re-close when the report changed them.
+      if (this.rows.isBeforeHistory(state, dates, now)) earlier.add(state);
+      for (const date of dates) {
+        const closings = this.rows.settleDate(state, date, now);
+        if (closings) events.push(...closings);
+        else fromLog.push({ state, date });
+      }
       events.push(...this.rows.settle(state, now));
     }
     for (const jobKey of touchedJobs) this.deps.jobMetrics?.update(jobMetricsView(this.runs.jobs.get(jobKey)!));
@@ -280,6 +288,8 @@ export class SloEngine implements Projection {
     } finally {
       for (const { identity } of written) if (this.inFlight.get(identity) === write) this.inFlight.delete(identity);
     }
+    if (fromLog.length) void this.resettleFromLog(fromLog);
+    for (const state of earlier) void this.extendHistory(state);
     // A resend of a report whose first copy is still being written is durable only with it.
     await Promise.all(originals);
     return { accepted: written.length, duplicates };
@@ -297,15 +307,40 @@ export class SloEngine implements Projection {
       });
     }
     assertNoProblems(problems, 'invalid SLO definition');
-    const key = keyOf(project, id);
-    const existed = this.defs.slos.has(key);
+    const existed = this.defs.slos.has(keyOf(project, id));
+    const state = await this.recompute(definition!);
+    return { slo: this.sloJsonOf(state, this.deps.clock.now()), created: !existed };
+  }
+
+  /**
+   * Writes `slo.defined` for a definition with the start of its history and closes every row
+   * that is final, as it would have closed: the rows are derived from the job-status log, so a
+   * definition covers the past too.
+   */
+  private async recompute(definition: SloDefinition): Promise<SloState> {
+    const { project, id } = definition;
+    const entry = this.defs.calendars.get(keyOf(project, definition.calendar))!;
+    const today = zonedParts(entry.def.tz, this.deps.clock.now()).date;
+    const history = await loadHistory(this.deps.store, this.runs, definition, entry.calendar, today);
     const now = this.deps.clock.now();
-    const defined = this.makeEvent(project, { type: 'slo.defined', ts: now, slo: id, attributes: { definition: definition! } }, now);
+    const defined = this.makeEvent(
+      project,
+      { type: 'slo.defined', ts: now, slo: id, attributes: { definition, historyFrom: history.historyFrom } },
+      now,
+    );
     this.applyLogEvent(defined);
-    const state = this.defs.slos.get(key)!;
-    const events = [defined, ...this.rows.settle(state, now)];
-    await this.commit(events);
-    return { slo: this.sloJsonOf(state, now), created: !existed };
+    const state = this.defs.slos.get(keyOf(project, id))!;
+    await this.commit([defined, ...this.rows.settle(state, now, history.older)]);
+    return state;
+  }
+
+  /** Recomputes an SLO whose jobs reported for a date before its first row (job status sent after the definition). */
+  private async extendHistory(state: SloState): Promise<void> {
+    try {
+      if (this.defs.slos.get(keyOf(state.def.project, state.def.id)) === state) await this.recompute(state.def);
+    } catch (err) {
+      this.deps.logger.error({ err, slo: state.def.id }, 'could not recompute the SLO history');
+    }
   }
 
   /** Defines an SLO only when it is new or its definition differs (config applied at every start). */
@@ -366,6 +401,36 @@ export class SloEngine implements Projection {
   }
 
   /* ---------------------------------------------------------------- helpers */
+
+  /** Re-settles dates whose runs the index no longer holds, reading them from the log (late reports for old dates). */
+  private async resettleFromLog(items: { state: SloState; date: string }[]): Promise<void> {
+    try {
+      const events: LogEvent[] = [];
+      for (const { state, date } of items) {
+        const older = new Map<string, Map<string, RunState[]>>();
+        for (const j of this.rows.unheldJobs(state, date)) {
+          const logged = await this.deps.store.query({
+            project: state.def.project,
+            application: j.application,
+            job: j.job,
+            types: ['job.status'],
+            fromTs: Date.parse(`${date}T00:00:00Z`) - 2 * 86_400_000,
+            toTs: Date.parse(`${date}T00:00:00Z`) + 40 * 86_400_000,
+            limit: 10_000,
+            order: 'asc',
+          });
+          const runs: RunState[] = [];
+          for (const e of logged) if (e.businessDate === date) foldRun(runs, e);
+          older.set(j.jobKey, new Map([[date, runs]]));
+        }
+        if (this.defs.slos.get(keyOf(state.def.project, state.def.id)) !== state) continue;
+        events.push(...(this.rows.settleDate(state, date, this.deps.clock.now(), older) ?? []));
+      }
+      if (events.length) await this.commitInBackground(events);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not re-settle SLO rows from the log');
+    }
+  }
 
   /** The business date of a report without one: from the calendar of the first SLO (by id) that includes the job. */
   private deriveBusinessDate(project: string, jobKey: string, at: number): string | null {

@@ -7,8 +7,11 @@ import { DomainError, assertNoProblems, type Problem } from '../domain/problems.
 import { computeRow, notScheduledRow } from '../domain/slos/slo-performance.js';
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
-import { rowKeyOf, type ClosedRow, type SloContext, type SloState } from './slo-definitions.js';
-import { closedRowOf, closedRowToRow, type SloRows } from './slo-rows.js';
+import type { BusinessCalendar } from '../domain/time/calendar.js';
+import type { SloDefinition } from '../domain/slos/slo.js';
+import { foldRun, type JobRuns, type RunState } from './job-runs.js';
+import { jobKeyOf, rowKeyOf, type ClosedRow, type SloContext, type SloState } from './slo-definitions.js';
+import { MAX_HISTORY_DATES, closedRowOf, closedRowToRow, type OlderRuns, type SloRows } from './slo-rows.js';
 import { rowJson, type PerformanceRowJson } from './slo-view.js';
 
 /** The widest performance range one request may ask for, in days, and the most rows it may return. */
@@ -18,6 +21,65 @@ const DAY_MS = 86_400_000;
 /** Dates the performance route answers for: day offsets and the walk past `to` stay inside the years 0000–9999. */
 export const FIRST_DATE = '1970-01-01';
 export const LAST_DATE = '9000-12-31';
+
+/** Most `job.status` events read per job for one history (400 dates of a job that reruns a few times a day). */
+const HISTORY_EVENTS_PER_JOB = 200_000;
+
+/** Where an SLO's history starts and the runs older than the job-run index holds. */
+export interface SloHistory {
+  historyFrom: string | null;
+  older: OlderRuns;
+}
+
+/**
+ * Finds the start of an SLO's history and the runs it needs: `since` when the definition gives
+ * one, else the first business date on which any of its jobs reported, never more than
+ * MAX_HISTORY_DATES business dates before today (today not counted) and never after today
+ * (null: no history). Runs on dates the job-run index no longer holds are read from the log,
+ * one query per job, and only for jobs that had dates evicted.
+ */
+export async function loadHistory(
+  store: EventStore,
+  runs: JobRuns,
+  def: SloDefinition,
+  calendar: BusinessCalendar,
+  today: string,
+): Promise<SloHistory> {
+  let bound = today;
+  for (let i = 0; i < MAX_HISTORY_DATES; i++) bound = calendar.previousBusinessDay(bound) ?? bound;
+  const older: OlderRuns = new Map();
+  let first: string | null = null;
+  const consider = (date: string): void => {
+    if (compareDates(date, bound) >= 0 && compareDates(date, today) <= 0 && (first === null || date < first)) first = date;
+  };
+  for (const j of def.jobs) {
+    const jobKey = jobKeyOf(def.project, j.application, j.job);
+    for (const date of runs.jobs.get(jobKey)?.dates.keys() ?? []) consider(date);
+    const oldest = runs.oldestDate(jobKey);
+    if (oldest === null || runs.holdsDate(jobKey, addDays(oldest, -1)) || compareDates(oldest, bound) <= 0) continue;
+    const events = await store.query({
+      project: def.project,
+      application: j.application,
+      job: j.job,
+      types: ['job.status'],
+      fromTs: Date.parse(`${bound}T00:00:00Z`) - 2 * DAY_MS,
+      toTs: Date.parse(`${oldest}T00:00:00Z`) + 40 * DAY_MS,
+      limit: HISTORY_EVENTS_PER_JOB,
+      order: 'asc',
+    });
+    const byDate = new Map<string, RunState[]>();
+    for (const e of events) {
+      if (compareDates(e.businessDate, bound) < 0 || compareDates(e.businessDate, oldest) >= 0) continue;
+      let dateRuns = byDate.get(e.businessDate);
+      if (!dateRuns) byDate.set(e.businessDate, (dateRuns = []));
+      foldRun(dateRuns, e);
+      consider(e.businessDate);
+    }
+    older.set(jobKey, byDate);
+  }
+  if (def.since !== undefined) return { historyFrom: compareDates(def.since, bound) < 0 ? bound : def.since, older };
+  return { historyFrom: first, older };
+}
 
 export interface HistoryDeps {
   store: EventStore;
@@ -62,7 +124,7 @@ export async function performanceRows(
     project: state.def.project,
     slo: id,
     types: ['slo.closed'],
-    fromTs: Math.max(fromTs, state.startsAt),
+    fromTs: state.historyFrom !== null ? fromTs : Math.max(fromTs, state.startsAt),
     toTs,
     limit: 4 * MAX_PERFORMANCE_ROWS,
     order: 'asc',
@@ -70,6 +132,7 @@ export async function performanceRows(
   const closedInLog = new Map<string, ClosedRow>();
   for (const e of logged) {
     if (e.type !== 'slo.closed' || e.businessDate < from || e.businessDate > to) continue;
+    if (state.generation !== null && e.eventId < state.generation) continue;
     const row = closedRowOf(e);
     closedInLog.set(rowKeyOf(row.businessDate, row.slot), row);
   }

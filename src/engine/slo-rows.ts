@@ -3,7 +3,7 @@
  * belong to each, when a row is final and its `slo.closed` event, the row on show with its
  * predicted end, and when the timer must look again.
  */
-import { addDays, compareDates } from '../domain/time/civil-date.js';
+import { addDays, compareDates, daysBetween } from '../domain/time/civil-date.js';
 import type { LogEvent, ProjectlessEventDraft, SloClosedEvent } from '../domain/event.js';
 import type { RowExpectation } from '../domain/slos/slo-expectations.js';
 import {
@@ -31,10 +31,15 @@ import {
   type SloState,
 } from './slo-definitions.js';
 
+/** Business dates before today an SLO's history looks back over at most. */
+export const MAX_HISTORY_DATES = 400;
 /** Closed rows kept in memory beyond the open ones (the log holds them all). */
 const CLOSED_ROWS_KEPT = 500;
 /** The timer re-checks every SLO at least this often (new dates come into view). */
 const MAX_WAKE_GAP_MS = 6 * 3_600_000;
+
+/** Runs the job-run index no longer holds, read from the log: job key → business date → runs. */
+export type OlderRuns = Map<string, Map<string, RunState[]>>;
 
 export interface SloRowsDeps {
   defs: SloDefinitions;
@@ -53,9 +58,10 @@ export class SloRows {
   /**
    * Brings one SLO up to `now`: closes every row from the cursor to two days ahead that is final
    * (met, or past its slack), moves the cursor to the first row still open, updates its metrics
-   * and schedules its next wake-up. Returns the `slo.closed` events (already applied).
+   * and schedules its next wake-up. Returns the `slo.closed` events (already applied). With
+   * `older` (a definition computing its history) rows close as they would have at the time.
    */
-  settle(state: SloState, now: number): LogEvent[] {
+  settle(state: SloState, now: number, older?: OlderRuns): LogEvent[] {
     const ctx = this.deps.defs.contextOf(state);
     const key = keyOf(state.def.project, state.def.id);
     if (!ctx) {
@@ -72,13 +78,13 @@ export class SloRows {
     if (!calendar.isBusinessDay(date)) date = calendar.nextBusinessDay(date);
     while (date !== null && compareDates(date, horizon) <= 0) {
       const rows = this.rowsOf(state, ctx, date);
-      const runs = rows.length ? this.runsOfRows(state, date, rows) : [];
+      const runs = rows.length ? this.runsOfRows(state, date, rows, older) : [];
       for (let k = 0; k < rows.length; k++) {
         if (state.closed.has(rowKeyOf(date, rows[k]!.slot))) continue;
         const input = this.rowInput(state, ctx, rows[k]!, runs[k]!, now);
         const verdict = computeRow(input);
         if (verdict.isFinal) {
-          events.push(this.close(state, verdict, now));
+          events.push(this.close(state, verdict, now, older !== undefined));
         } else {
           firstOpen ??= date;
           open.push({ verdict, input });
@@ -117,30 +123,70 @@ export class SloRows {
     return events;
   }
 
-  /** Closes the final rows of one business date (a report may name a date the timer does not look at yet). */
-  settleDate(state: SloState, date: string, now: number): LogEvent[] {
+  /**
+   * Closes the final rows of one business date a report touched (it may name a date the timer
+   * does not look at yet, or one already behind it): an open row that became final closes; a
+   * closed row whose outcome or actuals the report changed closes again, as it would have closed
+   * at the time; a date behind the cursor whose row is no longer held closes again too.
+   * Null when a job's runs of that date are no longer in the index: pass them as `older`.
+   */
+  settleDate(state: SloState, date: string, now: number, older?: OlderRuns): LogEvent[] | null {
     const ctx = this.deps.defs.contextOf(state);
     if (!ctx) return [];
     this.ensureCursor(state, ctx);
-    if (compareDates(date, state.cursor!) < 0 || !ctx.entry.calendar.isBusinessDay(date)) return [];
+    if (!ctx.entry.calendar.isBusinessDay(date)) return [];
+    if (state.firstDate !== null && compareDates(date, state.firstDate) < 0) return [];
+    const isBehind = compareDates(date, state.cursor!) < 0;
+    if (!older && this.unheldJobs(state, date).length > 0) return null;
     const rows = this.rowsOf(state, ctx, date);
-    const runs = rows.length ? this.runsOfRows(state, date, rows) : [];
+    const runs = rows.length ? this.runsOfRows(state, date, rows, older) : [];
     const events: LogEvent[] = [];
     rows.forEach((row, k) => {
-      if (state.closed.has(rowKeyOf(date, row.slot))) return;
+      const closed = state.closed.get(rowKeyOf(date, row.slot));
       const verdict = computeRow(this.rowInput(state, ctx, row, runs[k]!, now));
-      if (verdict.isFinal) events.push(this.close(state, verdict, now));
+      if (!verdict.isFinal || (closed && isSameOutcome(closed, verdict))) return;
+      events.push(this.close(state, verdict, now, closed !== undefined || isBehind));
     });
     return events;
   }
 
-  /** Folds a `slo.closed` event into its SLO's closed rows and deliveries. */
+  /**
+   * True when one of `dates` is a business date before the SLO's first row, not after today and
+   * inside the look-back: its rows start earlier than they do now.
+   */
+  isBeforeHistory(state: SloState, dates: Iterable<string>, now: number): boolean {
+    const ctx = this.deps.defs.contextOf(state);
+    if (!ctx || state.def.since !== undefined) return false;
+    this.ensureCursor(state, ctx);
+    const today = zonedParts(ctx.entry.def.tz, now).date;
+    // The look-back counts business days of the whole calendar, as loadHistory does.
+    const calendar = this.deps.defs.calendars.get(keyOf(state.def.project, state.def.calendar))!.calendar;
+    for (const date of dates) {
+      if (compareDates(date, state.firstDate!) >= 0 || compareDates(date, today) > 0 || !ctx.entry.calendar.isBusinessDay(date)) continue;
+      // Cheap bound first: 400 business dates never span more than 400 weeks.
+      if (daysBetween(date, today) > 7 * MAX_HISTORY_DATES) continue;
+      if (calendar.businessDayIndex(date, today) <= MAX_HISTORY_DATES) return true;
+    }
+    return false;
+  }
+
+  /** The SLO's jobs whose runs of that date the job-run index no longer holds. */
+  unheldJobs(state: SloState, date: string): { application: string; job: string; jobKey: string }[] {
+    return state.def.jobs
+      .map((j) => ({ application: j.application, job: j.job, jobKey: jobKeyOf(state.def.project, j.application, j.job) }))
+      .filter((j) => !this.deps.runs.holdsDate(j.jobKey, date));
+  }
+
+  /**
+   * Folds a `slo.closed` event into its SLO's closed rows and deliveries. A later closing of the
+   * same row (a late report changed it) replaces the earlier one and counts as a delivery too.
+   */
   applyClosed(event: SloClosedEvent): void {
     const state = this.deps.defs.slos.get(keyOf(event.project, event.slo));
     if (!state) return;
     const row = closedRowOf(event);
     const key = rowKeyOf(row.businessDate, row.slot);
-    if (state.closed.has(key)) return;
+    state.closed.delete(key);
     state.closed.set(key, row);
     state.deliveries[row.status] = (state.deliveries[row.status] ?? 0) + 1;
     if (row.latenessMs !== null) state.lastLatenessMs = row.latenessMs;
@@ -187,14 +233,17 @@ export class SloRows {
   /** The rows of a business date the SLO owns (none before it existed, none on non-business days). */
   rowsOf(state: SloState, ctx: SloContext, date: string): RowExpectation[] {
     if (!ctx.entry.calendar.isBusinessDay(date)) return [];
+    if (state.historyFrom !== null && compareDates(date, state.historyFrom) >= 0) return expectationsOn(ctx, date);
     return expectationsOn(ctx, date).filter((r) => r.expectedEnd >= state.startsAt);
   }
 
-  /** runs[k][i]: the runs of the SLO's job i that belong to row k of the date. */
-  runsOfRows(state: SloState, date: string, rows: RowExpectation[]): RunState[][][] {
+  /** runs[k][i]: the runs of the SLO's job i that belong to row k of the date; `older` for dates the index no longer holds. */
+  runsOfRows(state: SloState, date: string, rows: RowExpectation[], older?: OlderRuns): RunState[][][] {
     const out: RunState[][][] = rows.map(() => []);
     for (const j of state.def.jobs) {
-      const runs = this.deps.runs.runsOn(jobKeyOf(state.def.project, j.application, j.job), date);
+      const jobKey = jobKeyOf(state.def.project, j.application, j.job);
+      const held = this.deps.runs.holdsDate(jobKey, date);
+      const runs = held || !older ? this.deps.runs.runsOn(jobKey, date) : (older.get(jobKey)?.get(date) ?? []);
       const split = state.def.within ? (attributeRuns(rows, runs) as RunState[][]) : [runs];
       rows.forEach((_, k) => out[k]!.push(split[k] ?? []));
     }
@@ -206,7 +255,7 @@ export class SloRows {
     if (state.cursor !== null) return;
     const calendar = ctx.entry.calendar;
     // Day offsets reach up to 31 days, so a row of a date a month back may still lie ahead.
-    let date: string | null = addDays(zonedParts(ctx.entry.def.tz, state.startsAt).date, -32);
+    let date: string | null = state.historyFrom ?? addDays(zonedParts(ctx.entry.def.tz, state.startsAt).date, -32);
     for (let i = 0; date !== null && i < 1000; i++) {
       if (calendar.isBusinessDay(date) && this.rowsOf(state, ctx, date).length > 0) break;
       date = calendar.nextBusinessDay(date);
@@ -233,11 +282,15 @@ export class SloRows {
     return earliest;
   }
 
-  /** Writes a final row as `slo.closed`: at `now` when met, at the end of its slack when missed or failed. */
-  private close(state: SloState, verdict: RowVerdict, now: number): LogEvent {
+  /**
+   * Writes a final row as `slo.closed`: at `now` when met, at the end of its slack when missed or
+   * failed. A row closed after the fact (`asAtTheTime`: history, a late report) is stamped when
+   * it would have closed: its last success, or the end of its slack if that came first.
+   */
+  private close(state: SloState, verdict: RowVerdict, now: number, asAtTheTime: boolean): LogEvent {
     const outcome = outcomeOf(verdict);
-    const isMet = verdict.actualEnd !== null;
-    const ts = isMet ? now : verdict.expectedEnd! + state.def.slackMs;
+    const closeAt = verdict.expectedEnd! + state.def.slackMs;
+    const ts = verdict.actualEnd === null ? closeAt : asAtTheTime ? Math.min(verdict.actualEnd, closeAt) : now;
     const event = this.deps.makeEvent(
       state.def.project,
       {
@@ -303,6 +356,10 @@ export function closedRowToRow(sloId: string, row: ClosedRow): PerformanceRow {
     latenessMs: row.latenessMs,
     predictedEnd: row.actualEnd,
   };
+}
+
+function isSameOutcome(closed: ClosedRow, verdict: RowVerdict): boolean {
+  return closed.status === verdict.status && closed.actualStart === verdict.actualStart && closed.actualEnd === verdict.actualEnd;
 }
 
 function latestClosedRow(state: SloState): ClosedRow | undefined {

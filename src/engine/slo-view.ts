@@ -30,6 +30,7 @@ export interface SloJson {
   within: { cron: string } | null;
   /** Due only on this business day of each month; absent: every business day. */
   businessDay?: number;
+  since: string | null;
   created: string;
   updated: string;
   status: SloStatus;
@@ -73,6 +74,7 @@ export function sloJson(
     slack: def.slackMs / 1000,
     within: def.within ? { ...def.within } : null,
     ...(def.businessDay === undefined ? {} : { businessDay: def.businessDay }),
+    since: def.since ?? null,
     created: iso(times.created)!,
     updated: iso(times.updated)!,
     status: current?.status ?? 'pending',

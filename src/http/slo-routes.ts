@@ -30,6 +30,7 @@ const sloSchema = z.object({
   slack: z.number().describe('seconds'),
   within: z.object({ cron: z.string() }).nullable(),
   businessDay: z.number().optional().describe('due only on the n-th business day of each month (negative: from the end)'),
+  since: z.string().nullable().describe('first business date of the history, when the definition sets it'),
   created: z.string(),
   updated: z.string(),
   status: z.enum(SLO_STATUSES),

@@ -6,6 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { validateCron } from '../time/cron-schedule.js';
+import { isValidDate } from '../time/civil-date.js';
 import { DurationError, parseDuration } from '../time/duration.js';
 import { ID_PATTERN, type Problem } from '../problems.js';
 import { parseDayOffsetTime } from '../time/zoned-time.js';
@@ -59,6 +60,7 @@ export const sloInputSchema = z.strictObject({
     .number()
     .optional()
     .describe('due only on the n-th business day of each month of the calendar (1..23; negative counts from the end, -1: the last)'),
+  since: z.string().max(32).optional(),
 });
 
 export type SloInput = z.infer<typeof sloInputSchema>;
@@ -83,6 +85,8 @@ export interface SloDefinition {
   within: { cron: string } | null;
   /** Due only on this business day of each month (negative: from the end); absent: every business day. */
   businessDay?: number;
+  /** The first business date of the SLO's history, when the definition moves it (docs/semantics.md). */
+  since?: string;
 }
 
 /** What the metrics exposition needs to know about one SLO (its current row and deliveries). */
@@ -156,6 +160,10 @@ export function normalizeSloInput(
       problems.push({ path: 'slack', message: err instanceof DurationError ? err.message : 'invalid duration' });
     }
   }
+  if (input.since !== undefined && !isValidDate(input.since)) problems.push({ path: 'since', message: 'must be a date YYYY-MM-DD' });
+  // Rows are computed from `since` on; dates past the year 9000 would put day offsets out of range.
+  else if (input.since !== undefined && (input.since < '1970-01-01' || input.since > '9000-12-31'))
+    problems.push({ path: 'since', message: 'must lie between 1970-01-01 and 9000-12-31' });
   if (problems.length) return { problems };
   return {
     problems,
@@ -169,6 +177,7 @@ export function normalizeSloInput(
       slackMs,
       within: within ? { cron: within.cron.trim() } : null,
       ...(input.businessDay === undefined ? {} : { businessDay: input.businessDay }),
+      ...(input.since !== undefined ? { since: input.since } : {}),
     },
   };
 }
