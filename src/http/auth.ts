@@ -3,17 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { DomainError, type Problem } from '../domain/problems.js';
 import { grantsScope, MAX_TOKEN_LENGTH, type Scope, type TokenRecord } from '../domain/tokens.js';
-import type { AppEnv } from './env.js';
-
-/** Who a request acts as: a configured token, or everyone when compter runs open. */
-export interface Principal {
-  /** The token's name from compter.yaml; `open` when no tokens are configured. */
-  name: string;
-  project: string;
-  scopes: readonly Scope[];
-  /** Applications it may report job status for; null means any. */
-  applications: ReadonlySet<string> | null;
-}
+import type { AppEnv, Principal } from './env.js';
 
 /** The project every request acts for when no tokens are configured (SPEC §8). */
 export const OPEN_PROJECT = 'default';

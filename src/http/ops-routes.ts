@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { CompterMetrics } from '../metrics/registry.js';
 import type { AppEnv } from './env.js';
 import { errorResponse } from './errors.js';
 import { defineRoute } from './route.js';
@@ -17,8 +17,17 @@ export interface Readiness {
 
 const readinessSchema = z.object({ status: z.enum(['ok', 'spooling', 'unavailable']), store: z.string(), detail: z.string().optional() });
 
+/** What the ops routes read: a subset of the app's dependencies. */
+export interface OpsDeps {
+  metrics: CompterMetrics;
+  readiness: () => Promise<Readiness>;
+  version: string;
+  /** Bearer token required on /metrics, when set. */
+  metricsToken?: string | undefined;
+}
+
 /** Health, readiness, metrics and the OpenAPI document. */
-export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void {
   const tags = ['ops'];
   defineRoute(
     app,
