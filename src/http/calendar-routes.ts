@@ -38,6 +38,7 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'put',
       path: '/v1/calendars/:id',
+      scope: 'write',
       summary: 'Create or replace a business calendar',
       tags,
       params: idParams,
@@ -55,6 +56,7 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'get',
       path: '/v1/calendars/:id',
+      scope: 'read',
       summary: 'Get a business calendar',
       tags,
       params: idParams,
@@ -68,6 +70,7 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'get',
       path: '/v1/calendars/:id/days',
+      scope: 'read',
       summary: 'Which dates are business days, and why not',
       tags,
       params: idParams,

@@ -5,6 +5,7 @@ import type { CompterMetrics } from '../metrics/registry.js';
 import type { AppEnv } from './env.js';
 import { errorResponse } from './errors.js';
 import { defineRoute } from './route.js';
+import { withRules } from './route-rules.js';
 import { jsonResponse } from './schemas.js';
 import { metricsBodyToBuffer, writeMetricsBody } from '../metrics/registry.js';
 
@@ -34,6 +35,8 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void
     {
       method: 'get',
       path: '/healthz',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'The process is up',
       tags,
       responses: { 200: jsonResponse('up', z.object({ status: z.literal('ok') })) },
@@ -46,6 +49,8 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void
     {
       method: 'get',
       path: '/readyz',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'The event store is reachable, or events are being spooled durably',
       tags,
       responses: { 200: jsonResponse('ready', readinessSchema), 503: jsonResponse('not ready', readinessSchema) },
@@ -61,6 +66,8 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void
     {
       method: 'get',
       path: '/metrics',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'Prometheus metrics (text format 0.0.4)',
       tags,
       responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } },
@@ -83,12 +90,17 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void
     },
   );
 
-  app.get('/openapi.json', (c) =>
-    c.json(
-      app.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: { title: 'compter', version: deps.version, description: 'Deadlines for promised work: debts, payments, SLOs, trends.' },
-      }),
+  app.get(
+    '/openapi.json',
+    withRules(
+      (c) =>
+        c.json(
+          app.getOpenAPI31Document({
+            openapi: '3.1.0',
+            info: { title: 'compter', version: deps.version, description: 'Deadlines for promised work: debts, payments, SLOs, trends.' },
+          }),
+        ),
+      { scope: 'none', rateLimit: 'none' },
     ),
   );
 }

@@ -5,6 +5,15 @@ import type { Problem } from '../domain/problems.js';
 import { BadRequestError } from './errors.js';
 import { assertJsonShape, assertWellFormedStrings } from './request-limits.js';
 import type { AppEnv } from './env.js';
+import {
+  DEFAULT_RULES,
+  withRules,
+  type BodyClass,
+  type CorsClass,
+  type RateLimitClass,
+  type RouteRules,
+  type RouteScope,
+} from './route-rules.js';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
@@ -20,6 +29,14 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   body?: B;
   /** Body schema only for the document when validation is done by the handler itself. */
   responses: RouteConfig['responses'];
+  /** The scope a bearer token needs (`none`: no token). */
+  scope: RouteScope;
+  /** Default: `definition` with a body schema, `none` without. */
+  bodyLimit?: BodyClass;
+  /** Default: `project` (the token's project is charged before the handler runs). */
+  rateLimit?: RateLimitClass;
+  /** Default: `configured` (COMPTER_CORS_ORIGINS). */
+  cors?: CorsClass;
 }
 
 export interface Validated<P, Q, B> {
@@ -71,31 +88,41 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
     request,
     responses: spec.responses,
   });
-  app.on(spec.method.toUpperCase(), spec.path, async (c) => {
-    const problems: Problem[] = [];
-    let params: unknown = {};
-    let query: unknown = {};
-    let body: unknown;
-    if (spec.params) {
-      const r = spec.params.safeParse(c.req.param());
-      if (r.success) params = r.data;
-      else problems.push(...problemsOf(r.error, 'path'));
-    }
-    if (spec.query) {
-      const r = spec.query.safeParse(c.req.query());
-      if (r.success) query = r.data;
-      else problems.push(...problemsOf(r.error, 'query'));
-    }
-    if (spec.body) {
-      const raw = await readJson(c);
-      if (raw !== undefined) {
-        const r = spec.body.safeParse(raw);
-        if (r.success) body = r.data;
-        else problems.push(...problemsOf(r.error, ''));
+  const rules: RouteRules = {
+    scope: spec.scope,
+    body: spec.bodyLimit ?? (spec.body ? 'definition' : 'none'),
+    rateLimit: spec.rateLimit ?? DEFAULT_RULES.rateLimit,
+    cors: spec.cors ?? DEFAULT_RULES.cors,
+  };
+  app.on(
+    spec.method.toUpperCase(),
+    spec.path,
+    withRules(async (c: Context<AppEnv>) => {
+      const problems: Problem[] = [];
+      let params: unknown = {};
+      let query: unknown = {};
+      let body: unknown;
+      if (spec.params) {
+        const r = spec.params.safeParse(c.req.param());
+        if (r.success) params = r.data;
+        else problems.push(...problemsOf(r.error, 'path'));
       }
-    }
-    if (problems.length)
-      throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
-    return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
-  });
+      if (spec.query) {
+        const r = spec.query.safeParse(c.req.query());
+        if (r.success) query = r.data;
+        else problems.push(...problemsOf(r.error, 'query'));
+      }
+      if (spec.body) {
+        const raw = await readJson(c);
+        if (raw !== undefined) {
+          const r = spec.body.safeParse(raw);
+          if (r.success) body = r.data;
+          else problems.push(...problemsOf(r.error, ''));
+        }
+      }
+      if (problems.length)
+        throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
+      return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
+    }, rules),
+  );
 }

@@ -16,6 +16,7 @@ export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'put',
       path: '/debts',
+      scope: 'write',
       summary: 'Create a debt (optional definition body); returns it with its id',
       tags,
       body: debtInputSchema,
@@ -28,7 +29,14 @@ export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
   );
   defineRoute(
     app,
-    { method: 'get', path: '/debts', summary: 'List debts', tags, responses: { 200: jsonResponse('debts', z.array(debtSchema)) } },
+    {
+      method: 'get',
+      path: '/debts',
+      scope: 'read',
+      summary: 'List debts',
+      tags,
+      responses: { 200: jsonResponse('debts', z.array(debtSchema)) },
+    },
     (c) => c.json(engine.list(c.get('project'))),
   );
   defineRoute(
@@ -36,6 +44,7 @@ export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'get',
       path: '/debts/:id',
+      scope: 'read',
       summary: 'Get a debt',
       tags,
       params: idParams,
@@ -48,6 +57,8 @@ export function registerSeedRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'post',
       path: '/debts/:id',
+      scope: 'ping',
+      bodyLimit: 'ping',
       summary: 'Pay a debt (success); vivifies an unknown debt given a schedule, like every payment door',
       tags,
       params: idParams,

@@ -195,6 +195,9 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
       {
         method: 'post',
         path,
+        scope: 'none',
+        rateLimit: 'route',
+        bodyLimit: 'payment',
         summary: `Sentry-style cron check-in${note}: status, check_in_id, duration, environment, monitor_config`,
         tags: ['pings'],
         params: checkInParams,
@@ -209,6 +212,8 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
       {
         method: 'get',
         path,
+        scope: 'none',
+        rateLimit: 'route',
         summary: `Sentry-style cron check-in by query string${note}: ?status=in_progress|ok|error&check_in_id=&duration=&environment=`,
         tags: ['pings'],
         params: checkInParams,

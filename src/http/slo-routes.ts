@@ -50,6 +50,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
     {
       method: 'get',
       path: '/v1/slos',
+      scope: 'read',
       summary: 'List SLOs',
       tags,
       responses: { 200: jsonResponse('SLOs', z.object({ slos: z.array(sloSchema) })) },
@@ -62,6 +63,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
     {
       method: 'put',
       path: '/v1/slos/:id',
+      scope: 'write',
       summary: 'Create or replace an SLO',
       tags,
       params: idParams,
@@ -80,6 +82,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
     {
       method: 'get',
       path: '/v1/slos/:id',
+      scope: 'read',
       summary: 'Get an SLO and the row it is on',
       tags,
       params: idParams,
@@ -93,6 +96,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
     {
       method: 'delete',
       path: '/v1/slos/:id',
+      scope: 'write',
       summary: 'Delete an SLO (its history stays in the log)',
       tags,
       params: idParams,
@@ -109,6 +113,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
     {
       method: 'get',
       path: '/v1/slos/:id/performance',
+      scope: 'read',
       summary: 'Performance rows per business date (and slot) from from to to',
       tags,
       params: idParams,

@@ -46,6 +46,7 @@ export function registerTrendRoutes(app: OpenAPIHono<AppEnv>, trends: TrendReade
     {
       method: 'get',
       path: '/v1/trends/jobs',
+      scope: 'read',
       summary: 'Per job: duration and end-lateness slopes, p50/p90 duration, projected breach date',
       tags,
       query: windowQuery,
@@ -58,6 +59,7 @@ export function registerTrendRoutes(app: OpenAPIHono<AppEnv>, trends: TrendReade
     {
       method: 'get',
       path: '/v1/trends/slos',
+      scope: 'read',
       summary: 'Per SLO: on-time ratio, median lateness, same-side share, bias and a suggested expected end',
       tags,
       query: windowQuery,
