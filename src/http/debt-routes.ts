@@ -10,14 +10,14 @@ import { iso } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom, vivifyFrom } from './payment-input.js';
 import { defineRoute } from './route.js';
-import { debtSchema, errorResponses, eventSchema, idParams, jsonResponse, occurrenceSchema, vivifyQuery } from './schemas.js';
+import { debtSchema, errorResponses, queryNumber, eventSchema, idParams, jsonResponse, occurrenceSchema, vivifyQuery } from './schemas.js';
 
 const DAY_MS = 86_400_000;
 /** The widest occurrence range one request may ask for. */
 const MAX_RANGE_MS = 400 * DAY_MS;
 
 const rangeQuery = z.object({ from: z.string().max(64).optional(), to: z.string().max(64).optional() });
-const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+const limitQuery = z.object({ limit: queryNumber(z.number().int().min(1).max(1000)).optional() });
 
 /** An event as the API shows it: instants ISO 8601, durations in seconds. */
 export function eventJson(e: LogEvent) {

@@ -91,3 +91,11 @@ export const vivifyQuery = z.object({
   tz: z.string().max(64).optional(),
   grace: z.string().max(64).optional(),
 });
+
+/**
+ * A number in a query string: an empty value is not a number (400), rather than the 0 that
+ * `Number('')` makes of it, which would be reported as out of range (422).
+ */
+export function queryNumber<T extends z.ZodType<number>>(schema: T) {
+  return z.preprocess((value) => (typeof value === 'string' ? (value.trim() === '' ? Number.NaN : Number(value)) : value), schema);
+}

@@ -3,17 +3,13 @@ import { z } from 'zod';
 import { DEFAULT_TREND_WINDOW, MAX_TREND_WINDOW, MIN_TREND_WINDOW, type TrendService } from '../engine/trend-service.js';
 import type { AppEnv } from './env.js';
 import { defineRoute } from './route.js';
-import { errorResponses, jsonResponse } from './schemas.js';
+import { errorResponses, jsonResponse, queryNumber } from './schemas.js';
 
 /** What the routes ask of the trend service. */
 export type TrendReader = Pick<TrendService, 'jobTrends' | 'sloTrends'>;
 
 const windowQuery = z.object({
-  window: z.coerce
-    .number()
-    .int()
-    .min(MIN_TREND_WINDOW)
-    .max(MAX_TREND_WINDOW)
+  window: queryNumber(z.number().int().min(MIN_TREND_WINDOW).max(MAX_TREND_WINDOW))
     .optional()
     .describe(`business dates the trend covers, ending with the current one (default ${DEFAULT_TREND_WINDOW})`),
 });
