@@ -6,11 +6,11 @@ import { paymentInputSchema, parseInstant } from '../domain/debts/payment.js';
 import { DomainError } from '../domain/problems.js';
 import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
-import { iso } from '../engine/debt-view.js';
+import { debtJsonSchema, iso, occurrenceJsonSchema } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom, vivifyFrom } from './payment-input.js';
 import { defineRoute } from './route.js';
-import { debtSchema, errorResponses, queryNumber, eventSchema, idParams, jsonResponse, occurrenceSchema, vivifyQuery } from './schemas.js';
+import { errorResponses, queryNumber, eventSchema, idParams, jsonResponse, vivifyQuery } from './schemas.js';
 
 const DAY_MS = 86_400_000;
 /** The widest occurrence range one request may ask for. */
@@ -58,7 +58,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       scope: 'read',
       summary: 'List debts',
       tags,
-      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtSchema) })) },
+      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtJsonSchema) })) },
     },
     (c) => c.json({ debts: engine.list(c.get('project')) }),
   );
@@ -73,7 +73,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       tags,
       params: idParams,
       body: debtInputSchema,
-      responses: { 200: jsonResponse('replaced', debtSchema), 201: jsonResponse('created', debtSchema), ...errorResponses },
+      responses: { 200: jsonResponse('replaced', debtJsonSchema), 201: jsonResponse('created', debtJsonSchema), ...errorResponses },
     },
     async (c, { params, body }) => {
       const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
@@ -90,7 +90,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       summary: 'Get a debt',
       tags,
       params: idParams,
-      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+      responses: { 200: jsonResponse('the debt', debtJsonSchema), ...errorResponses },
     },
     (c, { params }) => c.json(engine.get(c.get('project'), params.id)),
   );
@@ -125,8 +125,8 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       query: vivifyQuery,
       body: paymentInputSchema,
       responses: {
-        200: jsonResponse('recorded', debtSchema),
-        201: jsonResponse('debt created by this payment', debtSchema),
+        200: jsonResponse('recorded', debtJsonSchema),
+        201: jsonResponse('debt created by this payment', debtJsonSchema),
         ...errorResponses,
       },
     },
@@ -149,7 +149,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
         summary: `${action === 'pause' ? 'Pause' : 'Resume'} a debt`,
         tags,
         params: idParams,
-        responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+        responses: { 200: jsonResponse('the debt', debtJsonSchema), ...errorResponses },
       },
       async (c, { params }) => c.json(await engine.setPaused(c.get('project'), params.id, action === 'pause')),
     );
@@ -165,7 +165,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       tags,
       params: idParams,
       query: rangeQuery,
-      responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceSchema) })), ...errorResponses },
+      responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceJsonSchema) })), ...errorResponses },
     },
     async (c, { params, query }) => {
       const now = clock.now();

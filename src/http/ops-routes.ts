@@ -10,13 +10,9 @@ import { jsonResponse } from './schemas.js';
 import { metricsBodyToBuffer, writeMetricsBody } from '../metrics/registry.js';
 
 /** What /readyz reports: the event store is reachable (`ok`), degraded but durable (`spooling`), or not. */
-export interface Readiness {
-  status: 'ok' | 'spooling' | 'unavailable';
-  store: string;
-  detail?: string;
-}
-
 const readinessSchema = z.object({ status: z.enum(['ok', 'spooling', 'unavailable']), store: z.string(), detail: z.string().optional() });
+
+export type Readiness = z.infer<typeof readinessSchema>;
 
 /** What the ops routes read: a subset of the app's dependencies. */
 export interface OpsDeps {

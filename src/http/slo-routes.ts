@@ -1,41 +1,12 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { SLO_OUTCOMES, SLO_STATUSES, sloInputSchema } from '../domain/slos/slo.js';
+import { sloInputSchema } from '../domain/slos/slo.js';
 import type { SloEngine } from '../engine/slo-engine.js';
+import { performanceRowJsonSchema, sloJsonSchema } from '../engine/slo-view.js';
 import type { AppEnv } from './env.js';
 import { BadRequestError } from './errors.js';
 import { defineRoute } from './route.js';
 import { errorResponses, idParams, jsonResponse } from './schemas.js';
-
-const rowSchema = z.object({
-  sloId: z.string(),
-  businessDate: z.string(),
-  slot: z.string().nullable().describe('HH:MM of the slot for within SLOs, null for whole-day ones'),
-  expectedStart: z.string().nullable(),
-  expectedEnd: z.string().nullable(),
-  actualStart: z.string().nullable(),
-  actualEnd: z.string().nullable(),
-  status: z.enum(SLO_STATUSES),
-  latenessSeconds: z.number().nullable(),
-  predictedEnd: z.string().nullable(),
-});
-
-const sloSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  project: z.string(),
-  application: z.string(),
-  calendar: z.string(),
-  jobs: z.array(z.object({ application: z.string(), job: z.string(), expectedStart: z.string().nullable(), expectedEnd: z.string() })),
-  slack: z.number().describe('seconds'),
-  within: z.object({ cron: z.string() }).nullable(),
-  businessDay: z.number().optional().describe('due only on the n-th business day of each month (negative: from the end)'),
-  created: z.string(),
-  updated: z.string(),
-  status: z.enum(SLO_STATUSES),
-  current: rowSchema.nullable(),
-  deliveries: z.record(z.enum(SLO_OUTCOMES), z.number()),
-});
 
 const performanceQuery = z.object({
   from: z.string().max(32).optional().describe('YYYY-MM-DD; 6 days before to when absent'),
@@ -53,7 +24,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
       scope: 'read',
       summary: 'List SLOs',
       tags,
-      responses: { 200: jsonResponse('SLOs', z.object({ slos: z.array(sloSchema) })) },
+      responses: { 200: jsonResponse('SLOs', z.object({ slos: z.array(sloJsonSchema) })) },
     },
     (c) => c.json({ slos: engine.listSlos(c.get('project')) }),
   );
@@ -68,7 +39,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
       tags,
       params: idParams,
       body: sloInputSchema,
-      responses: { 200: jsonResponse('replaced', sloSchema), 201: jsonResponse('created', sloSchema), ...errorResponses },
+      responses: { 200: jsonResponse('replaced', sloJsonSchema), 201: jsonResponse('created', sloJsonSchema), ...errorResponses },
     },
     async (c, { params, body }) => {
       if (body === undefined) throw new BadRequestError('an SLO definition is required', [{ path: '', message: 'required' }]);
@@ -86,7 +57,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
       summary: 'Get an SLO and the row it is on',
       tags,
       params: idParams,
-      responses: { 200: jsonResponse('the SLO', sloSchema), ...errorResponses },
+      responses: { 200: jsonResponse('the SLO', sloJsonSchema), ...errorResponses },
     },
     (c, { params }) => c.json(engine.getSlo(c.get('project'), params.id)),
   );
@@ -118,7 +89,7 @@ export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): 
       tags,
       params: idParams,
       query: performanceQuery,
-      responses: { 200: jsonResponse('rows', z.object({ rows: z.array(rowSchema) })), ...errorResponses },
+      responses: { 200: jsonResponse('rows', z.object({ rows: z.array(performanceRowJsonSchema) })), ...errorResponses },
     },
     async (c, { params, query }) => c.json({ rows: await engine.performance(c.get('project'), params.id, query.from, query.to) }),
   );
