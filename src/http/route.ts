@@ -99,6 +99,14 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
     rateLimit: spec.rateLimit ?? DEFAULT_RULES.rateLimit,
     cors: spec.cors ?? DEFAULT_RULES.cors,
   };
+  // A route open to every origin answers the browser's preflight too (the CORS middleware
+  // answers it; this route only carries the rules there).
+  if (rules.cors === 'any')
+    app.on(
+      'OPTIONS',
+      spec.path,
+      withRules((c: Context<AppEnv>) => c.body(null, 204), rules),
+    );
   app.on(
     spec.method.toUpperCase(),
     spec.path,

@@ -144,6 +144,23 @@ describe('CORS: ping URLs allow any origin, the management API none by default',
     expect(await payments(debt.id)).toHaveLength(0);
   });
 
+  it('Sentry check-ins allow any origin too, preflight included', async () => {
+    const url = `/api/default/cron/hc-sentry/${pingKey}/`;
+    const preflight = await c.request(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    const res = await c.request(url, {
+      method: 'POST',
+      headers: { origin: 'https://app.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'ok', monitor_config: { schedule: { type: 'crontab', value: '0 * * * *' } } }),
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
   it('error answers of ping URLs carry the header too (a browser can read the 404)', async () => {
     const res = await c.request('/ping/00000000-0000-4000-8000-000000000000', { headers: { origin: 'https://status.example' } });
     expect(res.status).toBe(404);
