@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HOLIDAY_TYPES, type CalendarDefinition } from '../domain/time/calendar.js';
+import { HOLIDAY_TYPES } from '../domain/time/calendar.js';
 import type { PerformanceRow } from '../domain/slos/slo-performance.js';
 import { SLO_OUTCOMES, SLO_STATUSES, type SloDefinition, type SloOutcome } from '../domain/slos/slo.js';
 import { iso } from './debt-view.js';

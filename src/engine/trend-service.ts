@@ -19,7 +19,6 @@ import {
   projectedBreachIndex,
   sloBias,
   suggestExpectedEnd,
-  type Bias,
   type IndexedDate,
   type LatenessPoint,
 } from '../domain/slos/trends.js';

@@ -21,7 +21,7 @@ export async function readPingBody(request: Request, keepBytes: number, capBytes
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > capBytes) return { text: '', isOverCap: true };
   if (!request.body) return { text: '', isOverCap: false };
-  const reader = request.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = request.body.getReader();
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
   let totalBytes = 0;

@@ -75,7 +75,7 @@ describe('a large ping body is cut to Ping-Body-Limit and the ping counts', () =
       const debt = await newDebt();
       const url = debt.forms.find(([name]) => name === form)![1];
       const stream = chunked(HARD_CAP * 4);
-      const res = await c.request(`${url}/start`, { method: 'POST', body: stream.body, duplex: 'half' } as RequestInit);
+      const res = await c.request(`${url}/start`, { method: 'POST', body: stream.body, duplex: 'half' });
       expect(res.status).toBe(413);
       expect(await res.json()).toMatchObject({ error: { code: 'too_large', message: expect.stringMatching(/recorded/) } });
       expect(res.headers.get('connection')).toBe('close');
