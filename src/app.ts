@@ -9,6 +9,7 @@ import { registerJobStatusRoutes } from './http/job-status-routes.js';
 import { registerSloRoutes } from './http/slo-routes.js';
 import { registerTrendRoutes, type TrendReader } from './http/trend-routes.js';
 import { authenticate, TokenRegistry } from './http/auth.js';
+import { cors } from './http/cors.js';
 import { registerDebtRoutes } from './http/debt-routes.js';
 import type { AppEnv } from './http/env.js';
 import { errorResponse, toErrorResponse } from './http/errors.js';
@@ -35,8 +36,12 @@ export interface AppDeps {
   metrics: CompterMetrics;
   readiness: () => Promise<Readiness>;
   version: string;
-  /** Largest request body accepted on definition routes, bytes (default 1 MiB; pings take less). */
+  /** Largest request body accepted on definition routes, bytes (default 1 MiB). */
   bodyLimitBytes?: number;
+  /** Largest body a ping or payment route reads, bytes (default 10 MiB); a ping keeps only its first 10 KiB. */
+  hardCapBodyBytes?: number;
+  /** Browser origins the management API answers with CORS headers; none by default (ping URLs allow any). */
+  corsOrigins?: readonly string[];
   /** Configured tokens; none (the default) runs open, everything acting for project `default`. */
   tokens?: TokenRegistry;
   /** Per-project rate limits; none by default. */
@@ -70,7 +75,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   // Size limits first (cheap, no body read when Content-Length says), then who is asking, then
   // whether their project has budget left: unauthenticated requests never spend a project's.
-  app.use('*', requestLimits(deps.bodyLimitBytes === undefined ? {} : { definitionBodyBytes: deps.bodyLimitBytes }));
+  app.use('*', requestLimits({ definitionBodyBytes: deps.bodyLimitBytes, hardCapBodyBytes: deps.hardCapBodyBytes }));
+  app.use('*', cors(deps.corsOrigins));
   app.use('*', authenticate(deps.tokens ?? new TokenRegistry()));
   app.use(
     '*',
@@ -87,7 +93,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   }
   if (deps.trends) registerTrendRoutes(app, deps.trends);
   const pingKeys = deps.pingKeys ?? { resolve: () => undefined };
-  registerPingRoutes(app, deps.engine, deps.clock, pingKeys);
+  registerPingRoutes(app, deps.engine, deps.clock, pingKeys, deps.hardCapBodyBytes);
   registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);
   if (deps.pingKeys) registerPingKeyRoutes(app, deps.pingKeys);
 

@@ -40,6 +40,23 @@ export const envSchema = z.object({
   COMPTER_SPOOL_MAX_BYTES: z.coerce.number().int().min(0).default(0),
   /** Longest wait for one ClickHouse insert before it counts as failed (and is retried from the journal). */
   COMPTER_CLICKHOUSE_INSERT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /** Largest body a ping or payment route reads; a ping keeps its first 10 KiB and still counts above it. */
+  COMPTER_BODY_HARD_CAP_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(1024 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
+  /** Comma-separated browser origins allowed to call the management API (`*`: any); none by default. */
+  COMPTER_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
   /** How often the job trend gauges are recomputed from the event store, seconds. */
   COMPTER_TRENDS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });

@@ -250,6 +250,8 @@ export async function createCompter(
     readiness,
     version: version(),
     metricsToken: env.COMPTER_METRICS_TOKEN,
+    hardCapBodyBytes: env.COMPTER_BODY_HARD_CAP_BYTES,
+    corsOrigins: env.COMPTER_CORS_ORIGINS,
     tokens,
     limiter,
     pingKeys,

@@ -1,55 +1,63 @@
+import { z } from 'zod';
 import { scheduleToJson } from '../domain/debts/debt-definition.js';
 import { deriveStatus, nextDeadline } from '../domain/debts/debt-decide.js';
 import type { DebtContext, DebtState, OpenOccurrence } from '../domain/debts/debt-state.js';
-import type { DebtMetricsView, Outcome } from '../domain/debts/debt-types.js';
-
-/** An occurrence as the API shows it (SPEC §4): instants ISO 8601 UTC, durations in seconds. */
-export interface OccurrenceJson {
-  scheduledAt: string;
-  deadline: string;
-  businessDate: string;
-  outcome: Outcome;
-  startedAt: string | null;
-  paidAt: string | null;
-  runId: string | null;
-  durationSeconds: number | null;
-  latenessSeconds: number | null;
-  /** Runs that ended after the occurrence was already paid, oldest first; a failed one counts against the debt. */
-  extraRuns: ExtraRunJson[];
-}
+import { OUTCOMES, type DebtMetricsView } from '../domain/debts/debt-types.js';
 
 /** A run that ended in an occurrence already paid: it leaves the occurrence's outcome alone. */
-export interface ExtraRunJson {
-  endedAt: string;
-  kind: 'success' | 'fail';
-  runId: string | null;
-  durationSeconds: number | null;
-}
+export const extraRunJsonSchema = z.object({
+  endedAt: z.string(),
+  kind: z.enum(['success', 'fail']),
+  runId: z.string().nullable(),
+  durationSeconds: z.number().nullable(),
+});
 
-/** A debt as the API shows it. */
-export interface DebtJson {
-  id: string;
-  name: string;
-  project: string;
-  pingId: string;
-  schedule: Record<string, unknown> | null;
-  grace: number;
-  startWithin: number | null;
-  maxRuntime: number | null;
-  minRuntime: number | null;
-  stages: string[];
-  failuresBeforeAlert: number;
-  labels: Record<string, string>;
-  paused: boolean;
-  created: string;
-  updated: string;
-  payments: number;
-  status: string;
-  nextDeadline: string | null;
-  lastSuccess: string | null;
-  lastDurationSeconds: number | null;
-  currentOccurrence: OccurrenceJson | null;
-}
+export type ExtraRunJson = z.infer<typeof extraRunJsonSchema>;
+
+/** An occurrence as the API shows it (docs/semantics.md): instants ISO 8601 UTC, durations in seconds. */
+export const occurrenceJsonSchema = z.object({
+  scheduledAt: z.string(),
+  deadline: z.string(),
+  businessDate: z.string(),
+  outcome: z.enum(OUTCOMES),
+  startedAt: z.string().nullable(),
+  paidAt: z.string().nullable(),
+  runId: z.string().nullable(),
+  durationSeconds: z.number().nullable(),
+  latenessSeconds: z.number().nullable(),
+  extraRuns: z
+    .array(extraRunJsonSchema)
+    .describe('runs that ended after the occurrence was already paid, oldest first; a failed one counts against the debt'),
+});
+
+export type OccurrenceJson = z.infer<typeof occurrenceJsonSchema>;
+
+/** A debt as the API shows it; the OpenAPI document is generated from this schema. */
+export const debtJsonSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  project: z.string(),
+  pingId: z.string(),
+  schedule: z.record(z.string(), z.unknown()).nullable(),
+  grace: z.number().describe('seconds'),
+  startWithin: z.number().nullable(),
+  maxRuntime: z.number().nullable(),
+  minRuntime: z.number().nullable(),
+  stages: z.array(z.string()),
+  failuresBeforeAlert: z.number(),
+  labels: z.record(z.string(), z.string()),
+  paused: z.boolean(),
+  created: z.string(),
+  updated: z.string(),
+  payments: z.number(),
+  status: z.string(),
+  nextDeadline: z.string().nullable(),
+  lastSuccess: z.string().nullable(),
+  lastDurationSeconds: z.number().nullable(),
+  currentOccurrence: occurrenceJsonSchema.nullable(),
+});
+
+export type DebtJson = z.infer<typeof debtJsonSchema>;
 
 /** ISO 8601 UTC for epoch ms; null stays null. */
 export function iso(ms: number | null | undefined): string | null {

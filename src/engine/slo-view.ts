@@ -1,45 +1,68 @@
-import type { CalendarDefinition } from '../domain/time/calendar.js';
+import { z } from 'zod';
+import { HOLIDAY_TYPES } from '../domain/time/calendar.js';
 import type { PerformanceRow } from '../domain/slos/slo-performance.js';
-import type { SloDefinition, SloOutcome, SloStatus } from '../domain/slos/slo.js';
+import { SLO_OUTCOMES, SLO_STATUSES, type SloDefinition, type SloOutcome } from '../domain/slos/slo.js';
 import { iso } from './debt-view.js';
 
-/** A performance row as the API shows it (SPEC §4): instants ISO 8601 UTC, lateness in seconds. */
-export interface PerformanceRowJson {
-  sloId: string;
-  businessDate: string;
-  slot: string | null;
-  expectedStart: string | null;
-  expectedEnd: string | null;
-  actualStart: string | null;
-  actualEnd: string | null;
-  status: SloStatus;
-  latenessSeconds: number | null;
-  predictedEnd: string | null;
-}
+/** A performance row as the API shows it (docs/semantics.md): instants ISO 8601 UTC, lateness in seconds. */
+export const performanceRowJsonSchema = z.object({
+  sloId: z.string(),
+  businessDate: z.string(),
+  slot: z.string().nullable().describe('HH:MM of the slot for within SLOs, null for whole-day ones'),
+  expectedStart: z.string().nullable(),
+  expectedEnd: z.string().nullable(),
+  actualStart: z.string().nullable(),
+  actualEnd: z.string().nullable(),
+  status: z.enum(SLO_STATUSES),
+  latenessSeconds: z.number().nullable(),
+  predictedEnd: z.string().nullable(),
+});
+
+export type PerformanceRowJson = z.infer<typeof performanceRowJsonSchema>;
 
 /** An SLO as the API shows it: its definition, the row it is on now, and its deliveries so far. */
-export interface SloJson {
-  id: string;
-  name: string;
-  project: string;
-  application: string;
-  calendar: string;
-  jobs: { application: string; job: string; expectedStart: string | null; expectedEnd: string }[];
-  /** Seconds. */
-  slack: number;
-  within: { cron: string } | null;
-  /** Due only on this business day of each month; absent: every business day. */
-  businessDay?: number;
-  since: string | null;
-  created: string;
-  updated: string;
-  status: SloStatus;
-  current: PerformanceRowJson | null;
-  deliveries: Record<SloOutcome, number>;
-}
+export const sloJsonSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  project: z.string(),
+  application: z.string(),
+  calendar: z.string(),
+  jobs: z.array(z.object({ application: z.string(), job: z.string(), expectedStart: z.string().nullable(), expectedEnd: z.string() })),
+  slack: z.number().describe('seconds'),
+  within: z.object({ cron: z.string() }).nullable(),
+  businessDay: z.number().optional().describe('due only on the n-th business day of each month (negative: from the end)'),
+  since: z.string().nullable().describe('first business date of the history, when the definition sets it'),
+  created: z.string(),
+  updated: z.string(),
+  status: z.enum(SLO_STATUSES),
+  current: performanceRowJsonSchema.nullable(),
+  deliveries: z.record(z.enum(SLO_OUTCOMES), z.number()),
+});
+
+export type SloJson = z.infer<typeof sloJsonSchema>;
 
 /** A calendar as the API shows it: the normalized definition with its project and times. */
-export type CalendarJson = CalendarDefinition & { project: string; created: string; updated: string };
+export const calendarJsonSchema = z.object({
+  id: z.string(),
+  project: z.string(),
+  tz: z.string(),
+  weekdays: z.array(z.number()).describe('0 = Sunday ... 6 = Saturday'),
+  holidays: z
+    .object({
+      country: z.string(),
+      state: z.string().optional(),
+      region: z.string().optional(),
+      types: z.array(z.enum(HOLIDAY_TYPES)).optional(),
+    })
+    .optional(),
+  extraDates: z.array(z.string()),
+  excludeDates: z.array(z.string()),
+  newDayAt: z.string(),
+  created: z.string(),
+  updated: z.string(),
+});
+
+export type CalendarJson = z.infer<typeof calendarJsonSchema>;
 
 /** The JSON of a row. */
 export function rowJson(row: PerformanceRow): PerformanceRowJson {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 /**
  * Slowdown trends (SPEC §3 "Trends"): runs the store's trend queries over each calendar's
  * last N business dates, adds the math that is not SQL (domain/slos/trends.ts), answers
@@ -18,7 +19,6 @@ import {
   projectedBreachIndex,
   sloBias,
   suggestExpectedEnd,
-  type Bias,
   type IndexedDate,
   type LatenessPoint,
 } from '../domain/slos/trends.js';
@@ -57,27 +57,31 @@ export interface TrendInputs {
   defaultCalendar(project: string): BusinessCalendar | null;
 }
 
-/** One element of `/v1/trends/jobs` (SPEC §4). */
-export interface JobTrendJson {
-  application: string;
-  job: string;
-  runs: number;
-  durationSlopeSecondsPerDay: number | null;
-  endLatenessSlopeSecondsPerDay: number | null;
-  p50DurationSeconds: number | null;
-  p90DurationSeconds: number | null;
-  projectedBreachDate: string | null;
-}
+/** One element of `/v1/trends/jobs`; the OpenAPI document is generated from this schema. */
+export const jobTrendJsonSchema = z.object({
+  application: z.string(),
+  job: z.string(),
+  runs: z.number().describe('business dates in the window with a successful run'),
+  durationSlopeSecondsPerDay: z.number().nullable(),
+  endLatenessSlopeSecondsPerDay: z.number().nullable(),
+  p50DurationSeconds: z.number().nullable(),
+  p90DurationSeconds: z.number().nullable(),
+  projectedBreachDate: z.string().nullable().describe('business date on which the p90 end is projected past the deadline'),
+});
 
-/** One element of `/v1/trends/slos` (SPEC §4). */
-export interface SloTrendJson {
-  sloId: string;
-  onTimeRatio: number | null;
-  medianLatenessSeconds: number | null;
-  sameSideShare: number | null;
-  bias: Bias;
-  suggestedExpectedEnd: string | null;
-}
+export type JobTrendJson = z.infer<typeof jobTrendJsonSchema>;
+
+/** One element of `/v1/trends/slos`. */
+export const sloTrendJsonSchema = z.object({
+  sloId: z.string(),
+  onTimeRatio: z.number().nullable(),
+  medianLatenessSeconds: z.number().nullable(),
+  sameSideShare: z.number().nullable(),
+  bias: z.enum(['early', 'late', 'none']),
+  suggestedExpectedEnd: z.string().nullable(),
+});
+
+export type SloTrendJson = z.infer<typeof sloTrendJsonSchema>;
 
 interface TrendLogger {
   warn(obj: object, msg: string): void;

@@ -3,17 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { DomainError, type Problem } from '../domain/problems.js';
 import { grantsScope, MAX_TOKEN_LENGTH, type Scope, type TokenRecord } from '../domain/tokens.js';
-import type { AppEnv } from './env.js';
-
-/** Who a request acts as: a configured token, or everyone when compter runs open. */
-export interface Principal {
-  /** The token's name from compter.yaml; `open` when no tokens are configured. */
-  name: string;
-  project: string;
-  scopes: readonly Scope[];
-  /** Applications it may report job status for; null means any. */
-  applications: ReadonlySet<string> | null;
-}
+import type { AppEnv, Principal } from './env.js';
+import { rulesOf } from './route-rules.js';
 
 /** The project every request acts for when no tokens are configured (SPEC §8). */
 export const OPEN_PROJECT = 'default';
@@ -68,25 +59,6 @@ export class TokenRegistry {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
     return this.byDigest.get(createHash('sha256').update(token, 'utf8').digest('hex')) ?? null;
   }
-}
-
-// Paths that never take a bearer token: probes, the API document, /metrics (its own optional
-// token), and ping URLs, which are authenticated by the ping id or project ping key they carry.
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics']);
-const OPEN_PREFIXES = ['/ping/', '/api/'];
-// POST routes a job uses to report: payments and job status. Everything else that is not a
-// read needs `write`.
-const PING_POSTS = [/^\/v1\/debts\/[^/]+\/payments$/, /^\/debts\/[^/]+$/, /^\/v1\/job-status$/];
-
-/**
- * The scope a request needs, from its method and path, or null for an open path. Matched on
- * the same path string Hono routes on, so the scope and the handler can never disagree.
- */
-export function requiredScope(method: string, path: string): Scope | null {
-  if (OPEN_PATHS.has(path) || OPEN_PREFIXES.some((p) => path.startsWith(p))) return null;
-  if (method === 'GET' || method === 'HEAD') return 'read';
-  if (method === 'POST' && PING_POSTS.some((re) => re.test(path))) return 'ping';
-  return 'write';
 }
 
 /** Throws `forbidden` unless the request's principal holds `scope` (admin holds all; write holds read). */
@@ -146,8 +118,8 @@ export function bearerToken(header: string | undefined): string | null {
  */
 export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const scope = requiredScope(c.req.method, c.req.path);
-    if (scope === null) {
+    const { scope } = rulesOf(c);
+    if (scope === 'none') {
       c.set('principal', null);
       c.set('project', OPEN_PROJECT);
       return next();

@@ -1,28 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { calendarDefinitionSchema, HOLIDAY_TYPES } from '../domain/time/calendar.js';
+import { calendarDefinitionSchema } from '../domain/time/calendar.js';
 import type { SloEngine } from '../engine/slo-engine.js';
+import { calendarJsonSchema } from '../engine/slo-view.js';
 import type { AppEnv } from './env.js';
 import { defineRoute } from './route.js';
 import { errorResponses, idParams, jsonResponse } from './schemas.js';
 
 /** A calendar body: the definition; its id comes from the path when the body has none. */
 const calendarBodySchema = calendarDefinitionSchema.extend({ id: z.string().max(128).optional() });
-
-const calendarSchema = z.object({
-  id: z.string(),
-  project: z.string(),
-  tz: z.string(),
-  weekdays: z.array(z.number()).describe('0 = Sunday ... 6 = Saturday'),
-  holidays: z
-    .object({ country: z.string(), state: z.string().optional(), region: z.string().optional(), types: z.array(z.enum(HOLIDAY_TYPES)) })
-    .optional(),
-  extraDates: z.array(z.string()),
-  excludeDates: z.array(z.string()),
-  newDayAt: z.string(),
-  created: z.string(),
-  updated: z.string(),
-});
 
 const daysSchema = z.object({ days: z.array(z.object({ date: z.string(), business: z.boolean(), reason: z.string().optional() })) });
 const daysQuery = z.object({
@@ -38,11 +24,12 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'put',
       path: '/v1/calendars/:id',
+      scope: 'write',
       summary: 'Create or replace a business calendar',
       tags,
       params: idParams,
       body: calendarBodySchema,
-      responses: { 200: jsonResponse('replaced', calendarSchema), 201: jsonResponse('created', calendarSchema), ...errorResponses },
+      responses: { 200: jsonResponse('replaced', calendarJsonSchema), 201: jsonResponse('created', calendarJsonSchema), ...errorResponses },
     },
     async (c, { params, body }) => {
       const { calendar, created } = await engine.defineCalendar(c.get('project'), params.id, body ?? {});
@@ -55,10 +42,11 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'get',
       path: '/v1/calendars/:id',
+      scope: 'read',
       summary: 'Get a business calendar',
       tags,
       params: idParams,
-      responses: { 200: jsonResponse('the calendar', calendarSchema), ...errorResponses },
+      responses: { 200: jsonResponse('the calendar', calendarJsonSchema), ...errorResponses },
     },
     (c, { params }) => c.json(engine.getCalendar(c.get('project'), params.id)),
   );
@@ -68,6 +56,7 @@ export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngi
     {
       method: 'get',
       path: '/v1/calendars/:id/days',
+      scope: 'read',
       summary: 'Which dates are business days, and why not',
       tags,
       params: idParams,

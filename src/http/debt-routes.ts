@@ -6,18 +6,18 @@ import { paymentInputSchema, parseInstant } from '../domain/debts/payment.js';
 import { DomainError } from '../domain/problems.js';
 import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
-import { iso } from '../engine/debt-view.js';
+import { debtJsonSchema, iso, occurrenceJsonSchema } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom, vivifyFrom } from './payment-input.js';
 import { defineRoute } from './route.js';
-import { debtSchema, errorResponses, eventSchema, idParams, jsonResponse, occurrenceSchema, vivifyQuery } from './schemas.js';
+import { errorResponses, queryNumber, eventSchema, idParams, jsonResponse, vivifyQuery } from './schemas.js';
 
 const DAY_MS = 86_400_000;
 /** The widest occurrence range one request may ask for. */
 const MAX_RANGE_MS = 400 * DAY_MS;
 
 const rangeQuery = z.object({ from: z.string().max(64).optional(), to: z.string().max(64).optional() });
-const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+const limitQuery = z.object({ limit: queryNumber(z.number().int().min(1).max(1000)).optional() });
 
 /** An event as the API shows it: instants ISO 8601, durations in seconds. */
 export function eventJson(e: LogEvent) {
@@ -55,9 +55,10 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'get',
       path: '/v1/debts',
+      scope: 'read',
       summary: 'List debts',
       tags,
-      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtSchema) })) },
+      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtJsonSchema) })) },
     },
     (c) => c.json({ debts: engine.list(c.get('project')) }),
   );
@@ -67,11 +68,12 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'put',
       path: '/v1/debts/:id',
+      scope: 'write',
       summary: 'Create or replace a debt',
       tags,
       params: idParams,
       body: debtInputSchema,
-      responses: { 200: jsonResponse('replaced', debtSchema), 201: jsonResponse('created', debtSchema), ...errorResponses },
+      responses: { 200: jsonResponse('replaced', debtJsonSchema), 201: jsonResponse('created', debtJsonSchema), ...errorResponses },
     },
     async (c, { params, body }) => {
       const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
@@ -84,10 +86,11 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'get',
       path: '/v1/debts/:id',
+      scope: 'read',
       summary: 'Get a debt',
       tags,
       params: idParams,
-      responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+      responses: { 200: jsonResponse('the debt', debtJsonSchema), ...errorResponses },
     },
     (c, { params }) => c.json(engine.get(c.get('project'), params.id)),
   );
@@ -97,6 +100,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'delete',
       path: '/v1/debts/:id',
+      scope: 'write',
       summary: 'Delete a debt (its history stays in the log)',
       tags,
       params: idParams,
@@ -113,14 +117,16 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'post',
       path: '/v1/debts/:id/payments',
+      scope: 'ping',
+      bodyLimit: 'payment',
       summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule',
       tags,
       params: idParams,
       query: vivifyQuery,
       body: paymentInputSchema,
       responses: {
-        200: jsonResponse('recorded', debtSchema),
-        201: jsonResponse('debt created by this payment', debtSchema),
+        200: jsonResponse('recorded', debtJsonSchema),
+        201: jsonResponse('debt created by this payment', debtJsonSchema),
         ...errorResponses,
       },
     },
@@ -139,10 +145,11 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       {
         method: 'post',
         path: `/v1/debts/:id/${action}`,
+        scope: 'write',
         summary: `${action === 'pause' ? 'Pause' : 'Resume'} a debt`,
         tags,
         params: idParams,
-        responses: { 200: jsonResponse('the debt', debtSchema), ...errorResponses },
+        responses: { 200: jsonResponse('the debt', debtJsonSchema), ...errorResponses },
       },
       async (c, { params }) => c.json(await engine.setPaused(c.get('project'), params.id, action === 'pause')),
     );
@@ -153,11 +160,12 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'get',
       path: '/v1/debts/:id/occurrences',
+      scope: 'read',
       summary: 'Closed, current and upcoming occurrences with a scheduled time in [from, to]',
       tags,
       params: idParams,
       query: rangeQuery,
-      responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceSchema) })), ...errorResponses },
+      responses: { 200: jsonResponse('occurrences', z.object({ occurrences: z.array(occurrenceJsonSchema) })), ...errorResponses },
     },
     async (c, { params, query }) => {
       const now = clock.now();
@@ -175,6 +183,7 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     {
       method: 'get',
       path: '/v1/debts/:id/events',
+      scope: 'read',
       summary: "A debt's most recent events, newest first",
       tags,
       params: idParams,

@@ -1,4 +1,14 @@
-import type { Principal } from './auth.js';
+import type { Scope } from '../domain/tokens.js';
+
+/** Who a request acts as: a configured token, or everyone when compter runs open. */
+export interface Principal {
+  /** The token's name from compter.yaml; `open` when no tokens are configured. */
+  name: string;
+  project: string;
+  scopes: readonly Scope[];
+  /** Applications it may report job status for; null means any. */
+  applications: ReadonlySet<string> | null;
+}
 
 /** Per-request values the middleware sets for the routes. */
 export interface AppEnv {

@@ -33,6 +33,8 @@ export function registerJobStatusRoutes(app: OpenAPIHono<AppEnv>, engine: SloEng
     {
       method: 'post',
       path: '/v1/job-status',
+      scope: 'ping',
+      bodyLimit: 'batch',
       summary: `Report job status: one report or an array of up to ${MAX_JOB_STATUS_BATCH}; all or nothing`,
       tags: ['jobs'],
       body: jobStatusBodyDoc,

@@ -1,30 +1,38 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { CompterMetrics } from '../metrics/registry.js';
 import type { AppEnv } from './env.js';
 import { errorResponse } from './errors.js';
 import { defineRoute } from './route.js';
+import { withRules } from './route-rules.js';
 import { jsonResponse } from './schemas.js';
 import { metricsBodyToBuffer, writeMetricsBody } from '../metrics/registry.js';
 
 /** What /readyz reports: the event store is reachable (`ok`), degraded but durable (`spooling`), or not. */
-export interface Readiness {
-  status: 'ok' | 'spooling' | 'unavailable';
-  store: string;
-  detail?: string;
-}
-
 const readinessSchema = z.object({ status: z.enum(['ok', 'spooling', 'unavailable']), store: z.string(), detail: z.string().optional() });
 
+export type Readiness = z.infer<typeof readinessSchema>;
+
+/** What the ops routes read: a subset of the app's dependencies. */
+export interface OpsDeps {
+  metrics: CompterMetrics;
+  readiness: () => Promise<Readiness>;
+  version: string;
+  /** Bearer token required on /metrics, when set. */
+  metricsToken?: string | undefined;
+}
+
 /** Health, readiness, metrics and the OpenAPI document. */
-export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
+export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: OpsDeps): void {
   const tags = ['ops'];
   defineRoute(
     app,
     {
       method: 'get',
       path: '/healthz',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'The process is up',
       tags,
       responses: { 200: jsonResponse('up', z.object({ status: z.literal('ok') })) },
@@ -37,6 +45,8 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
     {
       method: 'get',
       path: '/readyz',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'The event store is reachable, or events are being spooled durably',
       tags,
       responses: { 200: jsonResponse('ready', readinessSchema), 503: jsonResponse('not ready', readinessSchema) },
@@ -52,6 +62,8 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
     {
       method: 'get',
       path: '/metrics',
+      scope: 'none',
+      rateLimit: 'none',
       summary: 'Prometheus metrics (text format 0.0.4)',
       tags,
       responses: { 200: { description: 'metrics', content: { 'text/plain': { schema: z.string() } } } },
@@ -74,12 +86,17 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps): void
     },
   );
 
-  app.get('/openapi.json', (c) =>
-    c.json(
-      app.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: { title: 'compter', version: deps.version, description: 'Deadlines for promised work: debts, payments, SLOs, trends.' },
-      }),
+  app.get(
+    '/openapi.json',
+    withRules(
+      (c) =>
+        c.json(
+          app.getOpenAPI31Document({
+            openapi: '3.1.0',
+            info: { title: 'compter', version: deps.version, description: 'Deadlines for promised work: debts, payments, SLOs, trends.' },
+          }),
+        ),
+      { scope: 'none', rateLimit: 'none' },
     ),
   );
 }

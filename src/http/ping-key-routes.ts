@@ -20,6 +20,7 @@ export function registerPingKeyRoutes(app: OpenAPIHono<AppEnv>, pingKeys: PingKe
     {
       method: 'get',
       path: '/v1/ping-key',
+      scope: 'read',
       summary: "The project's ping key, for /ping/{pingKey}/{debtId} and Sentry-style check-ins (generated on first request)",
       tags: ['pings'],
       responses: { 200: jsonResponse('the ping key', pingKeySchema) },

@@ -2,12 +2,15 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../domain/time/clock.js';
-import { MESSAGE_LIMIT_BYTES, truncateUtf8, type Payment } from '../domain/debts/payment.js';
+import { MESSAGE_LIMIT_BYTES, type Payment } from '../domain/debts/payment.js';
 import { isUuid } from '../domain/debts/ping-key.js';
 import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine, Vivify } from '../engine/debt-engine.js';
 import type { AppEnv } from './env.js';
-import { BadRequestError } from './errors.js';
+import { BadRequestError, errorResponse } from './errors.js';
+import { readPingBody } from './ping-body.js';
+import { BODY_LIMITS } from './request-limits.js';
+import { withRules } from './route-rules.js';
 import { vivifyFrom } from './payment-input.js';
 import { errorResponses } from './schemas.js';
 
@@ -87,8 +90,21 @@ function checkDebtId(id: string): void {
     ]);
 }
 
-/** Registers the ping URLs (GET, POST; HEAD is answered as GET without a body). */
-export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock, pingKeys: PingKeyLookup): void {
+/** Rules of every ping URL: the ping id or key authenticates, the resolved project is charged, browsers may ping. */
+const PING_RULES = { scope: 'none', body: 'ping', rateLimit: 'route', cors: 'any' } as const;
+
+/**
+ * Registers the ping URLs (GET, POST; HEAD is answered as GET without a body; OPTIONS for
+ * browsers' preflight), each with and without a trailing slash. A body over `hardCapBytes`
+ * is not read, and the ping still counts when the URL says what it is.
+ */
+export function registerPingRoutes(
+  app: OpenAPIHono<AppEnv>,
+  engine: DebtEngine,
+  clock: Clock,
+  pingKeys: PingKeyLookup,
+  hardCapBytes: number = BODY_LIMITS.hardCap,
+): void {
   /** Records the ping and answers OK (201 when `?create=1` created the debt). */
   const pay = async (c: Context<AppEnv>, project: string, debtId: string, action: PingAction, canCreate: boolean): Promise<Response> => {
     c.get('rateLimit')?.(project);
@@ -96,9 +112,11 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     if (action.exitCode !== undefined) payment.exitCode = action.exitCode;
     const rid = c.req.query('rid');
     if (rid !== undefined) payment.runId = parseRunId(rid);
+    let isOverCap = false;
     if (c.req.method === 'POST') {
-      const body = await c.req.text();
-      if (body !== '') payment.message = truncateUtf8(body, MESSAGE_LIMIT_BYTES);
+      const body = await readPingBody(c.req.raw, MESSAGE_LIMIT_BYTES, hardCapBytes);
+      if (body.text !== '') payment.message = body.text;
+      isOverCap = body.isOverCap;
     }
     const create = canCreate ? c.req.query('create') : undefined;
     const isCreate = create !== undefined && CREATE_VALUES.has(create);
@@ -113,6 +131,11 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
         );
       }
       throw err;
+    }
+    if (isOverCap) {
+      // The rest of the body is still on the wire: do not reuse the connection.
+      c.header('Connection', 'close');
+      return errorResponse(c, 413, 'too_large', `request body exceeds ${hardCapBytes} bytes; the ping was recorded without the rest of it`);
     }
     return c.text('OK', created ? 201 : 200);
   };
@@ -131,17 +154,15 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
   };
 
   // A ping id is a UUID and a ping key never looks like one, so the first segment says which form it is.
-  app.on(['GET', 'POST'], '/ping/:first', (c) => {
-    c.header(PING_BODY_LIMIT_HEADER, BODY_LIMIT_VALUE);
-    const first = c.req.param('first');
+  const one = (c: Context<AppEnv>): Promise<Response> => {
+    const first = c.req.param('first')!;
     if (!isUuid(first)) throw pingIdNotFound();
     return byPingId(c, first, SUCCESS);
-  });
+  };
 
-  app.on(['GET', 'POST'], '/ping/:first/:second', (c) => {
-    c.header(PING_BODY_LIMIT_HEADER, BODY_LIMIT_VALUE);
-    const first = c.req.param('first');
-    const second = c.req.param('second');
+  const two = (c: Context<AppEnv>): Promise<Response> => {
+    const first = c.req.param('first')!;
+    const second = c.req.param('second')!;
     if (isUuid(first)) {
       const action = parseAction(second);
       if (!action)
@@ -149,17 +170,36 @@ export function registerPingRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
       return byPingId(c, first, action);
     }
     return byPingKey(c, first, second, SUCCESS);
-  });
+  };
 
-  app.on(['GET', 'POST'], '/ping/:first/:second/:third', (c) => {
-    c.header(PING_BODY_LIMIT_HEADER, BODY_LIMIT_VALUE);
-    const first = c.req.param('first');
+  const three = (c: Context<AppEnv>): Promise<Response> => {
+    const first = c.req.param('first')!;
     if (isUuid(first)) throw new DomainError('not_found', 'no such ping URL: a ping id takes one action segment (/ping/{pingId}/start)');
-    const third = c.req.param('third');
+    const third = c.req.param('third')!;
     const action = parseAction(third);
     if (!action) throw new DomainError('not_found', `no ping action "${third.slice(0, 32)}": use start, fail, log or an exit code 0–255`);
-    return byPingKey(c, first, c.req.param('second'), action);
-  });
+    return byPingKey(c, first, c.req.param('second')!, action);
+  };
+
+  const routes: [string, (c: Context<AppEnv>) => Promise<Response>][] = [
+    ['/ping/:first', one],
+    ['/ping/:first/:second', two],
+    ['/ping/:first/:second/:third', three],
+  ];
+  const preflight = withRules((c: Context<AppEnv>) => c.body(null, 204), PING_RULES);
+  for (const [path, handle] of routes) {
+    const handler = withRules((c: Context<AppEnv>) => {
+      c.header(PING_BODY_LIMIT_HEADER, BODY_LIMIT_VALUE);
+      // A proxy must forward every ping rather than answer a cached OK.
+      c.header('Cache-Control', 'no-cache');
+      return handle(c);
+    }, PING_RULES);
+    // healthchecks accepts the trailing slash on every ping URL; scripts written for it use both.
+    for (const form of [path, `${path}/`]) {
+      app.on(['GET', 'POST'], form, handler);
+      app.on('OPTIONS', form, preflight);
+    }
+  }
 
   documentPingRoutes(app);
 }

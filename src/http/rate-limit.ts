@@ -3,6 +3,7 @@ import type { Clock } from '../domain/time/clock.js';
 import { DomainError } from '../domain/problems.js';
 import type { LimitsConfig, WindowLimits } from '../domain/tokens.js';
 import type { AppEnv } from './env.js';
+import { rulesOf } from './route-rules.js';
 
 /**
  * Per-project rate limits (SPEC §4): a burst window of one minute and a long window of one
@@ -160,7 +161,7 @@ export function rateLimit(
       );
     };
     c.set('rateLimit', charge);
-    if (c.get('principal')) charge(c.get('project'));
+    if (c.get('principal') && rulesOf(c).rateLimit === 'project') charge(c.get('project'));
     await next();
   };
 }

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './env.js';
 import { BadRequestError, errorResponse } from './errors.js';
+import { rulesOf, type BodyClass } from './route-rules.js';
 
 /**
  * How big and how slow a request may be. Every limit is checked before the request reaches a
@@ -11,14 +12,17 @@ import { BadRequestError, errorResponse } from './errors.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Body limits by route class (bytes). */
+/** Body limits by route class (bytes); a route names its class in its rules (route-rules.ts). */
 export const BODY_LIMITS = {
-  /** Pings and payments: a payment's message is kept up to 10 KiB anyway. */
-  ping: 64 * KiB,
   /** A job-status batch: up to 1000 reports of well under 1 KiB each. */
   batch: 2 * MiB,
   /** Definitions (debts, calendars, SLOs) and anything else. */
   definition: 1 * MiB,
+  /**
+   * Pings and payments: the default hard cap. Jobs send their log as the body; only the first
+   * Ping-Body-Limit bytes are kept, so anything this large is a mistake, not a log.
+   */
+  hardCap: 10 * MiB,
 } as const;
 
 /** The longest request target (path and query) accepted; longer answers 414. */
@@ -42,18 +46,30 @@ export const SERVER_LIMITS = {
   connectionsCheckingInterval: 2_000,
 } as const;
 
-const PING_PATH = /^\/(?:v1\/debts\/[^/]+\/payments|debts\/[^/]+|ping\/.*|api\/.*)$/;
+/** Configurable limits of `requestLimits` (bytes). */
+export interface RequestLimitOptions {
+  definitionBodyBytes?: number | undefined;
+  hardCapBodyBytes?: number | undefined;
+}
 
-/** The body limit of a request, from its path (`definitionBytes` overrides the default class). */
-export function bodyLimitFor(path: string, definitionBytes: number = BODY_LIMITS.definition): number {
-  if (path === '/v1/job-status') return Math.max(BODY_LIMITS.batch, definitionBytes);
-  if (PING_PATH.test(path)) return Math.min(BODY_LIMITS.ping, definitionBytes);
-  return definitionBytes;
+/** The body limit a route class enforces before the route runs, or null when the route bounds its body itself. */
+export function bodyLimitFor(body: BodyClass, options: RequestLimitOptions = {}): number | null {
+  const definitionBytes = options.definitionBodyBytes ?? BODY_LIMITS.definition;
+  switch (body) {
+    case 'ping':
+      return null;
+    case 'payment':
+      return options.hardCapBodyBytes ?? BODY_LIMITS.hardCap;
+    case 'batch':
+      return Math.max(BODY_LIMITS.batch, definitionBytes);
+    case 'definition':
+    case 'none':
+      return definitionBytes;
+  }
 }
 
 /** Middleware: refuses over-long URLs (414) and bodies over their route's limit (413). */
-export function requestLimits(options: { definitionBodyBytes?: number } = {}): MiddlewareHandler<AppEnv> {
-  const definitionBytes = options.definitionBodyBytes ?? BODY_LIMITS.definition;
+export function requestLimits(options: RequestLimitOptions = {}): MiddlewareHandler<AppEnv> {
   const limiters = new Map<number, MiddlewareHandler>();
   const limiterFor = (maxSize: number): MiddlewareHandler => {
     let limiter = limiters.get(maxSize);
@@ -75,10 +91,11 @@ export function requestLimits(options: { definitionBodyBytes?: number } = {}): M
     if (requestTargetLength(c.req.url) > MAX_URL_LENGTH) {
       return errorResponse(c, 414, 'uri_too_long', `request target longer than ${MAX_URL_LENGTH} bytes`);
     }
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') await next();
+    const maxSize = c.req.method === 'GET' || c.req.method === 'HEAD' ? null : bodyLimitFor(rulesOf(c).body, options);
+    if (maxSize === null) await next();
     else {
       // The limiter answers an over-size body itself (413) without calling next().
-      const refused = await limiterFor(bodyLimitFor(c.req.path, definitionBytes))(c, next);
+      const refused = await limiterFor(maxSize)(c, next);
       if (refused instanceof Response) c.res = refused;
     }
     // A body the route never read is still on the wire (a DELETE with a body, a refused
@@ -88,7 +105,8 @@ export function requestLimits(options: { definitionBodyBytes?: number } = {}): M
   };
 }
 
-function closeAfter(c: Context): void {
+/** Marks the response to close the connection after it is written (the request body was not all read). */
+export function closeAfter(c: Context): void {
   try {
     c.res.headers.set('Connection', 'close');
   } catch {

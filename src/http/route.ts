@@ -1,10 +1,19 @@
 import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import type { Problem } from '../domain/problems.js';
 import { BadRequestError } from './errors.js';
+import { sortIssues, throwIfProblems, type SortedProblems } from './validation.js';
 import { assertJsonShape, assertWellFormedStrings } from './request-limits.js';
 import type { AppEnv } from './env.js';
+import {
+  DEFAULT_RULES,
+  withRules,
+  type BodyClass,
+  type CorsClass,
+  type RateLimitClass,
+  type RouteRules,
+  type RouteScope,
+} from './route-rules.js';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
@@ -20,19 +29,32 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   body?: B;
   /** Body schema only for the document when validation is done by the handler itself. */
   responses: RouteConfig['responses'];
+  /** The scope a bearer token needs (`none`: no token). */
+  scope: RouteScope;
+  /** Default: `definition` with a body schema, `none` without. */
+  bodyLimit?: BodyClass;
+  /** Default: `project` (the token's project is charged before the handler runs). */
+  rateLimit?: RateLimitClass;
+  /** Default: `configured` (COMPTER_CORS_ORIGINS). */
+  cors?: CorsClass;
+  /**
+   * Rules across fields the schemas cannot state, run on the raw input even when a schema
+   * failed, so one answer lists every problem.
+   */
+  check?: (raw: RawInput, problems: SortedProblems) => void;
+}
+
+/** The request's input before validation: path and query parameters as strings, the parsed JSON body. */
+export interface RawInput {
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
 }
 
 export interface Validated<P, Q, B> {
   params: P;
   query: Q;
   body: B;
-}
-
-function problemsOf(error: z.ZodError, prefix: string): Problem[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
-    message: issue.message,
-  }));
 }
 
 /** Reads a JSON body whatever the content type says (curl -d sends form type); empty means absent. */
@@ -52,7 +74,7 @@ export async function readJson(c: Context): Promise<unknown> {
 
 /**
  * Registers a route on the app: documents it in the OpenAPI registry and validates params,
- * query and JSON body with the same schemas, listing every problem in one 400.
+ * query and JSON body with the same schemas, listing every problem in one answer (400 or 422 by the rule in validation.ts).
  */
 export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
   app: OpenAPIHono<AppEnv>,
@@ -71,31 +93,50 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
     request,
     responses: spec.responses,
   });
-  app.on(spec.method.toUpperCase(), spec.path, async (c) => {
-    const problems: Problem[] = [];
-    let params: unknown = {};
-    let query: unknown = {};
-    let body: unknown;
-    if (spec.params) {
-      const r = spec.params.safeParse(c.req.param());
-      if (r.success) params = r.data;
-      else problems.push(...problemsOf(r.error, 'path'));
-    }
-    if (spec.query) {
-      const r = spec.query.safeParse(c.req.query());
-      if (r.success) query = r.data;
-      else problems.push(...problemsOf(r.error, 'query'));
-    }
-    if (spec.body) {
-      const raw = await readJson(c);
-      if (raw !== undefined) {
-        const r = spec.body.safeParse(raw);
-        if (r.success) body = r.data;
-        else problems.push(...problemsOf(r.error, ''));
+  const rules: RouteRules = {
+    scope: spec.scope,
+    body: spec.bodyLimit ?? (spec.body ? 'definition' : 'none'),
+    rateLimit: spec.rateLimit ?? DEFAULT_RULES.rateLimit,
+    cors: spec.cors ?? DEFAULT_RULES.cors,
+  };
+  // A route open to every origin answers the browser's preflight too (the CORS middleware
+  // answers it; this route only carries the rules there).
+  if (rules.cors === 'any')
+    app.on(
+      'OPTIONS',
+      spec.path,
+      withRules((c: Context<AppEnv>) => c.body(null, 204), rules),
+    );
+  app.on(
+    spec.method.toUpperCase(),
+    spec.path,
+    withRules(async (c: Context<AppEnv>) => {
+      const problems: SortedProblems = { malformed: [], invalid: [] };
+      let params: unknown = {};
+      let query: unknown = {};
+      let body: unknown;
+      const raw: RawInput = { params: c.req.param(), query: c.req.query(), body: undefined };
+      if (spec.params) {
+        const r = spec.params.safeParse(raw.params);
+        if (r.success) params = r.data;
+        else sortIssues(r.error, 'path', problems);
       }
-    }
-    if (problems.length)
-      throw new BadRequestError(`invalid request: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`, problems);
-    return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
-  });
+      if (spec.query) {
+        const r = spec.query.safeParse(raw.query);
+        if (r.success) query = r.data;
+        else sortIssues(r.error, 'query', problems);
+      }
+      if (spec.body) {
+        raw.body = await readJson(c);
+        if (raw.body !== undefined) {
+          const r = spec.body.safeParse(raw.body);
+          if (r.success) body = r.data;
+          else sortIssues(r.error, '', problems);
+        }
+      }
+      spec.check?.(raw, problems);
+      throwIfProblems(problems);
+      return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
+    }, rules),
+  );
 }

@@ -13,50 +13,6 @@ export const errorSchema = z.object({
   }),
 });
 
-export const occurrenceSchema = z.object({
-  scheduledAt: z.string(),
-  deadline: z.string(),
-  businessDate: z.string(),
-  outcome: z.string(),
-  startedAt: z.string().nullable(),
-  paidAt: z.string().nullable(),
-  runId: z.string().nullable(),
-  durationSeconds: z.number().nullable(),
-  latenessSeconds: z.number().nullable(),
-  extraRuns: z.array(
-    z.object({
-      endedAt: z.string(),
-      kind: z.enum(['success', 'fail']),
-      runId: z.string().nullable(),
-      durationSeconds: z.number().nullable(),
-    }),
-  ),
-});
-
-export const debtSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  project: z.string(),
-  pingId: z.string(),
-  schedule: z.record(z.string(), z.unknown()).nullable(),
-  grace: z.number().describe('seconds'),
-  startWithin: z.number().nullable(),
-  maxRuntime: z.number().nullable(),
-  minRuntime: z.number().nullable(),
-  stages: z.array(z.string()),
-  failuresBeforeAlert: z.number(),
-  labels: z.record(z.string(), z.string()),
-  paused: z.boolean(),
-  created: z.string(),
-  updated: z.string(),
-  payments: z.number(),
-  status: z.string(),
-  nextDeadline: z.string().nullable(),
-  lastSuccess: z.string().nullable(),
-  lastDurationSeconds: z.number().nullable(),
-  currentOccurrence: occurrenceSchema.nullable(),
-});
-
 export const eventSchema = z.object({
   eventId: z.string(),
   type: z.string(),
@@ -91,3 +47,11 @@ export const vivifyQuery = z.object({
   tz: z.string().max(64).optional(),
   grace: z.string().max(64).optional(),
 });
+
+/**
+ * A number in a query string: an empty value is not a number (400), rather than the 0 that
+ * `Number('')` makes of it, which would be reported as out of range (422).
+ */
+export function queryNumber<T extends z.ZodType<number>>(schema: T) {
+  return z.preprocess((value) => (typeof value === 'string' ? (value.trim() === '' ? Number.NaN : Number(value)) : value), schema);
+}

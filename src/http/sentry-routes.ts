@@ -8,9 +8,9 @@ import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { DebtJson } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
-import { BadRequestError } from './errors.js';
 import type { PingKeyLookup } from './ping-routes.js';
-import { defineRoute } from './route.js';
+import { defineRoute, type RawInput } from './route.js';
+import type { SortedProblems } from './validation.js';
 import { errorResponses } from './schemas.js';
 
 /**
@@ -86,11 +86,35 @@ type MonitorConfig = z.infer<typeof monitorConfigSchema>;
 export function checkInRunId(value: string | undefined): string | 'latest' | undefined {
   if (value === undefined || value === '') return undefined;
   if (!CHECK_IN_ID.test(value))
-    throw new BadRequestError('check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);
+    throw new DomainError('invalid', 'check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);
   const hex = value.replaceAll('-', '').toLowerCase();
   if (hex === NIL_ID) return 'latest';
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * The check-in's rules beyond its schemas, on the raw input: a status from the body or the
+ * query, a UUID check_in_id, an interval unit with a fixed length. With the schemas' own
+ * problems, one answer lists them all.
+ */
+function checkInProblems(raw: RawInput, problems: SortedProblems): void {
+  const body = isRecord(raw.body) ? raw.body : {};
+  if (body.status === undefined && raw.query.status === undefined)
+    problems.malformed.push({ path: 'status', message: 'required: in_progress, ok or error' });
+  const checkInId = body.check_in_id ?? raw.query.check_in_id;
+  if (typeof checkInId === 'string' && checkInId !== '' && !CHECK_IN_ID.test(checkInId))
+    problems.invalid.push({ path: 'check_in_id', message: 'must be a UUID' });
+  const config = isRecord(body.monitor_config) ? body.monitor_config : {};
+  const schedule = isRecord(config.schedule) ? config.schedule : {};
+  if (schedule.type === 'interval' && (schedule.unit === 'month' || schedule.unit === 'year'))
+    problems.invalid.push({ path: 'monitor_config.schedule.unit', message: FIXED_UNIT_MESSAGE });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const FIXED_UNIT_MESSAGE = 'must be minute, hour, day or week (months and years: use a crontab schedule)';
 
 /** The schedule a monitor_config describes, as a debt schedule. */
 function scheduleOf(config: MonitorConfig): ScheduleInput {
@@ -99,7 +123,7 @@ function scheduleOf(config: MonitorConfig): ScheduleInput {
   const unitSeconds = UNIT_SECONDS[schedule.unit];
   if (unitSeconds === undefined) {
     throw new DomainError('invalid', `an interval in ${schedule.unit}s has no fixed length; use a crontab schedule`, [
-      { path: 'monitor_config.schedule.unit', message: 'must be minute, hour, day or week (months and years: use a crontab schedule)' },
+      { path: 'monitor_config.schedule.unit', message: FIXED_UNIT_MESSAGE },
     ]);
   }
   return { every: schedule.value * unitSeconds };
@@ -151,11 +175,8 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
     // A key of another project answers like an unknown one: the URL reveals nothing.
     if (project === undefined || project !== params.project) throw new DomainError('not_found', 'no project with this id and key');
     c.get('rateLimit')?.(project);
-    const status = body?.status ?? query.status;
-    if (status === undefined)
-      throw new BadRequestError('status is required: in_progress, ok or error', [
-        { path: 'status', message: 'required: in_progress, ok or error' },
-      ]);
+    // checkInProblems made sure there is one.
+    const status = (body?.status ?? query.status)!;
     const checkInId = checkInRunId(body?.check_in_id ?? query.check_in_id);
     const durationSeconds = body?.duration ?? query.duration;
     const environment = body?.environment ?? query.environment;
@@ -195,11 +216,16 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
       {
         method: 'post',
         path,
+        scope: 'none',
+        rateLimit: 'route',
+        bodyLimit: 'payment',
+        cors: 'any',
         summary: `Sentry-style cron check-in${note}: status, check_in_id, duration, environment, monitor_config`,
         tags: ['pings'],
         params: checkInParams,
         query: checkInQuery,
         body: checkInBody,
+        check: checkInProblems,
         responses,
       },
       (c, { params, query, body }) => checkIn(c, params, query, body),
@@ -209,10 +235,14 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
       {
         method: 'get',
         path,
+        scope: 'none',
+        rateLimit: 'route',
+        cors: 'any',
         summary: `Sentry-style cron check-in by query string${note}: ?status=in_progress|ok|error&check_in_id=&duration=&environment=`,
         tags: ['pings'],
         params: checkInParams,
         query: checkInQuery,
+        check: checkInProblems,
         responses,
       },
       (c, { params, query }) => checkIn(c, params, query, undefined),

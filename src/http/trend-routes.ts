@@ -1,41 +1,24 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { DEFAULT_TREND_WINDOW, MAX_TREND_WINDOW, MIN_TREND_WINDOW, type TrendService } from '../engine/trend-service.js';
+import {
+  DEFAULT_TREND_WINDOW,
+  jobTrendJsonSchema,
+  MAX_TREND_WINDOW,
+  MIN_TREND_WINDOW,
+  sloTrendJsonSchema,
+  type TrendService,
+} from '../engine/trend-service.js';
 import type { AppEnv } from './env.js';
 import { defineRoute } from './route.js';
-import { errorResponses, jsonResponse } from './schemas.js';
+import { errorResponses, jsonResponse, queryNumber } from './schemas.js';
 
 /** What the routes ask of the trend service. */
 export type TrendReader = Pick<TrendService, 'jobTrends' | 'sloTrends'>;
 
 const windowQuery = z.object({
-  window: z.coerce
-    .number()
-    .int()
-    .min(MIN_TREND_WINDOW)
-    .max(MAX_TREND_WINDOW)
+  window: queryNumber(z.number().int().min(MIN_TREND_WINDOW).max(MAX_TREND_WINDOW))
     .optional()
     .describe(`business dates the trend covers, ending with the current one (default ${DEFAULT_TREND_WINDOW})`),
-});
-
-const jobTrendSchema = z.object({
-  application: z.string(),
-  job: z.string(),
-  runs: z.number().describe('business dates in the window with a successful run'),
-  durationSlopeSecondsPerDay: z.number().nullable(),
-  endLatenessSlopeSecondsPerDay: z.number().nullable(),
-  p50DurationSeconds: z.number().nullable(),
-  p90DurationSeconds: z.number().nullable(),
-  projectedBreachDate: z.string().nullable().describe('business date on which the p90 end is projected past the deadline'),
-});
-
-const sloTrendSchema = z.object({
-  sloId: z.string(),
-  onTimeRatio: z.number().nullable(),
-  medianLatenessSeconds: z.number().nullable(),
-  sameSideShare: z.number().nullable(),
-  bias: z.enum(['early', 'late', 'none']),
-  suggestedExpectedEnd: z.string().nullable(),
 });
 
 /** `GET /v1/trends/jobs` and `GET /v1/trends/slos` (SPEC §4), answered from fresh SQL. */
@@ -46,10 +29,11 @@ export function registerTrendRoutes(app: OpenAPIHono<AppEnv>, trends: TrendReade
     {
       method: 'get',
       path: '/v1/trends/jobs',
+      scope: 'read',
       summary: 'Per job: duration and end-lateness slopes, p50/p90 duration, projected breach date',
       tags,
       query: windowQuery,
-      responses: { 200: jsonResponse('job trends', z.object({ jobs: z.array(jobTrendSchema) })), ...errorResponses },
+      responses: { 200: jsonResponse('job trends', z.object({ jobs: z.array(jobTrendJsonSchema) })), ...errorResponses },
     },
     async (c, { query }) => c.json({ jobs: await trends.jobTrends(c.get('project'), query.window ?? DEFAULT_TREND_WINDOW) }),
   );
@@ -58,10 +42,11 @@ export function registerTrendRoutes(app: OpenAPIHono<AppEnv>, trends: TrendReade
     {
       method: 'get',
       path: '/v1/trends/slos',
+      scope: 'read',
       summary: 'Per SLO: on-time ratio, median lateness, same-side share, bias and a suggested expected end',
       tags,
       query: windowQuery,
-      responses: { 200: jsonResponse('SLO trends', z.object({ slos: z.array(sloTrendSchema) })), ...errorResponses },
+      responses: { 200: jsonResponse('SLO trends', z.object({ slos: z.array(sloTrendJsonSchema) })), ...errorResponses },
     },
     async (c, { query }) => c.json({ slos: await trends.sloTrends(c.get('project'), query.window ?? DEFAULT_TREND_WINDOW) }),
   );

@@ -339,8 +339,8 @@ describe('bad input never gets a 5xx', () => {
     expect((await c.json('GET', '/v1/debts/ranges/occurrences?from=2020-01-01&to=2026-01-01')).status).toBe(422);
   });
 
-  it('bad events limit → 400', async () => {
-    expect((await c.json('GET', '/v1/debts/ranges/events?limit=0')).status).toBe(400);
+  it('bad events limit: not a number → 400, out of range → 422', async () => {
+    expect((await c.json('GET', '/v1/debts/ranges/events?limit=0')).status).toBe(422);
     expect((await c.json('GET', '/v1/debts/ranges/events?limit=abc')).status).toBe(400);
   });
 

@@ -62,17 +62,18 @@ describe('strings that are not Unicode', () => {
 });
 
 describe('body limits per route', () => {
-  it('payments take 64 KiB, definitions 1 MiB', async () => {
+  it('payments take up to the hard cap, their message cut to 10 KiB; definitions 1 MiB', async () => {
     const payment = (bytes: number) => JSON.stringify({ kind: 'log', message: 'm'.repeat(bytes) });
     await c.json('PUT', '/v1/debts/limits', {});
-    expect((await c.json('POST', '/v1/debts/limits/payments', payment(BODY_LIMITS.ping - 100))).status).toBe(200);
-    const tooBig = await c.json('POST', '/v1/debts/limits/payments', payment(BODY_LIMITS.ping));
+    expect((await c.json('POST', '/v1/debts/limits/payments', payment(1024 * 1024))).status).toBe(200);
+    const events = (await c.json('GET', '/v1/debts/limits/events?limit=1')).body.events;
+    expect(events[0].attributes.message).toBe('m'.repeat(10 * 1024));
+    const tooBig = await c.json('POST', '/v1/debts/limits/payments', payment(BODY_LIMITS.hardCap));
     expect(tooBig.status).toBe(413);
-    expect(tooBig.body.error).toMatchObject({ code: 'too_large', message: expect.stringMatching(/65536 bytes/) });
+    expect(tooBig.body.error).toMatchObject({ code: 'too_large', message: expect.stringMatching(/10485760 bytes/) });
     // The unread rest of the body must not be taken for the next request on the connection.
     expect(tooBig.headers.get('connection')).toBe('close');
-    expect((await c.json('POST', '/debts/limits', 'x'.repeat(BODY_LIMITS.ping + 1))).status).toBe(413);
-    // A definition may be bigger than a ping (it is refused by its schema here, not by size).
+    // A definition may be bigger than 64 KiB (it is refused by its schema here, not by size).
     expect((await c.json('PUT', '/v1/debts/limits', JSON.stringify({ name: 'n'.repeat(200 * 1024) }))).status).toBe(400);
     expect((await c.json('PUT', '/v1/debts/limits', JSON.stringify({ name: 'n'.repeat(BODY_LIMITS.definition) }))).status).toBe(413);
   });
@@ -95,14 +96,14 @@ describe('body limits per route', () => {
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
-        if (sent >= 10) return controller.close();
+        if (sent >= 100) return controller.close();
         sent++;
         controller.enqueue(chunk);
       },
     });
-    const res = await c.request('/v1/debts/limits/payments', { method: 'POST', body, duplex: 'half' } as RequestInit);
+    const res = await c.request('/v1/debts/limits', { method: 'PUT', body, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
-    expect(sent).toBeLessThan(10);
+    expect(sent).toBeLessThan(100);
   });
 });
 

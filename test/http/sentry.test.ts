@@ -167,7 +167,7 @@ describe('Sentry-style check-in errors', () => {
   const bad: [string, unknown, number, string][] = [
     ['no status', { monitor_config: hourly }, 400, 'status'],
     ['unknown status', { status: 'missed' }, 400, 'status'],
-    ['check_in_id not a UUID', { status: 'ok', check_in_id: 'run-1', monitor_config: hourly }, 400, 'check_in_id'],
+    ['check_in_id not a UUID', { status: 'ok', check_in_id: 'run-1', monitor_config: hourly }, 422, 'check_in_id'],
     [
       'interval in months',
       { status: 'ok', monitor_config: { schedule: { type: 'interval', value: 1, unit: 'month' } } },

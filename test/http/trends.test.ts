@@ -63,14 +63,17 @@ describe('GET /v1/trends/jobs and /v1/trends/slos', () => {
     ]);
   });
 
-  it('take windows from 2 to 365 business dates and refuse anything else with 400', async () => {
+  it('take windows from 2 to 365 business dates: not an integer → 400, out of range → 422', async () => {
     const { app, calls } = appWith();
     for (const ok of ['2', '365']) expect((await app.request(`/v1/trends/jobs?window=${ok}`)).status).toBe(200);
-    for (const bad of ['1', '366', '0', '-5', '2.5', 'abc', '']) {
+    for (const [bad, status, code] of [
+      ...['1', '366', '0', '-5'].map((w) => [w, 422, 'invalid'] as const),
+      ...['2.5', 'abc', ''].map((w) => [w, 400, 'bad_request'] as const),
+    ]) {
       const res = await app.request(`/v1/trends/slos?window=${bad}`);
-      expect(res.status, `window=${bad}`).toBe(400);
+      expect(res.status, `window=${bad}`).toBe(status);
       const body = (await res.json()) as { error: { code: string; problems: { path: string }[] } };
-      expect(body.error.code).toBe('bad_request');
+      expect(body.error.code).toBe(code);
       expect(body.error.problems[0]!.path).toBe('query.window');
     }
     expect(calls.map((c) => c.window)).toEqual([2, 365]);

@@ -138,6 +138,34 @@ curl -fsS -m 10 --retry 5 --data-raw "$m" $PING_URL/$?
     });
   });
 
+  it('posting a 1 MiB job log with --data-binary: the ping counts, the first Ping-Body-Limit bytes kept', async () => {
+    const pingId = await newDebt('hc-big-log');
+    const lines = Array.from({ length: 20_000 }, (_, i) => `${String(i).padStart(6, '0')} backup: copied chunk ${i} ✓`);
+    const log = `${lines.join('\n')}\n`.repeat(2);
+    expect(Buffer.byteLength(log)).toBeGreaterThan(1024 * 1024);
+    await writeFile(join(workDir, 'job.log'), log);
+    // curl sends this as application/x-www-form-urlencoded with Expect: 100-continue.
+    const script = `#!/bin/bash
+curl -fsS -m 10 --retry 5 -D "$(dirname "$0")/headers.txt" --data-binary @"$(dirname "$0")/job.log" $PING_URL/0/
+`;
+    const run = await runScript('big-log', script, `${server.url}/ping/${pingId}`);
+    expect(run).toMatchObject({ code: 0, stdout: 'OK', stderr: '' });
+    const headers = await import('node:fs/promises').then((fs) => fs.readFile(join(workDir, 'headers.txt'), 'utf8'));
+    const limit = Number(/^ping-body-limit: (\d+)/im.exec(headers)?.[1]);
+    expect(limit).toBe(10240);
+    expect(headers).toMatch(/^access-control-allow-origin: \*/im);
+    expect(headers).toMatch(/^cache-control: no-cache/im);
+    const [paid] = await payments('hc-big-log');
+    expect(paid).toMatchObject({ kind: 'success', attributes: { exitCode: 0 } });
+    const kept: string = paid.attributes.message;
+    expect(log.startsWith(kept)).toBe(true);
+    expect(Buffer.byteLength(kept)).toBeGreaterThan(limit - 4);
+    expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(limit);
+    const debt = (await (await fetch(`${server.url}/v1/debts/hc-big-log`)).json()) as { status: string; lastSuccess: string | null };
+    expect(debt.status).toBe('up');
+    expect(debt.lastSuccess).not.toBeNull();
+  });
+
   it('slug URLs with the project ping key and ?create=1 create the check on first use', async () => {
     const { pingKey } = (await (await fetch(`${server.url}/v1/ping-key`)).json()) as { pingKey: string };
     const script = `#!/bin/bash

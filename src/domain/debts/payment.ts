@@ -36,9 +36,10 @@ export const paymentInputSchema = z
     runId: z.string().max(128).optional(),
     exitCode: z.number().int().optional(),
     host: z.string().max(256).optional(),
+    // Any length up to the route's body cap: it is cut to MESSAGE_LIMIT_BYTES, never refused.
     message: z
       .string()
-      .max(1024 * 1024)
+      .max(2 ** 30)
       .optional(),
     at: z.string().max(64).optional(),
     durationSeconds: z
