@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI, as a user runs it (`npm test` builds it before vitest starts). */
+/** The built CLI, as a user runs it (vitest's global setup rebuilds it when stale). */
 export const compterBin = join(root, 'dist', 'src', 'cli', 'main.js');
 
 /** A free TCP port on the loopback interface. */
@@ -32,9 +33,25 @@ export interface CompterProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `compter serve` as a real process on a free loopback port and waits for /healthz. */
+/**
+ * Starts `compter serve` as a real process on a free loopback port and waits for /healthz.
+ * The port is found by binding and releasing it, so another process can take it in between:
+ * a start that fails with EADDRINUSE is retried on a fresh port.
+ */
 export async function startCompterProcess(env: Record<string, string>): Promise<CompterProcess> {
   if (!existsSync(compterBin)) throw new Error(`${compterBin} is missing: run "npm run build" (npm test does it)`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePort(env);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= 5) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnFreePort(env: Record<string, string>): Promise<CompterProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(process.execPath, [compterBin, 'serve'], {
@@ -45,20 +62,26 @@ export async function startCompterProcess(env: Record<string, string>): Promise<
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
+  // Generous: a loaded two-core machine can take seconds to load DuckDB and rebuild.
+  const deadline = Date.now() + 30_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`compter exited with ${proc.exitCode} before it was ready:\n${output}`);
+    if (proc.exitCode !== null) {
+      await exited;
+      const message = `compter exited with ${proc.exitCode} before it was ready:\n${output}`;
+      throw output.includes('EADDRINUSE') ? new PortTakenError(message) : new Error(message);
+    }
+    // Another process answering on the port would look healthy: only ours counts.
     try {
       const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
+      if (res.ok && proc.exitCode === null) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`compter did not become healthy within 20s:\n${output}`);
+      throw new Error(`compter did not become healthy within 30s:\n${output}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
   return {
     url,
