@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
@@ -9,7 +10,6 @@ import {
   freshDatabase,
   metricValue,
   PaymentLoad,
-  sleep,
   TempDirs,
 } from '../support/payment-load.js';
 
