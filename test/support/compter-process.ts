@@ -38,30 +38,46 @@ export interface CompterProcess {
  * The port is found by binding and releasing it, so another process can take it in between:
  * a start that fails with EADDRINUSE is retried on a fresh port.
  */
-export async function startCompterProcess(env: Record<string, string>): Promise<CompterProcess> {
-  if (!existsSync(compterBin)) throw new Error(`${compterBin} is missing: run "npm run build" (npm test does it)`);
+export async function startCompterProcess(env: Record<string, string>, options: StartOptions = {}): Promise<CompterProcess> {
+  if (!options.command && !existsSync(compterBin)) throw new Error(`${compterBin} is missing: run "npm run build" (npm test does it)`);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePort(env);
+      return await startOnFreePort(env, options);
     } catch (err) {
       if (!(err instanceof PortTakenError) || attempt >= 5) throw err;
     }
   }
 }
 
+/** How to run compter other than as this checkout's built CLI. */
+export interface StartOptions {
+  /**
+   * The command that serves, e.g. `['npx', 'compter', 'serve']`; default: node dist/src/cli/main.js
+   * serve. It runs in its own process group and signals go to the whole group: a wrapper such as
+   * npx does not pass SIGTERM on to the compter it started.
+   */
+  command?: [string, ...string[]];
+  cwd?: string;
+}
+
 class PortTakenError extends Error {}
 
-async function startOnFreePort(env: Record<string, string>): Promise<CompterProcess> {
+async function startOnFreePort(env: Record<string, string>, options: StartOptions): Promise<CompterProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.execPath, [compterBin, 'serve'], {
+  const [file, ...args] = options.command ?? [process.execPath, compterBin, 'serve'];
+  const proc = spawn(file, args, {
+    cwd: options.cwd,
+    detached: options.command !== undefined,
     env: { ...process.env, COMPTER_HOST: '127.0.0.1', COMPTER_PORT: String(port), COMPTER_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const signal = (name: NodeJS.Signals) => (options.command ? process.kill(-proc.pid!, name) : proc.kill(name));
+  // With a wrapper, the streams close only when compter itself (which holds them too) is gone.
+  const exited = new Promise<number | null>((resolve) => proc.on(options.command ? 'close' : 'exit', (code) => resolve(code)));
   // Generous: a loaded two-core machine can take seconds to load DuckDB and rebuild.
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -78,7 +94,7 @@ async function startOnFreePort(env: Record<string, string>): Promise<CompterProc
       // not listening yet
     }
     if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
+      signal('SIGKILL');
       throw new Error(`compter did not become healthy within 30s:\n${output}`);
     }
     await delay(50);
@@ -88,11 +104,11 @@ async function startOnFreePort(env: Record<string, string>): Promise<CompterProc
     proc,
     output: () => output,
     async kill9() {
-      proc.kill('SIGKILL');
+      signal('SIGKILL');
       await exited;
     },
     async stop() {
-      proc.kill('SIGTERM');
+      signal('SIGTERM');
       return exited;
     },
   };
