@@ -58,12 +58,14 @@ export interface StartOptions {
    */
   command?: [string, ...string[]];
   cwd?: string;
+  /** Where each attempt's port comes from (default: a fresh free port); tests of the retry replace it. */
+  pickPort?: () => Promise<number>;
 }
 
 class PortTakenError extends Error {}
 
 async function startOnFreePort(env: Record<string, string>, options: StartOptions): Promise<CompterProcess> {
-  const port = await freePort();
+  const port = await (options.pickPort ?? freePort)();
   const url = `http://127.0.0.1:${port}`;
   const [file, ...args] = options.command ?? [process.execPath, compterBin, 'serve'];
   const proc = spawn(file, args, {
@@ -86,9 +88,10 @@ async function startOnFreePort(env: Record<string, string>, options: StartOption
       const message = `compter exited with ${proc.exitCode} before it was ready:\n${output}`;
       throw output.includes('EADDRINUSE') ? new PortTakenError(message) : new Error(message);
     }
-    // Another process answering on the port would look healthy: only ours counts.
+    // Bounded: whatever else holds the port may accept and never answer. An answer counts only
+    // while our process is alive (one that lost the port exits with EADDRINUSE).
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok && proc.exitCode === null) break;
     } catch {
       // not listening yet
