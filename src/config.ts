@@ -15,7 +15,7 @@ export const envSchema = z.object({
   COMPTER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   COMPTER_DATA_DIR: z.string().default('./data'),
   COMPTER_STORE: z.enum(['duckdb', 'clickhouse']).default('duckdb'),
-  COMPTER_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  COMPTER_CLICKHOUSE_URL: z.url().default('http://127.0.0.1:8123'),
   COMPTER_CLICKHOUSE_DATABASE: z
     .string()
     .regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/)

@@ -29,9 +29,7 @@ import { createMetrics } from './metrics/registry.js';
 import { JobSeries } from './metrics/job-series.js';
 import { SloSeries } from './metrics/slo-series.js';
 import { BatchWriter } from './store/batch-writer.js';
-import { DuckDbEventStore } from './store/duckdb/duckdb-store.js';
 import type { EventStore } from './store/event-store.js';
-import { ClickHouseEventStore } from './store/clickhouse/clickhouse-store.js';
 import { DurableEventStore } from './store/durable-store.js';
 import { Spool } from './store/spool.js';
 import type { CompterMetrics } from './metrics/registry.js';
@@ -87,11 +85,15 @@ async function openDurableStore(env: Env, metrics: CompterMetrics, logger: Logge
   return store;
 }
 
+// Each adapter is imported only when chosen: DuckDB's native binary is ~70 MB that a
+// ClickHouse deployment would otherwise load for nothing.
 async function openStore(env: Env): Promise<EventStore> {
   if (env.COMPTER_STORE === 'clickhouse') {
+    const { ClickHouseEventStore } = await import('./store/clickhouse/clickhouse-store.js');
     return new ClickHouseEventStore({ url: env.COMPTER_CLICKHOUSE_URL, database: env.COMPTER_CLICKHOUSE_DATABASE });
   }
   mkdirSync(env.COMPTER_DATA_DIR, { recursive: true });
+  const { DuckDbEventStore } = await import('./store/duckdb/duckdb-store.js');
   return DuckDbEventStore.open(join(env.COMPTER_DATA_DIR, 'compter.duckdb'));
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants, hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ID_PATTERN } from '../domain/problems.js';
 
 /**
@@ -127,19 +128,6 @@ export class OutputTail {
 
 type ReportResult = { ok: true } | { ok: false; reason: string; isRefused: boolean };
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 function isRetryable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
@@ -206,7 +194,8 @@ export class PaymentReporter {
       }
       const backoff = retryAfterMs ?? Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (Date.now() + backoff >= deadline) return { ok: false, reason: lastReason, isRefused: false };
-      await sleep(backoff, signal);
+      // An abort (the job's own signal) ends the wait early; the loop then sees the deadline.
+      await delay(backoff, undefined, { signal }).catch(() => undefined);
     }
   }
 }

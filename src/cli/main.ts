@@ -3,6 +3,7 @@ import { loadEnv, readConfigFile } from '../config.js';
 import { execCommand } from './exec.js';
 import { isTracingRequested } from '../tracing/tracing.js';
 import { tokenCommand } from './token.js';
+import { nodeVersionProblem } from './node-version.js';
 
 const USAGE = `usage: compter <command>
 
@@ -56,6 +57,12 @@ function checkConfigCommand(file: string | undefined): number {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Checked before the server's modules load: on an older Node they fail with an obscure import error.
+  const tooOld = nodeVersionProblem(process.versions.node);
+  if (tooOld) {
+    process.stderr.write(`compter: ${tooOld}\n`);
+    process.exit(1);
+  }
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':

@@ -184,10 +184,8 @@ export function assertWellFormedStrings(value: unknown): void {
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 function illFormedPath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : null;
+  if (typeof value === 'string') return value.isWellFormed() ? null : path;
   if (value === null || typeof value !== 'object') return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -198,7 +196,7 @@ function illFormedPath(value: unknown, path: string): string | null {
   }
   for (const [key, child] of Object.entries(value)) {
     const childPath = path ? `${path}.${key}` : key;
-    if (LONE_SURROGATE.test(key)) return childPath;
+    if (!key.isWellFormed()) return childPath;
     const found = illFormedPath(child, childPath);
     if (found !== null) return found;
   }

@@ -1,9 +1,16 @@
-import { ClickHouseEventStore } from './clickhouse/clickhouse-store.js';
-import { clickHouseTrendQueries } from './clickhouse/trend-sql.js';
-import { DuckDbEventStore } from './duckdb/duckdb-store.js';
-import { duckDbTrendQueries } from './duckdb/trend-sql.js';
 import type { EventStore } from './event-store.js';
 import type { TrendQueries } from './trend-queries.js';
+
+/** An adapter that answers trend queries in its own SQL dialect. */
+interface TrendQuerySource {
+  trendQueries(): TrendQueries;
+}
+
+// Asked of the adapter rather than tested with instanceof, so this module loads neither
+// adapter: a ClickHouse deployment never loads DuckDB's native binary.
+function isTrendQuerySource(store: unknown): store is TrendQuerySource {
+  return typeof (store as Partial<TrendQuerySource>).trendQueries === 'function';
+}
 
 /**
  * The trend queries in the dialect of `store`'s engine. A wrapper (the journaling store) is
@@ -11,8 +18,7 @@ import type { TrendQueries } from './trend-queries.js';
  * each after waiting (briefly) for the journal to be stored up to that moment.
  */
 export function trendQueriesFor(store: EventStore): TrendQueries {
-  if (store instanceof ClickHouseEventStore) return clickHouseTrendQueries(store);
-  if (store instanceof DuckDbEventStore) return duckDbTrendQueries(store);
+  if (isTrendQuerySource(store)) return store.trendQueries();
   const inner = (store as { inner?: unknown }).inner;
   if (inner !== null && typeof inner === 'object' && inner !== store) {
     const queries = trendQueriesFor(inner as EventStore);

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 /**
  * Trends through the whole of compter on DuckDB: a calendar and an SLO defined over HTTP, a
  * job reporting over `/v1/job-status` for 29 business dates (so the SLO engine writes the
@@ -80,7 +81,7 @@ describe('trends end to end', () => {
     const labels = '{project="default",application="deposits",job="overdraft-calc"}';
     let text = '';
     for (let i = 0; i < 100 && !text.includes(`compter_job_projected_breach_timestamp_seconds${labels}`); i++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await delay(100);
       text = await (await c.request('/metrics')).text();
     }
     expect(text).toContain(`compter_job_projected_breach_timestamp_seconds${labels} ${nextDayAt('2027-01-14', 3) / 1000}\n`);

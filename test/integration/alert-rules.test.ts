@@ -10,6 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { METRIC } from '../../src/metrics/names.js';
@@ -314,7 +315,7 @@ describe('alerts/alertmanager.example.yml inhibitions, in a real Alertmanager', 
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error(`prometheus-alertmanager not ready after 30s:\n${amLog}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await delay(100);
     }
   });
 
@@ -365,7 +366,7 @@ describe('alerts/alertmanager.example.yml inhibitions, in a real Alertmanager', 
       const alerts = (await (await fetch(`${baseUrl}/api/v2/alerts`)).json()) as ApiAlert[];
       got = alerts.map((a) => `${a.status.state}  ${key(a.labels)}`).sort();
       if (JSON.stringify(got) === JSON.stringify(want)) break;
-      await new Promise((r) => setTimeout(r, 200));
+      await delay(200);
     }
     expect(got.join('\n'), `Alertmanager log:\n${amLog}`).toBe(want.join('\n'));
   });

@@ -1,18 +1,11 @@
 import { readdir, rename, rm, writeFile } from 'node:fs/promises';
 
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess } from '../support/compter-process.js';
-import {
-  clickhouseEnv,
-  ClickHouseInspector,
-  compareWithStored,
-  freshDatabase,
-  metricValue,
-  sleep,
-  TempDirs,
-} from '../support/payment-load.js';
+import { clickhouseEnv, ClickHouseInspector, compareWithStored, freshDatabase, metricValue, TempDirs } from '../support/payment-load.js';
 
 /*
  * compter on a real clickhouse-server: 1,000 concurrent payments stored exactly once, and

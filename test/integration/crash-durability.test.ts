@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCompterProcess } from '../support/compter-process.js';
 
@@ -55,7 +56,7 @@ describe('kill -9 of a running compter (DuckDB)', () => {
     // Kill mid-stream once enough payments were acknowledged (a count, not a time: CI is slow).
     const until = Date.now() + 60_000;
     const acked = () => [...acknowledged.values()].reduce((n, s) => n + s.size, 0);
-    while (acked() < 300 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (acked() < 300 && Date.now() < until) await delay(20);
     isKilled = true;
     await first.kill9();
     await Promise.all(workers);

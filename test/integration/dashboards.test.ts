@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -292,7 +293,7 @@ describe('dashboard PromQL on a real Prometheus scraping a real compter', () => 
       if (r.status === 'success' && Array.isArray(r.data?.result) && r.data.result.length > 0) return;
       if (Date.now() > deadline)
         throw new Error(`no data for ${expr} after ${timeoutMs} ms: ${JSON.stringify(r)}\n${prometheus!.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await delay(250);
     }
   }
 

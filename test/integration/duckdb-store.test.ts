@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeEvent, type LogEvent } from '../../src/domain/event.js';
 import { EventIdGenerator } from '../../src/domain/event-id.js';
 import { DuckDbEventStore } from '../../src/store/duckdb/duckdb-store.js';
+import { seededRandom } from '../support/seed.js';
 import { describeEventStoreContract } from '../support/store-contract.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -237,14 +238,15 @@ for (let batchNo = 0; ; batchNo++) {
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
 
     const acked: Array<[first: string, last: string]> = [];
-    const killAfter = 20 + Math.floor(Math.random() * 10);
+    const { random, note } = seededRandom('duckdb kill -9 during appends');
+    const killAfter = 20 + Math.floor(random() * 10);
     for await (const line of createInterface({ input: child.stdout })) {
       const [, first, last] = line.split(' ');
       acked.push([first!, last!]);
       if (acked.length === killAfter) child.kill('SIGKILL');
     }
     expect(await exited, stderr).toBe('SIGKILL');
-    expect(acked.length).toBeGreaterThanOrEqual(killAfter);
+    expect(acked.length, note).toBeGreaterThanOrEqual(killAfter);
 
     const store = await DuckDbEventStore.open(path);
     try {
@@ -253,14 +255,14 @@ for (let batchNo = 0; ; batchNo++) {
       for await (const page of store.scan(null, 5_000)) for (const e of page) stored.push(e.eventId);
       const lastAcked = acked.at(-1)![1];
       // Ids grow across batches, so everything up to the last acknowledged id is exactly the acknowledged batches.
-      expect(stored.filter((id) => id <= lastAcked).length).toBe(acked.length * 500);
+      expect(stored.filter((id) => id <= lastAcked).length, note).toBe(acked.length * 500);
       const have = new Set(stored);
       for (const [first, last] of acked) {
         expect(have.has(first)).toBe(true);
         expect(have.has(last)).toBe(true);
       }
       // A batch committed but not yet acknowledged may be there; a torn one may not.
-      expect((stored.length - acked.length * 500) % 500).toBe(0);
+      expect((stored.length - acked.length * 500) % 500, note).toBe(0);
     } finally {
       await store.close();
     }

@@ -6,15 +6,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BODY_LIMITS, SERVER_LIMITS } from '../../src/http/request-limits.js';
 import { getSharedClickHouse } from '../support/clickhouse-server.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
+import { testSeed } from '../support/seed.js';
 import { buildRequest, mulberry32, operationsOf, Rng, type FuzzContext, type FuzzRequest } from '../support/fuzz.js';
 import { testToken, tokensYaml } from '../support/tokens.js';
 
 /**
  * Thousands of random and mutated requests at every route of /openapi.json, against a running
  * compter (the built CLI) on DuckDB and on ClickHouse: no 5xx, no crash, no hang, and the store
- * consistent afterwards. Repeat a run with FUZZ_SEED=<seed>; FUZZ_REQUESTS sets the count.
+ * consistent afterwards. Repeat a run with COMPTER_TEST_SEED=<seed> (or FUZZ_SEED); FUZZ_REQUESTS sets the count.
  */
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
+const SEED = testSeed('fuzzing every route', 'FUZZ_SEED');
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 2000);
 const CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -132,7 +133,7 @@ async function checkConsistency(base: string, seedNote: string): Promise<Map<str
 describe.each(['duckdb', 'clickhouse'] as const)('fuzzing every route (%s)', (store) => {
   it(`${REQUESTS} random and mutated requests: no 5xx, no crash, store consistent`, async () => {
     const seed = store === 'duckdb' ? SEED : (SEED ^ 0x9e3779b9) >>> 0;
-    const seedNote = `FUZZ_SEED=${SEED} (${store} run seed ${seed}); repeat with FUZZ_SEED=${SEED}`;
+    const seedNote = `COMPTER_TEST_SEED=${SEED} (${store} run seed ${seed}); repeat with COMPTER_TEST_SEED=${SEED}`;
     const { env, proc } = await startFuzzTarget(store);
     let running: CompterProcess | null = proc;
     try {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCompterProcess } from '../support/compter-process.js';
 
@@ -29,7 +30,7 @@ describe('SIGTERM', () => {
       }
     };
     const workers = Array.from({ length: 16 }, worker);
-    while (acknowledged < 200) await new Promise((r) => setTimeout(r, 10));
+    while (acknowledged < 200) await delay(10);
     const exit = first.stop();
     isStopping = true;
     expect(await exit).toBe(0);

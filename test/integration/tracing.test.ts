@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTracingRequested } from '../../src/tracing/tracing.js';
 import { startCompterProcess } from '../support/compter-process.js';
@@ -81,7 +82,7 @@ describe('OpenTelemetry tracing', () => {
         !(names().has('PUT /v1/debts/:id') && names().has('compter.store.append') && names().has('compter.spool.drain')) &&
         Date.now() < until
       ) {
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
       }
       const all = spans();
       const request = all.find((s) => s.span.name === 'PUT /v1/debts/:id');

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { delimiter, join } from 'node:path';
 
 /** A real ClickHouse server owned by one test process, on loopback ports and a temp directory. */
@@ -351,8 +352,4 @@ function pingOnce(port: number): Promise<string | null> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

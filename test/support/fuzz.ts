@@ -4,17 +4,7 @@
  * Unicode, path tricks, SQL fragments, bad headers). Same seed, same requests.
  */
 
-/** mulberry32: a tiny seeded PRNG, good enough to make fuzz runs repeatable. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from './seed.js';
 
 export class Rng {
   constructor(readonly next: () => number) {}

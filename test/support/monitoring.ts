@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { freePort } from './compter-process.js';
 
@@ -79,7 +80,7 @@ async function startOwned(
           // not listening yet
         }
         if (Date.now() > deadline) throw new Error(`${bin} not ready after 30 s:\n${log}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
       }
     } catch (err) {
       lastError = err as Error;

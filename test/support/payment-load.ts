@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Concurrent payments with unique messages against a running compter, recording exactly
@@ -136,10 +137,6 @@ export function compareWithStored(
 export function metricValue(text: string, name: string): number | null {
   const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
   return match ? Number(match[1]) : null;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The temporary directories one test file makes; `removeAll()` in its afterAll. */

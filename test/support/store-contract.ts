@@ -130,7 +130,19 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
     });
 
     it('an empty append is a no-op', async () => {
+      const log = new EventLog();
+      const first = log.event();
+      await store.append([first]);
+      const before = await logSummary(store);
+      expect(before.lastEventId).not.toBeNull();
       await store.append([]);
+      await store.append([], '[]');
+      expect(await logSummary(store)).toEqual(before);
+      expect(await scanProject(store, log)).toEqual([first]);
+      // The store still takes the next batch after an empty one.
+      const next = log.event();
+      await store.append([next]);
+      expect(await logSummary(store)).toEqual({ count: before.count + 1, lastEventId: next.eventId });
     });
 
     it('scan pages in id order after the given id', async () => {
@@ -305,6 +317,17 @@ async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[][]> {
 
 async function scanProject(store: EventStore, log: EventLog, pageSize = 1000): Promise<LogEvent[]> {
   return (await collect(store.scan(log.idBefore(), pageSize))).flat().filter(log.owns);
+}
+
+/** How many events the whole log holds and the greatest id in it. */
+async function logSummary(store: EventStore): Promise<{ count: number; lastEventId: string | null }> {
+  let count = 0;
+  let lastEventId: string | null = null;
+  for await (const page of store.scan(null, 5_000)) {
+    count += page.length;
+    if (page.length > 0) lastEventId = page.at(-1)!.eventId;
+  }
+  return { count, lastEventId };
 }
 
 function expectStrictlyIncreasing(ids: string[]): void {

@@ -4,6 +4,7 @@ import { DEBT_FAMILIES, DebtSeries, renderDebtSeries } from '../../src/metrics/d
 import { EntityExposition, type ExpositionSource } from '../../src/metrics/entity-exposition.js';
 import { METRIC } from '../../src/metrics/names.js';
 import type { ServerResponse } from 'node:http';
+import { seededRandom } from '../support/seed.js';
 import { createMetrics, metricsBodyToBuffer, writeMetricsBody, type MetricsResponseSink } from '../../src/metrics/registry.js';
 
 function debtView(over: Partial<DebtMetricsView> = {}): DebtMetricsView {
@@ -273,11 +274,8 @@ describe('DebtSeries exposition', () => {
   });
 
   it.each([7, 128])('matches a from-scratch render after mutating 100 of 10k debts (chunks of %i)', (chunkSize) => {
-    let seed = 42;
-    const rand = (n: number): number => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed % n;
-    };
+    const { random, note } = seededRandom(`debt series incremental render (chunks of ${chunkSize})`);
+    const rand = (n: number): number => Math.floor(random() * n);
     const views = new Map<string, DebtMetricsView>();
     // Line lengths vary on purpose (absent values, new kinds, long fractions, growing
     // counters) so that updates exercise both in-place writes and slot resizes.
@@ -334,10 +332,16 @@ describe('DebtSeries exposition', () => {
     const b = sampleLines(scratch);
     const inA = new Set(a);
     const inB = new Set(b);
-    expect(a.filter((l) => !inB.has(l))).toEqual([]);
-    expect(b.filter((l) => !inA.has(l))).toEqual([]);
-    expect(a.length).toBe(b.length);
-    expect(inA.size).toBe(a.length);
+    expect(
+      a.filter((l) => !inB.has(l)),
+      note,
+    ).toEqual([]);
+    expect(
+      b.filter((l) => !inA.has(l)),
+      note,
+    ).toEqual([]);
+    expect(a.length, note).toBe(b.length);
+    expect(inA.size, note).toBe(a.length);
     expect(sent).not.toBe(incremental);
     // Rendering again with nothing changed hands out the same bytes.
     expect(renderText(series)).toBe(incremental);

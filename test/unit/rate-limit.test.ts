@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../src/http/rate-limit.js';
+import { seededRandom } from '../support/seed.js';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-20T12:00:00Z');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('RateLimiter', () => {
   it('without limits everything passes and nothing is counted', () => {
@@ -67,8 +57,7 @@ describe('RateLimiter', () => {
   // Property: whenever a request is refused with Retry-After r, the same request r seconds
   // later (no other traffic) passes, and r − 1 seconds later it is still refused.
   it('Retry-After is exact: random traffic, random limits (seeded)', () => {
-    const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
-    const random = mulberry32(seed);
+    const { random, note } = seededRandom('rate limiter Retry-After');
     let checked = 0;
     for (let round = 0; round < 300; round++) {
       const limits = { burstPerMinute: 1 + Math.floor(random() * 20), perDay: 1 + Math.floor(random() * 200) };
@@ -85,8 +74,8 @@ describe('RateLimiter', () => {
           (copy as any).counters = structuredClone((limiter as any).counters);
           return copy.take('p', at).allowed;
         };
-        expect(probe(now + r * 1000), `seed ${seed} round ${round}: allowed after Retry-After ${r}`).toBe(true);
-        if (r > 1) expect(probe(now + (r - 1) * 1000), `seed ${seed} round ${round}: refused before Retry-After ${r}`).toBe(false);
+        expect(probe(now + r * 1000), `${note} round ${round}: allowed after Retry-After ${r}`).toBe(true);
+        if (r > 1) expect(probe(now + (r - 1) * 1000), `${note} round ${round}: refused before Retry-After ${r}`).toBe(false);
         checked++;
       }
     }

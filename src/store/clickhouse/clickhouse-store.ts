@@ -22,6 +22,8 @@ import {
 import { systemStoreClock, type StoreClock } from '../store-clock.js';
 import { insertBlocks, isPartitionLimitError, isPermanentInsertError } from './insert-blocks.js';
 import { sql, sqlDateTimeMs, sqlIdentifier, type SqlFragment } from './sql.js';
+import type { TrendQueries } from '../trend-queries.js';
+import { clickHouseTrendQueries } from './trend-sql.js';
 
 export interface ClickHouseEventStoreOptions {
   /** e.g. `http://127.0.0.1:8123` */
@@ -280,6 +282,11 @@ GROUP BY snapshot_id ORDER BY seq DESC, snapshot_id DESC`,
   /** Runs a read-only SELECT built with sql.ts (the trend queries, clickhouse/trend-sql.ts). */
   selectRows<T>(statement: SqlFragment): Promise<T[]> {
     return this.select<T>(statement);
+  }
+
+  /** The trend queries in ClickHouse's dialect, reading this store's database. */
+  trendQueries(): TrendQueries {
+    return clickHouseTrendQueries(this);
   }
 
   async close(): Promise<void> {

@@ -23,9 +23,6 @@ export type SqlValue = string | number | bigint | null | SqlFragment | readonly 
 type SqlScalar = string | number | bigint | null | SqlFragment;
 
 const IDENTIFIER = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
-// A UTF-16 surrogate without its partner cannot be encoded as UTF-8: the HTTP body would carry
-// U+FFFD instead, and the stored value would silently differ from the one asked for.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const NEEDS_ESCAPE = /[\\'\u0000-\u001f\u007f]/g;
 const NAMED_ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',
@@ -47,7 +44,9 @@ const MAX_DATETIME_MS = 4_294_967_295_999;
  */
 export function sqlString(s: string): string {
   if (typeof s !== 'string') throw new TypeError(`sqlString: expected a string, got ${typeof s}`);
-  if (LONE_SURROGATE.test(s)) throw new RangeError('sqlString: string contains an unpaired UTF-16 surrogate');
+  // A UTF-16 surrogate without its partner cannot be encoded as UTF-8: the HTTP body would carry
+  // U+FFFD instead, and the stored value would silently differ from the one asked for.
+  if (!s.isWellFormed()) throw new RangeError('sqlString: string contains an unpaired UTF-16 surrogate');
   return `'${s.replace(NEEDS_ESCAPE, escapeChar)}'`;
 }
 

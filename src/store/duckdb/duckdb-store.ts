@@ -18,6 +18,8 @@ import type { EventQuery, EventStore, Snapshot } from '../event-store.js';
 import { distinctById, inPages, keysetRows, take } from '../paging.js';
 import { checkEventQuery, entityFilters, requireCount } from '../query-rules.js';
 import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
+import type { TrendQueries } from '../trend-queries.js';
+import { duckDbTrendQueries } from './trend-sql.js';
 
 /*
  * Schema choices (SPEC §5):
@@ -381,6 +383,11 @@ export class DuckDbEventStore implements EventStore {
   }
 
   /** Waits for writes in progress, checkpoints the WAL into the file and releases the file lock. */
+  /** The trend queries in DuckDB's dialect, reading this store's tables. */
+  trendQueries(): TrendQueries {
+    return duckDbTrendQueries(this);
+  }
+
   close(): Promise<void> {
     // Refuse new work at once; writes queued before this still run before the teardown.
     this.isClosed = true;
