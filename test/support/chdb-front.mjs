@@ -7,6 +7,7 @@
 //
 // usage: chdb-front.mjs <port> <data dir>; prints "listening <port>" once ready.
 // CHDB_FRONT_PROFILE='{"setting":value}' applies settings to every statement.
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'chdb';
 
@@ -78,10 +79,15 @@ const server = createServer((req, res) => {
 });
 
 server.listen(Number(portArg), '127.0.0.1', () => console.log(`listening ${server.address().port}`));
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () => {
-    server.close();
-    session.cleanup?.();
-    process.exit(0);
-  });
+// The front ends with the process that started it, however that one ends: its stdin is a pipe
+// from the parent, so end-of-file means the parent is gone (a killed test worker included).
+function shutDown() {
+  server.close();
+  session.cleanup?.();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
 }
+process.stdin.on('end', shutDown);
+process.stdin.on('error', shutDown);
+process.stdin.resume();
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, shutDown);

@@ -61,7 +61,8 @@ export function getSharedChdb(): Promise<ChdbServer> {
 function spawnFront(port: number, dir: string, profile: Record<string, string | number>): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FRONT, String(port), dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its stdin is how it notices this process is gone (see chdb-front.mjs).
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, CHDB_FRONT_PROFILE: JSON.stringify(profile) },
     });
     let stderr = '';
@@ -76,6 +77,8 @@ function spawnFront(port: number, dir: string, profile: Record<string, string | 
       if (d.toString().includes('listening')) {
         clearTimeout(timer);
         child.unref();
+        // Neither the pipes nor the child may keep the test worker alive.
+        for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
         resolve(child);
       }
     });
