@@ -106,6 +106,8 @@ export interface PaymentAttributes {
   stage?: string;
   exitCode?: number;
   message?: string;
+  /** The reporter's environment (a Sentry check-in's `environment`). */
+  environment?: string;
   /** The run ended (successfully or not) in an occurrence already paid. */
   isExtraRun?: true;
   /** A success in an occurrence that closed with a failure. */

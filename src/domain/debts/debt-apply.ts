@@ -96,8 +96,7 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
       state.runs = state.runs.filter((r) => r.key !== key);
       state.lastSuccessAt = Math.max(state.lastSuccessAt ?? event.ts, event.ts);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
-      state.consecutiveFailures = 0;
-      state.lastFailure = null;
+      recordSuccess(state);
       state.missedDeadlineAt = null;
       if (a.isExtraRun === true) state.extraRuns += 1;
       return;
@@ -141,6 +140,25 @@ function applyClosed(state: DebtState, outcome: ClosedOutcome, a: OccurrenceClos
 function countFailedRun(state: DebtState, outcome: ClosedOutcome, runs = 1): void {
   state.consecutiveFailures += runs;
   state.lastFailure = outcome;
+}
+
+/**
+ * A success clears the failure streak, except that a debt which reached `failed` stays failed
+ * until `successesBeforeRecovery` consecutive successes (Sentry's recovery_threshold).
+ */
+function recordSuccess(state: DebtState): void {
+  const isFailed = state.lastFailure !== null && state.consecutiveFailures >= state.def.failuresBeforeAlert;
+  const needed = state.def.successesBeforeRecovery ?? 1;
+  if (isFailed && needed > 1) {
+    // The failure count only grows while failed: a changed count means a failure came between.
+    const streak = state.recovery;
+    const successes = streak && streak.failures === state.consecutiveFailures ? streak.successes + 1 : 1;
+    state.recovery = { failures: state.consecutiveFailures, successes };
+    if (successes < needed) return;
+  }
+  state.consecutiveFailures = 0;
+  state.lastFailure = null;
+  delete state.recovery;
 }
 
 /** The open occurrence scheduled at `at`, if any. */

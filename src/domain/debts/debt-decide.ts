@@ -190,6 +190,7 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   if (payment.stage !== undefined) attributes.stage = payment.stage;
   if (payment.exitCode !== undefined) attributes.exitCode = payment.exitCode;
   if (payment.message !== undefined) attributes.message = payment.message;
+  if (payment.environment !== undefined) attributes.environment = payment.environment;
   let outcome: ClosedOutcome | null = null;
   if (isEnd && occ) {
     outcome = endOutcome(state, payment, occ, run?.stages ?? []);

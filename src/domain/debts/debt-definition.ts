@@ -5,7 +5,7 @@ import { MAX_BUSINESS_DAY } from '../time/business-day-timeline.js';
 import { validateRrule } from '../time/timeline.js';
 import { isValidTimeZone, parseWallTime } from '../time/zoned-time.js';
 import { ID_PATTERN, type Problem } from '../problems.js';
-import { ROLL_DIRECTIONS, type RollDirection, type Schedule } from '../time/schedule.js';
+import { NOMINAL_MONTH_MS, ROLL_DIRECTIONS, type RollDirection, type Schedule } from '../time/schedule.js';
 
 /** A debt as the engine knows it: validated, durations in ms, one schedule kind. */
 export interface DebtDefinition {
@@ -20,6 +20,8 @@ export interface DebtDefinition {
   minRuntimeMs: number | null;
   stages: string[];
   failuresBeforeAlert: number;
+  /** Consecutive successes a failed debt needs before it is `up` again; absent means 1 (older logs lack it). */
+  successesBeforeRecovery?: number;
   labels: Record<string, string>;
   paused: boolean;
 }
@@ -64,6 +66,7 @@ export const debtInputSchema = z
     minRuntime: durationInput.nullable().optional(),
     stages: z.array(z.string().min(1).max(128)).max(64).optional(),
     failuresBeforeAlert: z.number().int().min(1).max(1000).optional(),
+    successesBeforeRecovery: z.number().int().min(1).max(1000).optional(),
     labels: z.record(z.string().max(64), z.string().max(256)).optional(),
     paused: z.boolean().optional(),
   })
@@ -95,6 +98,14 @@ export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { sc
   }
   switch (kind) {
     case 'every': {
+      const months = typeof input.every === 'string' ? MONTHS.exec(input.every.trim()) : null;
+      if (months) {
+        const everyMonths = Number(months[1]);
+        if (everyMonths < 1 || everyMonths > MAX_EVERY_MONTHS)
+          problems.push({ path: `${path}.every`, message: `months must be 1–${MAX_EVERY_MONTHS}` });
+        if (problems.length) return { problems };
+        return { schedule: { kind: 'every', everyMs: everyMonths * NOMINAL_MONTH_MS, everyMonths }, problems };
+      }
       const everyMs = durationProblem(input.every!, `${path}.every`, problems, 1000);
       if (problems.length === 0 && everyMs !== undefined) return { schedule: { kind: 'every', everyMs }, problems };
       return { problems };
@@ -142,6 +153,10 @@ export function normalizeSchedule(input: ScheduleInput, path = 'schedule'): { sc
     }
   }
 }
+
+/** `"3mo"`: an interval of calendar months (Sentry's month and year intervals), not a fixed duration. */
+const MONTHS = /^(\d{1,4})\s*mo$/;
+const MAX_EVERY_MONTHS = 120;
 
 const allowedWith: Record<'every' | 'cron' | 'rrule' | 'businessDay' | 'deadline', readonly string[]> = {
   every: [],
@@ -250,6 +265,10 @@ export function normalizeDebtInput(input: DebtInput, identity: DebtIdentity): { 
       minRuntimeMs,
       stages,
       failuresBeforeAlert: input.failuresBeforeAlert ?? 1,
+      // Left out at its default, so definitions logged before the field existed compare equal.
+      ...(input.successesBeforeRecovery !== undefined && input.successesBeforeRecovery !== 1
+        ? { successesBeforeRecovery: input.successesBeforeRecovery }
+        : {}),
       labels,
       paused: input.paused ?? false,
     },
@@ -261,7 +280,7 @@ export function scheduleToJson(schedule: Schedule | null): Record<string, unknow
   if (!schedule) return null;
   switch (schedule.kind) {
     case 'every':
-      return { every: schedule.everyMs / 1000 };
+      return schedule.everyMonths === undefined ? { every: schedule.everyMs / 1000 } : { every: `${schedule.everyMonths}mo` };
     case 'cron':
       return { cron: schedule.cron, tz: schedule.tz };
     case 'rrule':

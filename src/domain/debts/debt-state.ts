@@ -1,7 +1,7 @@
 import type { DebtDefinition } from './debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
 import type { LogEvent } from '../event.js';
-import type { Slot, Timeline } from '../time/schedule.js';
+import { addUtcMonths, type Slot, type Timeline } from '../time/schedule.js';
 import { deadlineOf } from './deadline.js';
 
 /** An occurrence that has fallen due (or, for `every`, is the one currently owed) and is not closed. */
@@ -45,6 +45,8 @@ export interface DebtState {
   lastDurationMs: number | null;
   consecutiveFailures: number;
   lastFailure: ClosedOutcome | null;
+  /** Successes in a row since the debt failed (at `failures` failed runs), towards `successesBeforeRecovery`. */
+  recovery?: { failures: number; successes: number };
   /**
    * Deadline of the first occurrence that closed missed since the last success, or null. The
    * debt stays overdue, and its deadline gauge stays at this instant, until a success.
@@ -106,10 +108,12 @@ function utcDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** The `every` occurrence due `everyMs` after `anchorAt`; its window ends one more period later. */
+/** The `every` occurrence due one period after `anchorAt`; its window ends one more period later. */
 export function everyOccurrence(def: DebtDefinition, everyMs: number, anchorAt: number): OpenOccurrence {
-  const at = anchorAt + everyMs;
-  return openOccurrence(def, { at, businessDate: utcDate(at) }, at + everyMs);
+  const months = def.schedule?.kind === 'every' ? def.schedule.everyMonths : undefined;
+  const step = (t: number): number => (months === undefined ? t + everyMs : addUtcMonths(t, months));
+  const at = step(anchorAt);
+  return openOccurrence(def, { at, businessDate: utcDate(at) }, step(at));
 }
 
 /**

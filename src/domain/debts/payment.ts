@@ -13,6 +13,8 @@ export interface Payment {
   message?: string;
   /** Run length the client measured; it wins over the time between the start and the end as received. */
   durationMs?: number;
+  /** The reporter's environment (Sentry's `environment`), kept on the payment event. */
+  environment?: string;
   /** When it happened, epoch ms (receipt time unless the client said). */
   at: number;
   businessDate?: string;
