@@ -2,6 +2,7 @@ import type { Clock } from '../domain/time/clock.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import { generatePingKey } from '../domain/debts/ping-key.js';
+import { sentryPublicKeyOf } from '../domain/debts/sentry-dsn.js';
 import type { EventSink } from './debt-engine.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
@@ -32,6 +33,8 @@ export class PingKeys implements Projection {
   private readonly generated = new Map<string, string>();
   private declared = new Map<string, string>();
   private readonly byKey = new Map<string, string>();
+  /** Projects by the public key their Sentry DSN carries (the ping key, or one derived from it). */
+  private readonly bySentryKey = new Map<string, string>();
   /** Keys being made durable, so concurrent first reads agree on one key. */
   private readonly pending = new Map<string, Promise<PingKeyInfo>>();
 
@@ -40,6 +43,11 @@ export class PingKeys implements Projection {
   /** The project a ping key belongs to, or undefined. */
   resolve(pingKey: string): string | undefined {
     return this.byKey.get(pingKey);
+  }
+
+  /** The project whose Sentry DSN carries `publicKey` (see sentryPublicKeyOf), or undefined. */
+  resolveSentryKey(publicKey: string): string | undefined {
+    return this.bySentryKey.get(publicKey);
   }
 
   /** Replaces the keys declared in config (start and reload). */
@@ -100,5 +108,7 @@ export class PingKeys implements Projection {
     this.byKey.clear();
     for (const [project, key] of this.generated) if (!this.declared.has(project)) this.byKey.set(key, project);
     for (const [project, key] of this.declared) this.byKey.set(key, project);
+    this.bySentryKey.clear();
+    for (const [key, project] of this.byKey) this.bySentryKey.set(sentryPublicKeyOf(key), project);
   }
 }

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { sentryDsn, sentryProjectIdOf } from '../domain/debts/sentry-dsn.js';
 import type { PingKeys } from '../engine/ping-keys.js';
 import type { AppEnv } from './env.js';
 import { defineRoute } from './route.js';
@@ -11,6 +12,8 @@ const pingKeySchema = z.object({
   source: z.enum(['config', 'generated']).describe('declared in compter.yaml (pingKeys:) or generated on first request'),
   pingUrl: z.string().describe('path template of key-form ping URLs'),
   sentryUrl: z.string().describe('path template of Sentry-style check-in URLs'),
+  sentryProjectId: z.string().describe('numeric project id for Sentry DSNs and /api/{sentryProjectId}/envelope/'),
+  sentryDsn: z.string().describe('DSN for Sentry.init({ dsn }), SENTRY_DSN and sentry-cli'),
 });
 
 /** GET /v1/ping-key: the caller's project ping key, read-only, so users can build ping URLs. */
@@ -33,6 +36,8 @@ export function registerPingKeyRoutes(app: OpenAPIHono<AppEnv>, pingKeys: PingKe
         source,
         pingUrl: `/ping/${pingKey}/{debtId}`,
         sentryUrl: `/api/${project}/cron/{debtId}/${pingKey}/`,
+        sentryProjectId: sentryProjectIdOf(project),
+        sentryDsn: sentryDsn(new URL(c.req.url).origin, pingKey, project),
       });
     },
   );

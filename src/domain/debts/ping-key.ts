@@ -17,9 +17,12 @@ export function isUuid(value: string): boolean {
   return value.length === 36 && UUID.test(value);
 }
 
-/** A fresh ping key: 16 random bytes, base64url (22 characters). */
+/**
+ * A fresh ping key: 16 random bytes as 32 hex digits. Letters and digits only, because Sentry's
+ * SDKs accept only word characters as a DSN's public key, and the key is the DSN's public key.
+ */
 export function generatePingKey(): string {
-  return randomBytes(16).toString('base64url');
+  return randomBytes(16).toString('hex');
 }
 
 /** Why `key` cannot be a ping key, or null when it can. */
