@@ -145,8 +145,31 @@ function authorize(keys: SentryKeyLookup, key: string | undefined, sentryProject
   return project;
 }
 
+/**
+ * Runs tasks with the same key one after another, in call order. withMonitor sends a fast job's
+ * `in_progress` and `ok` a few milliseconds apart on separate requests: while the first waits
+ * for its monitor_config to be durable, the second must not overtake it and end a run that
+ * has not started yet.
+ */
+class KeyedSequencer {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
 /** Registers the envelope endpoint and its CORS preflight (with and without the trailing slash). */
 export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock, keys: SentryKeyLookup): void {
+  const inOrder = new KeyedSequencer();
   app.use('/api/:sentryProjectId/envelope/*', async (c, next) => {
     await next();
     for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value);
@@ -201,16 +224,18 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: D
     let created = false;
     for (const { checkIn } of checkIns) {
       const slug = checkIn.monitor_slug;
-      if (checkIn.monitor_config) {
-        const existing = existingDebt(engine, project, slug);
-        await engine.defineIfChanged(project, slug, monitorDefinition(checkIn.monitor_config, existing));
-        if (!existing) created = true;
-      }
-      const runId = checkInRunIdOf(checkIn.check_in_id);
-      const payment = checkInPayment(checkIn, 'runId' in runId ? runId.runId : 'latest', clock.now(), () =>
-        engine.latestOpenRunId(project, slug),
-      );
-      await engine.payQuietly(project, slug, payment);
+      await inOrder.run(`${project}\u0000${slug}`, async () => {
+        if (checkIn.monitor_config) {
+          const existing = existingDebt(engine, project, slug);
+          await engine.defineIfChanged(project, slug, monitorDefinition(checkIn.monitor_config, existing));
+          if (!existing) created = true;
+        }
+        const runId = checkInRunIdOf(checkIn.check_in_id);
+        const payment = checkInPayment(checkIn, 'runId' in runId ? runId.runId : 'latest', clock.now(), () =>
+          engine.latestOpenRunId(project, slug),
+        );
+        await engine.payQuietly(project, slug, payment);
+      });
     }
     // Sentry answers with the envelope's event id; 201 when a check-in created a debt, as every payment door does.
     const eventId = typeof envelope.header.event_id === 'string' ? envelope.header.event_id : undefined;

@@ -262,4 +262,35 @@ describe('POST /api/{sentryProjectId}/envelope/', () => {
     const paid = await payments('latest-run');
     expect(paid[1]).toMatchObject({ kind: 'success', runId: '11111111-1111-1111-1111-111111111111', durationSeconds: 3 });
   });
+
+  describe('check-in status on a */5 monitor', () => {
+    const checkIn = (slug: string, status: string, extra: Record<string, unknown> = {}) =>
+      post(envelope([{ type: 'check_in', payload: { monitor_slug: slug, status, ...extra } }]));
+
+    it('recovery_threshold: an error makes the debt failed, and it is up again only after that many ok check-ins', async () => {
+      const config = { ...every5, recovery_threshold: 2 };
+      c.clock.set(Date.parse('2026-11-21T10:00:00Z'));
+      expect((await checkIn('recovering', 'ok', { monitor_config: config })).status).toBe(201);
+      c.clock.set(Date.parse('2026-11-21T10:05:30Z'));
+      expect((await checkIn('recovering', 'error', { monitor_config: config })).status).toBe(200);
+      expect((await debt('recovering')).status).toBe('failed');
+      c.clock.set(Date.parse('2026-11-21T10:10:30Z'));
+      await checkIn('recovering', 'ok', { monitor_config: config });
+      expect((await debt('recovering')).status).toBe('failed');
+      c.clock.set(Date.parse('2026-11-21T10:15:30Z'));
+      await checkIn('recovering', 'ok', { monitor_config: config });
+      expect((await debt('recovering')).status).toBe('up');
+    });
+
+    it('an error after an ok in the same window makes the debt failed', async () => {
+      c.clock.set(Date.parse('2026-11-22T10:00:00Z'));
+      expect((await checkIn('ok-then-error', 'ok', { monitor_config: every5 })).status).toBe(201);
+      c.clock.set(Date.parse('2026-11-22T10:05:10Z'));
+      await checkIn('ok-then-error', 'ok');
+      expect((await debt('ok-then-error')).status).toBe('up');
+      c.clock.set(Date.parse('2026-11-22T10:05:40Z'));
+      await checkIn('ok-then-error', 'error');
+      expect((await debt('ok-then-error')).status).toBe('failed');
+    });
+  });
 });
