@@ -2,8 +2,8 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../domain/time/clock.js';
-import type { DebtInput, ScheduleInput } from '../domain/debts/debt-definition.js';
 import type { Payment } from '../domain/debts/payment.js';
+import { monitorDefinition, sentryMonitorConfigSchema } from '../domain/debts/sentry-check-in.js';
 import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { DebtJson } from '../engine/debt-view.js';
@@ -26,25 +26,6 @@ import { errorResponses } from './schemas.js';
 const STATUSES = ['in_progress', 'ok', 'error'] as const;
 const CHECK_IN_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const NIL_ID = '00000000000000000000000000000000';
-const MINUTE_S = 60;
-const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400, week: 604_800 };
-
-const monitorConfigSchema = z.object({
-  schedule: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('crontab'), value: z.string().min(1).max(256) }),
-    z.object({
-      type: z.literal('interval'),
-      value: z.number().int().min(1).max(100_000),
-      unit: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']),
-    }),
-  ]),
-  checkin_margin: z.number().min(0).max(100_000).nullable().optional().describe('minutes; becomes the grace'),
-  max_runtime: z.number().min(1).max(100_000).nullable().optional().describe('minutes; becomes maxRuntime'),
-  timezone: z.string().max(64).nullable().optional().describe('IANA zone of a crontab schedule (default UTC)'),
-  failure_issue_threshold: z.number().int().min(1).max(1000).nullable().optional().describe('becomes failuresBeforeAlert'),
-  recovery_threshold: z.number().int().nullable().optional().describe('accepted; compter recovers on the first success'),
-  owner: z.string().max(256).nullable().optional(),
-});
 
 const checkInBody = z.object({
   status: z.enum(STATUSES).optional(),
@@ -59,7 +40,7 @@ const checkInBody = z.object({
   environment: z.string().max(64).optional(),
   release: z.string().max(256).optional(),
   monitor_slug: z.string().max(128).optional(),
-  monitor_config: monitorConfigSchema.optional(),
+  monitor_config: sentryMonitorConfigSchema.optional(),
 });
 
 const checkInQuery = z.object({
@@ -80,7 +61,6 @@ const checkInParams = z.object({
 });
 
 type CheckInBody = z.infer<typeof checkInBody>;
-type MonitorConfig = z.infer<typeof monitorConfigSchema>;
 
 /** A check_in_id as a run id (lower-case, dashed), 'latest' for the nil UUID, or undefined when absent. */
 export function checkInRunId(value: string | undefined): string | 'latest' | undefined {
@@ -94,7 +74,7 @@ export function checkInRunId(value: string | undefined): string | 'latest' | und
 
 /**
  * The check-in's rules beyond its schemas, on the raw input: a status from the body or the
- * query, a UUID check_in_id, an interval unit with a fixed length. With the schemas' own
+ * query, a UUID check_in_id. With the schemas' own
  * problems, one answer lists them all.
  */
 function checkInProblems(raw: RawInput, problems: SortedProblems): void {
@@ -104,54 +84,10 @@ function checkInProblems(raw: RawInput, problems: SortedProblems): void {
   const checkInId = body.check_in_id ?? raw.query.check_in_id;
   if (typeof checkInId === 'string' && checkInId !== '' && !CHECK_IN_ID.test(checkInId))
     problems.invalid.push({ path: 'check_in_id', message: 'must be a UUID' });
-  const config = isRecord(body.monitor_config) ? body.monitor_config : {};
-  const schedule = isRecord(config.schedule) ? config.schedule : {};
-  if (schedule.type === 'interval' && (schedule.unit === 'month' || schedule.unit === 'year'))
-    problems.invalid.push({ path: 'monitor_config.schedule.unit', message: FIXED_UNIT_MESSAGE });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const FIXED_UNIT_MESSAGE = 'must be minute, hour, day or week (months and years: use a crontab schedule)';
-
-/** The schedule a monitor_config describes, as a debt schedule. */
-function scheduleOf(config: MonitorConfig): ScheduleInput {
-  const { schedule } = config;
-  if (schedule.type === 'crontab') return { cron: schedule.value, tz: config.timezone ?? 'UTC' };
-  const unitSeconds = UNIT_SECONDS[schedule.unit];
-  if (unitSeconds === undefined) {
-    throw new DomainError('invalid', `an interval in ${schedule.unit}s has no fixed length; use a crontab schedule`, [
-      { path: 'monitor_config.schedule.unit', message: FIXED_UNIT_MESSAGE },
-    ]);
-  }
-  return { every: schedule.value * unitSeconds };
-}
-
-/**
- * The definition a monitor_config asks for: the existing debt's definition (name, labels,
- * stages... kept) with the schedule and whatever the config sets replaced.
- */
-export function monitorDefinition(config: MonitorConfig, existing: DebtJson | undefined): DebtInput {
-  const input: DebtInput = existing
-    ? {
-        name: existing.name,
-        grace: existing.grace,
-        startWithin: existing.startWithin,
-        maxRuntime: existing.maxRuntime,
-        minRuntime: existing.minRuntime,
-        stages: existing.stages,
-        failuresBeforeAlert: existing.failuresBeforeAlert,
-        labels: existing.labels,
-        paused: existing.paused,
-      }
-    : {};
-  input.schedule = scheduleOf(config);
-  if (config.checkin_margin != null) input.grace = config.checkin_margin * MINUTE_S;
-  if (config.max_runtime != null) input.maxRuntime = config.max_runtime * MINUTE_S;
-  if (config.failure_issue_threshold != null) input.failuresBeforeAlert = config.failure_issue_threshold;
-  return input;
 }
 
 function existingDebt(engine: DebtEngine, project: string, id: string): DebtJson | undefined {
@@ -196,6 +132,7 @@ export function registerSentryRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngin
       if (durationSeconds != null) payment.durationMs = Math.round(durationSeconds * 1000);
     }
     if (environment) payment.message = `environment: ${environment}`;
+    if (environment) payment.environment = environment;
     try {
       await engine.payQuietly(project, params.debtId, payment);
     } catch (err) {
