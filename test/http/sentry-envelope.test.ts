@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCompter, type TestCompter } from '../support/app-harness.js';
@@ -292,5 +295,49 @@ describe('POST /api/{sentryProjectId}/envelope/', () => {
       await checkIn('ok-then-error', 'error');
       expect((await debt('ok-then-error')).status).toBe('failed');
     });
+  });
+});
+
+describe('envelope limits, as on the other ping routes', () => {
+  it('a body over the ping limit: 413; an envelope that inflates past 1 MiB: 413; nothing recorded', async () => {
+    const filler = 'x'.repeat(70 * 1024);
+    const big = envelope([
+      { type: 'check_in', payload: { monitor_slug: 'too-big', status: 'ok', monitor_config: every5 } },
+      { type: 'event', payload: { message: filler } },
+    ]);
+    expect((await post(big)).status).toBe(413);
+    const bomb = gzipSync(envelope([{ type: 'event', payload: { message: 'y'.repeat(2 * 1024 * 1024) } }]));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const res = await post(bomb, { headers: { 'content-encoding': 'gzip' } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('too_large');
+    expect((await c.json('GET', '/v1/debts/too-big')).status).toBe(404);
+  });
+
+  it("over the project's rate limit: 429 with Retry-After and Sentry's X-Sentry-Rate-Limits", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compter-sentry-limits-'));
+    const configFile = join(dir, 'compter.yaml');
+    await writeFile(configFile, 'limits:\n  default: { burstPerMinute: 2, perDay: 1000 }\n');
+    const limited = await startTestCompter({ now: '2026-11-20T12:00:00Z', env: { COMPTER_CONFIG: configFile } });
+    try {
+      const info = (await limited.json('GET', '/v1/ping-key')).body;
+      const body = envelope([{ type: 'check_in', payload: { monitor_slug: 'limited', status: 'ok', monitor_config: every5 } }]);
+      const send = () => limited.request(`/api/${info.sentryProjectId}/envelope/?sentry_key=${info.pingKey}`, { method: 'POST', body });
+      const statuses: number[] = [];
+      let refused: Response | undefined;
+      for (let i = 0; i < 4; i++) {
+        const res = await send();
+        statuses.push(res.status);
+        if (res.status === 429) refused = res;
+      }
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s < 300).length).toBeLessThanOrEqual(2);
+      expect(refused!.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused!.headers.get('x-sentry-rate-limits')).toBe(`${refused!.headers.get('retry-after')}::organization`);
+      expect(refused!.headers.get('access-control-allow-origin')).toBe('*');
+    } finally {
+      await limited.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
