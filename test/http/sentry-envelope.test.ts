@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCompter, type TestCompter } from '../support/app-harness.js';
+import { mulberry32 } from '../support/fuzz.js';
 
 let c: TestCompter;
 let key: string;
@@ -339,5 +340,78 @@ describe('envelope limits, as on the other ping routes', () => {
       await limited.cleanup();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a declared ping key that is not a DSN public key', () => {
+  it('GET /v1/ping-key puts a derived key in sentryDsn, and envelopes with it reach the project', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compter-sentry-keys-'));
+    const configFile = join(dir, 'compter.yaml');
+    await writeFile(configFile, 'pingKeys:\n  default: 8QhDkq1vY0cJr4m2Zt6p-x\n');
+    const declared = await startTestCompter({ now: '2026-11-20T12:00:00Z', env: { COMPTER_CONFIG: configFile } });
+    try {
+      const info = (await declared.json('GET', '/v1/ping-key')).body;
+      expect(info.pingKey).toBe('8QhDkq1vY0cJr4m2Zt6p-x');
+      const publicKey = /^http:\/\/(\w+)@/.exec(info.sentryDsn)![1]!;
+      expect(publicKey).toMatch(/^[0-9a-f]{32}$/);
+      const body = envelope([{ type: 'check_in', payload: { monitor_slug: 'derived', status: 'ok', monitor_config: every5 } }]);
+      const res = await declared.request(`/api/1/envelope/?sentry_key=${publicKey}`, { method: 'POST', body });
+      expect(res.status).toBe(201);
+      expect((await declared.json('GET', '/v1/debts/derived')).body.payments).toBe(1);
+    } finally {
+      await declared.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mutated envelopes', () => {
+  it('never answer 5xx: random byte flips, cuts and insertions of plain and gzip envelopes', async () => {
+    const random = mulberry32(17);
+    const valid = Buffer.from(
+      [
+        line({ event_id: 'e1', sdk: { name: 'sentry.javascript.node', version: '11.12.0' } }),
+        line({ type: 'session', length: 0 }),
+        '',
+        line({ type: 'check_in' }),
+        line({
+          check_in_id: '22222222222222222222222222222222',
+          monitor_slug: 'fuzzed',
+          status: 'ok',
+          duration: 1.5,
+          monitor_config: every5,
+        }),
+        line({ type: 'attachment', length: 3 }),
+        'a\nb',
+      ].join('\n'),
+    );
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.from(valid);
+      const mutated: number[] = [...bytes];
+      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
+        const at = Math.floor(random() * mutated.length);
+        const what = random();
+        if (what < 0.4) mutated[at] = Math.floor(random() * 256);
+        else if (what < 0.7) mutated.splice(at, 1 + Math.floor(random() * 8));
+        else
+          mutated.splice(
+            at,
+            0,
+            ...'{}[]\n"9-'
+              .split('')
+              .map((ch) => ch.charCodeAt(0))
+              .slice(0, 1 + Math.floor(random() * 3)),
+          );
+      }
+      const body = Uint8Array.from(mutated);
+      const gzip = i % 3 === 0;
+      const res = await post(gzip ? gzipSync(body) : body, gzip ? { headers: { 'content-encoding': 'gzip' } } : {});
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expect(res.status, `mutation ${i}: ${JSON.stringify(Buffer.from(body).toString('latin1'))}`).toBeLessThan(500);
+    }
+    // The mutations reach both the parser's refusals and the recorded check-ins.
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
   });
 });
