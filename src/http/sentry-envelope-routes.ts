@@ -231,7 +231,7 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: D
           if (!existing) created = true;
         }
         const runId = checkInRunIdOf(checkIn.check_in_id);
-        const payment = checkInPayment(checkIn, 'runId' in runId ? runId.runId : 'latest', clock.now(), () =>
+        const payment = checkInPayment(checkIn, 'runId' in runId ? runId.runId : null, clock.now(), () =>
           engine.latestOpenRunId(project, slug),
         );
         await engine.payQuietly(project, slug, payment);

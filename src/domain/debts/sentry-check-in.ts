@@ -53,12 +53,12 @@ export const sentryCheckInSchema = z.object({
 export type SentryMonitorConfig = z.infer<typeof sentryMonitorConfigSchema>;
 export type SentryCheckIn = z.infer<typeof sentryCheckInSchema>;
 
-/** A check_in_id as a run id (lower-case, dashed), 'latest' for the nil UUID or none, or a problem. */
-export function checkInRunIdOf(value: string | undefined): { runId: string | 'latest' } | { problem: string } {
-  if (value === undefined || value === '') return { runId: 'latest' };
+/** A check_in_id as a run id (lower-case, dashed), null for none or the nil UUID (the latest open run), or a problem. */
+export function checkInRunIdOf(value: string | undefined): { runId: string | null } | { problem: string } {
+  if (value === undefined || value === '') return { runId: null };
   if (!CHECK_IN_ID.test(value)) return { problem: 'must be a UUID' };
   const hex = value.replaceAll('-', '').toLowerCase();
-  if (hex === NIL_ID) return { runId: 'latest' };
+  if (hex === NIL_ID) return { runId: null };
   return { runId: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` };
 }
 
@@ -119,16 +119,16 @@ export function monitorDefinition(config: SentryMonitorConfig, existing: Existin
  */
 export function checkInPayment(
   checkIn: SentryCheckIn,
-  runId: string | 'latest',
+  runId: string | null,
   now: number,
   latestOpenRunId: () => string | undefined,
 ): Payment {
   const kind = checkIn.status === 'in_progress' ? 'start' : checkIn.status === 'ok' ? 'success' : 'fail';
   const payment: Payment = { kind, at: now };
   if (kind === 'start') {
-    if (runId !== 'latest') payment.runId = runId;
+    if (runId !== null) payment.runId = runId;
   } else {
-    const closing = runId === 'latest' ? latestOpenRunId() : runId;
+    const closing = runId ?? latestOpenRunId();
     if (closing) payment.runId = closing;
     if (checkIn.duration != null) payment.durationMs = Math.round(checkIn.duration * 1000);
   }
