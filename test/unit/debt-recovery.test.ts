@@ -3,6 +3,7 @@ import { applyDebtEvent } from '../../src/domain/debts/debt-apply.js';
 import { normalizeDebtInput, scheduleToJson } from '../../src/domain/debts/debt-definition.js';
 import { newDebtState } from '../../src/domain/debts/debt-state.js';
 import { addUtcMonths } from '../../src/domain/time/schedule.js';
+import { describeSchedule } from '../../src/domain/time/schedule-words.js';
 import { DebtHarness, debtDef, t } from '../support/debt-builders.js';
 
 const daily = (overrides = {}) => debtDef({ schedule: { kind: 'cron', cron: '0 2 * * *', tz: 'UTC' }, ...overrides });
@@ -63,6 +64,7 @@ describe('calendar-month intervals (Sentry month and year intervals)', () => {
   it('"every": "2mo" is due two calendar months after the last success, and reads back as written', () => {
     const { definition } = normalizeDebtInput({ schedule: { every: '2mo' }, grace: 0 }, { id: 'x', project: 'p', pingId: 'id' });
     expect(scheduleToJson(definition!.schedule)).toEqual({ every: '2mo' });
+    expect(describeSchedule(definition!.schedule!)).toBe('every 2 months after the last success');
     const h = new DebtHarness(definition!, t('2026-12-31T00:00:00Z'));
     h.pay({ kind: 'success', at: t('2026-12-31T08:00:00Z') });
     h.advance(t('2027-02-27T00:00:00Z'));

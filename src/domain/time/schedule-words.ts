@@ -12,6 +12,10 @@ const { RRule } = rrulePkg;
 export function describeSchedule(schedule: Schedule): string {
   switch (schedule.kind) {
     case 'every':
+      if (schedule.everyMonths !== undefined) {
+        const months = schedule.everyMonths === 1 ? 'month' : `${schedule.everyMonths} months`;
+        return `every ${months} after the last success`;
+      }
       return `every ${durationInWords(schedule.everyMs)} after the last success`;
     case 'cron':
       return `cron "${schedule.cron}" in ${schedule.tz}`;
