@@ -246,6 +246,13 @@ describe('POST /api/{sentryProjectId}/envelope/', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(res.headers.get('access-control-allow-methods')).toContain('POST');
     expect(res.headers.get('access-control-allow-headers')).toContain('content-type');
+    // Without the trailing slash too, as Sentry serves it.
+    const bare = await c.request(`/api/${projectId}/envelope?sentry_key=${key}`, { method: 'POST', body: '{}' });
+    expect(bare.status).toBe(200);
+    expect(bare.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await c.request(`/api/${projectId}/envelope`, { method: 'OPTIONS' })).headers.get('access-control-allow-methods')).toContain(
+      'POST',
+    );
   });
 
   it('an ok without check_in_id closes the latest open run', async () => {
