@@ -4,6 +4,8 @@
  * Unicode, path tricks, SQL fragments, bad headers). Same seed, same requests.
  */
 
+import { sentryProjectIdOf } from '../../src/domain/debts/sentry-dsn.js';
+
 export { mulberry32 } from './seed.js';
 
 export class Rng {
@@ -199,6 +201,10 @@ function hinted(ctx: FuzzContext, name: string, maxLength: number | undefined): 
       return rng.pick(['start', 'fail', 'log', '0', '1', '255', '256']);
     case 'project':
       return ctx.project;
+    case 'sentryProjectId':
+      return rng.chance(0.8) ? sentryProjectIdOf(ctx.project) : '1';
+    case 'sentry_key':
+      return ctx.pingKey;
     case 'tz':
       return rng.pick(['UTC', 'Europe/Copenhagen', 'America/New_York']);
     case 'cron':
