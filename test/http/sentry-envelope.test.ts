@@ -231,10 +231,10 @@ describe('POST /api/{sentryProjectId}/envelope/', () => {
     expect((await post(interval('monthly', 1, 'month'))).status).toBe(201);
     const monthly = await debt('monthly');
     expect(monthly.schedule).toEqual({ every: '1mo' });
-    // Paid at 2026-11-20T12:00Z: the next is due a calendar month later, plus the 5 min default grace.
-    expect(monthly.nextDeadline).toBe('2026-12-20T12:05:00.000Z');
+    // Paid at 2026-11-20T12:00Z: the next is due a calendar month later, plus Sentry's default 1 min margin.
+    expect(monthly).toMatchObject({ grace: 60, maxRuntime: 1800, nextDeadline: '2026-12-20T12:01:00.000Z' });
     expect((await post(interval('yearly', 1, 'year'))).status).toBe(201);
-    expect((await debt('yearly')).nextDeadline).toBe('2027-11-20T12:05:00.000Z');
+    expect((await debt('yearly')).nextDeadline).toBe('2027-11-20T12:01:00.000Z');
   });
 
   it('CORS preflight answers like Sentry for browser SDKs', async () => {

@@ -11,6 +11,9 @@ import { ID_PATTERN } from '../problems.js';
  */
 
 const MINUTE_S = 60;
+/** Sentry's defaults for a monitor created without checkin_margin / max_runtime: 1 and 30 minutes. */
+const SENTRY_DEFAULT_MARGIN_S = 1 * MINUTE_S;
+const SENTRY_DEFAULT_MAX_RUNTIME_S = 30 * MINUTE_S;
 const UNIT_SECONDS = { minute: 60, hour: 3600, day: 86_400, week: 604_800 } as const;
 const CHECK_IN_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const NIL_ID = '00000000000000000000000000000000';
@@ -103,7 +106,8 @@ export function monitorDefinition(config: SentryMonitorConfig, existing: Existin
         labels: existing.labels,
         paused: existing.paused,
       }
-    : {};
+    : // A new monitor gets Sentry's defaults, so it goes missed and times out when Sentry's would.
+      { grace: SENTRY_DEFAULT_MARGIN_S, maxRuntime: SENTRY_DEFAULT_MAX_RUNTIME_S };
   if (existing?.successesBeforeRecovery !== undefined) input.successesBeforeRecovery = existing.successesBeforeRecovery;
   input.schedule = monitorSchedule(config);
   if (config.checkin_margin != null) input.grace = config.checkin_margin * MINUTE_S;
