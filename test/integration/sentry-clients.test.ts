@@ -1,15 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
+import { runProcess as run, runSentrySdkApp } from '../support/sentry-sdk-process.js';
 
 /**
  * The real Sentry clients against a real compter process, pointed at it as a user switching
  * from Sentry Crons would: the DSN from GET /v1/ping-key in SENTRY_DSN, nothing else changed.
- * @sentry/node runs in its own process (test/support/sentry-sdk-app.mjs), sentry-cli is the
+ * @sentry/node runs in its own process (test/support/sentry-sdk-app.ts), sentry-cli is the
  * binary its npm package ships.
  */
 
@@ -19,24 +19,6 @@ const sentryCli = join(root, 'node_modules', '.bin', 'sentry-cli');
 let server: CompterProcess;
 let workDir: string;
 let dsn: string;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function get(path: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${server.url}${path}`);
@@ -63,7 +45,7 @@ describe('@sentry/node against compter', () => {
   let app: { checkInId: string; thrown: string | null; eventId: string; flushed: boolean; sent: string[] };
 
   beforeAll(async () => {
-    const result = await run(process.execPath, [join(root, 'test', 'support', 'sentry-sdk-app.mjs')], { SENTRY_DSN: dsn });
+    const result = await runSentrySdkApp({ SENTRY_DSN: dsn });
     expect(result.code, result.stderr).toBe(0);
     app = JSON.parse(result.stdout.trim().split('\n').pop()!);
   }, 60_000);

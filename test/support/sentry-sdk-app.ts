@@ -1,10 +1,11 @@
 // A small application as a Sentry Crons user writes it: @sentry/node initialised from SENTRY_DSN,
 // check-ins by hand and through withMonitor, and an ordinary error report beside them. Prints
 // one JSON line with what it observed, so the test can compare it with what compter recorded.
+// Run as its own process (see runSentrySdkApp in sentry-sdk-process.ts), never imported by a test.
 import * as Sentry from '@sentry/node';
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const sent = [];
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sent: string[] = [];
 
 Sentry.init({
   dsn: process.env.SENTRY_DSN,
@@ -12,7 +13,7 @@ Sentry.init({
   release: 'billing@1.4.2',
   tracesSampleRate: 0,
 });
-Sentry.getClient().on('beforeEnvelope', (envelope) => sent.push(envelope[1].map((item) => item[0].type).join(',')));
+Sentry.getClient()!.on('beforeEnvelope', (envelope) => sent.push(envelope[1].map((item) => item[0].type).join(',')));
 
 // captureCheckIn with a monitor config, then ok by checkInId with the duration the app measured.
 const checkInId = Sentry.captureCheckIn(
@@ -31,10 +32,10 @@ Sentry.captureCheckIn({ checkInId, monitorSlug: 'sdk-nightly-billing', status: '
 await sleep(100);
 
 // withMonitor around a job that resolves and one that throws.
-const interval = { schedule: { type: 'interval', value: 1, unit: 'hour' }, checkinMargin: 5, maxRuntime: 30 };
+const interval = { schedule: { type: 'interval', value: 1, unit: 'hour' }, checkinMargin: 5, maxRuntime: 30 } as const;
 await Sentry.withMonitor('sdk-hourly-resolves', () => sleep(250), interval);
 await sleep(100);
-let thrown = null;
+let thrown: string | null = null;
 try {
   await Sentry.withMonitor(
     'sdk-every5-throws',
@@ -45,7 +46,7 @@ try {
     { schedule: { type: 'crontab', value: '*/5 * * * *' } },
   );
 } catch (err) {
-  thrown = err.message;
+  thrown = (err as Error).message;
 }
 
 // An ordinary error report from the same app: accepted and dropped.
