@@ -22,6 +22,7 @@ import { registerPingRoutes } from './http/ping-routes.js';
 import { registerSentryRoutes } from './http/sentry-routes.js';
 import { registerSentryEnvelopeRoutes } from './http/sentry-envelope-routes.js';
 import type { PingKeys } from './engine/ping-keys.js';
+import { SentryCheckIns } from './engine/sentry-check-ins.js';
 import type { CompterMetrics } from './metrics/registry.js';
 import { tracingMiddleware } from './tracing/http-middleware.js';
 import { isTracingActive } from './tracing/tracing.js';
@@ -96,7 +97,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const pingKeys = deps.pingKeys ?? { resolve: () => undefined };
   registerPingRoutes(app, deps.engine, deps.clock, pingKeys, deps.hardCapBodyBytes);
   registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);
-  registerSentryEnvelopeRoutes(app, deps.engine, deps.clock, deps.pingKeys ?? { resolveSentryKey: () => undefined });
+  registerSentryEnvelopeRoutes(app, new SentryCheckIns(deps.engine, deps.clock), deps.pingKeys ?? { resolveSentryKey: () => undefined });
   if (deps.pingKeys) registerPingKeyRoutes(app, deps.pingKeys);
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));

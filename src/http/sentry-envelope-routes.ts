@@ -3,20 +3,11 @@ import type { Context } from 'hono';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
 import { z } from 'zod';
-import type { Clock } from '../domain/time/clock.js';
-import { normalizeDebtInput } from '../domain/debts/debt-definition.js';
-import {
-  checkInPayment,
-  checkInRunIdOf,
-  monitorDefinition,
-  sentryCheckInSchema,
-  type SentryCheckIn,
-} from '../domain/debts/sentry-check-in.js';
+import { checkInRunIdOf, sentryCheckInSchema, type SentryCheckIn } from '../domain/debts/sentry-check-in.js';
 import { sentryProjectIdOf } from '../domain/debts/sentry-dsn.js';
 import { parseEnvelope, publicKeyOfDsn, sentryKeyOfAuthHeader } from '../domain/debts/sentry-envelope.js';
 import { DomainError, type Problem } from '../domain/problems.js';
-import type { DebtEngine } from '../engine/debt-engine.js';
-import type { DebtJson } from '../engine/debt-view.js';
+import type { LocatedCheckIn, SentryCheckIns } from '../engine/sentry-check-ins.js';
 import type { AppEnv } from './env.js';
 import { BadRequestError } from './errors.js';
 import { assertJsonShape, assertWellFormedStrings } from './request-limits.js';
@@ -126,15 +117,6 @@ function readCheckIn(payload: Uint8Array, index: number, problems: Problem[]): S
   return parsed.data;
 }
 
-function existingDebt(engine: DebtEngine, project: string, id: string): DebtJson | undefined {
-  try {
-    return engine.get(project, id);
-  } catch (err) {
-    if (err instanceof DomainError && err.code === 'not_found') return undefined;
-    throw err;
-  }
-}
-
 /** The project the key belongs to when the URL names that project's id; 401 otherwise (which one, never said). */
 function authorize(keys: SentryKeyLookup, key: string | undefined, sentryProjectId: string): string {
   if (key === undefined)
@@ -145,31 +127,8 @@ function authorize(keys: SentryKeyLookup, key: string | undefined, sentryProject
   return project;
 }
 
-/**
- * Runs tasks with the same key one after another, in call order. withMonitor sends a fast job's
- * `in_progress` and `ok` a few milliseconds apart on separate requests: while the first waits
- * for its monitor_config to be durable, the second must not overtake it and end a run that
- * has not started yet.
- */
-class KeyedSequencer {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await result;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 /** Registers the envelope endpoint and its CORS preflight (with and without the trailing slash). */
-export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock, keys: SentryKeyLookup): void {
-  const inOrder = new KeyedSequencer();
+export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, checkInsOf: SentryCheckIns, keys: SentryKeyLookup): void {
   app.use('/api/:sentryProjectId/envelope/*', async (c, next) => {
     await next();
     for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value);
@@ -193,7 +152,7 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: D
     c.get('rateLimit')?.(project);
 
     const problems: Problem[] = [];
-    const checkIns: { checkIn: SentryCheckIn; index: number }[] = [];
+    const checkIns: LocatedCheckIn[] = [];
     envelope.items.forEach((item, index) => {
       if (item.type !== 'check_in') return;
       const checkIn = readCheckIn(item.payload, index, problems);
@@ -202,41 +161,7 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, engine: D
     if (problems.length)
       throw new BadRequestError(`invalid check-in: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
 
-    // Every definition is checked before anything is written, so a bad one records nothing.
-    const configured = new Set<string>();
-    const invalid: Problem[] = [];
-    for (const { checkIn, index } of checkIns) {
-      const slug = checkIn.monitor_slug;
-      if (checkIn.monitor_config) {
-        const input = monitorDefinition(checkIn.monitor_config, existingDebt(engine, project, slug));
-        const { problems: found } = normalizeDebtInput(input, { id: slug, project, pingId: 'check' });
-        for (const p of found) invalid.push({ path: `items[${index}].monitor_config (${p.path})`, message: p.message });
-        configured.add(slug);
-      } else if (!configured.has(slug) && existingDebt(engine, project, slug) === undefined) {
-        throw new DomainError('not_found', `no debt "${slug}"; send a monitor_config with the check-in to create it`, [
-          { path: `items[${index}].monitor_slug`, message: 'no such debt and no monitor_config' },
-        ]);
-      }
-    }
-    if (invalid.length)
-      throw new DomainError('invalid', `invalid monitor_config: ${invalid.map((p) => `${p.path}: ${p.message}`).join('; ')}`, invalid);
-
-    let created = false;
-    for (const { checkIn } of checkIns) {
-      const slug = checkIn.monitor_slug;
-      await inOrder.run(`${project}\u0000${slug}`, async () => {
-        if (checkIn.monitor_config) {
-          const existing = existingDebt(engine, project, slug);
-          await engine.defineIfChanged(project, slug, monitorDefinition(checkIn.monitor_config, existing));
-          if (!existing) created = true;
-        }
-        const runId = checkInRunIdOf(checkIn.check_in_id);
-        const payment = checkInPayment(checkIn, 'runId' in runId ? runId.runId : null, clock.now(), () =>
-          engine.latestOpenRunId(project, slug),
-        );
-        await engine.payQuietly(project, slug, payment);
-      });
-    }
+    const { created } = await checkInsOf.record(project, checkIns);
     // Sentry answers with the envelope's event id; 201 when a check-in created a debt, as every payment door does.
     const eventId = typeof envelope.header.event_id === 'string' ? envelope.header.event_id : undefined;
     return c.json(eventId ? { id: eventId } : {}, created ? 201 : 200);
