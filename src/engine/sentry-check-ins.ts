@@ -15,7 +15,7 @@ export interface LocatedCheckIn {
  * Runs tasks with the same key one after another, in call order. withMonitor sends a fast job's
  * `in_progress` and `ok` a few milliseconds apart on separate requests: while the first waits
  * for its monitor_config to be durable, the second must not overtake it and end a run that
- * has not started yet.
+ * has not started yet. A key's entry is dropped when its last task ends, so the map stays small.
  */
 class KeyedSequencer {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -48,11 +48,16 @@ export class SentryCheckIns {
 
   /** Records the check-ins in order; `created` when a monitor_config created a debt. Throws not_found / invalid before writing. */
   async record(project: string, checkIns: readonly LocatedCheckIn[]): Promise<{ created: boolean }> {
-    this.check(project, checkIns);
-    let created = false;
-    for (const { checkIn } of checkIns) {
-      const slug = checkIn.monitor_slug;
-      await this.inOrder.run(`${project}\u0000${slug}`, async () => {
+    // Keyed by the monitors it names (one, as the SDKs send them): the check runs in the queue
+    // too, so an `ok` never finds its monitor missing because the `in_progress` that creates it
+    // is still being made durable.
+    const slugs = [...new Set(checkIns.map((c) => c.checkIn.monitor_slug))].sort();
+    if (slugs.length === 0) return { created: false };
+    return this.inOrder.run(`${project}\u0000${slugs.join('\u0000')}`, async () => {
+      this.check(project, checkIns);
+      let created = false;
+      for (const { checkIn } of checkIns) {
+        const slug = checkIn.monitor_slug;
         if (checkIn.monitor_config) {
           const existing = this.existing(project, slug);
           await this.engine.defineIfChanged(project, slug, monitorDefinition(checkIn.monitor_config, existing));
@@ -63,9 +68,9 @@ export class SentryCheckIns {
           this.engine.latestOpenRunId(project, slug),
         );
         await this.engine.payQuietly(project, slug, payment);
-      });
-    }
-    return { created };
+      }
+      return { created };
+    });
   }
 
   /** Every monitor_config is a valid definition and every slug names a debt, or will once configured. */

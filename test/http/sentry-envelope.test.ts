@@ -255,6 +255,19 @@ describe('POST /api/{sentryProjectId}/envelope/', () => {
     );
   });
 
+  it('an ok sent while the in_progress that creates its monitor is still being made durable: recorded after it, not 404', async () => {
+    const run = '33333333333333333333333333333333';
+    const start = envelope([
+      { type: 'check_in', payload: { check_in_id: run, monitor_slug: 'racing', status: 'in_progress', monitor_config: every5 } },
+    ]);
+    const end = envelope([{ type: 'check_in', payload: { check_in_id: run, monitor_slug: 'racing', status: 'ok', duration: 0.01 } }]);
+    // Not awaited in between, as withMonitor sends a fast job's two check-ins.
+    const [first, second] = await Promise.all([post(start), post(end)]);
+    expect([first.status, second.status]).toEqual([201, 200]);
+    expect((await payments('racing')).map((p) => p.kind)).toEqual(['start', 'success']);
+    expect((await debt('racing')).status).toBe('up');
+  });
+
   it('an ok without check_in_id closes the latest open run', async () => {
     const start = envelope([
       {
