@@ -10,7 +10,7 @@ import { DomainError, type Problem } from '../domain/problems.js';
 import type { LocatedCheckIn, SentryCheckIns } from '../engine/sentry-check-ins.js';
 import type { AppEnv } from './env.js';
 import { BadRequestError } from './errors.js';
-import { assertJsonShape, assertWellFormedStrings } from './request-limits.js';
+import { assertJsonShape, assertWellFormedStrings, BODY_LIMITS } from './request-limits.js';
 import { defineRoute } from './route.js';
 import { errorResponses } from './schemas.js';
 
@@ -27,8 +27,8 @@ export interface SentryKeyLookup {
   resolveSentryKey(publicKey: string): string | undefined;
 }
 
-/** A decompressed envelope larger than this is refused (413): a small body must not inflate without bound. */
-export const MAX_ENVELOPE_BYTES = 1024 * 1024;
+/** A decoded envelope larger than the payment routes' hard cap is refused (413): a small body must not inflate without bound. */
+export const MAX_ENVELOPE_BYTES = BODY_LIMITS.hardCap;
 
 const decompressors: Record<string, (body: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>> = {
   gzip: promisify(gunzip),
@@ -38,18 +38,8 @@ const decompressors: Record<string, (body: Buffer, options: { maxOutputLength: n
 const inflateAsync = promisify(inflate);
 const inflateRawAsync = promisify(inflateRaw);
 
-// Sentry's own CORS answer, so browser SDKs can post check-ins and read rate limits.
-const CORS_HEADERS: Record<string, string> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'x-sentry-error, x-sentry-rate-limits, retry-after',
-};
-const PREFLIGHT_HEADERS: Record<string, string> = {
-  ...CORS_HEADERS,
-  'Access-Control-Allow-Methods': 'POST, OPTIONS',
-  'Access-Control-Allow-Headers':
-    'x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, content-type, authentication, authorization, content-encoding, transfer-encoding, baggage, sentry-trace',
-  'Access-Control-Max-Age': '3600',
-};
+// Sentry exposes these to browser SDKs, which back off by them (the CORS middleware adds the origin).
+const EXPOSE_HEADERS = 'x-sentry-error, x-sentry-rate-limits, retry-after';
 
 const envelopeParams = z.object({ sentryProjectId: z.string().regex(/^\d{1,20}$/, 'must be the numeric sentryProjectId') });
 const envelopeQuery = z.object({
@@ -127,11 +117,11 @@ function authorize(keys: SentryKeyLookup, key: string | undefined, sentryProject
   return project;
 }
 
-/** Registers the envelope endpoint and its CORS preflight (with and without the trailing slash). */
+/** Registers the envelope endpoint (with and without the trailing slash; defineRoute answers the CORS preflight). */
 export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, checkInsOf: SentryCheckIns, keys: SentryKeyLookup): void {
   app.use('/api/:sentryProjectId/envelope/*', async (c, next) => {
     await next();
-    for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value);
+    c.res.headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS);
     const retryAfter = c.res.headers.get('retry-after');
     // Sentry's SDKs back off by this header (all categories), as they would from Sentry itself.
     if (c.res.status === 429 && retryAfter) c.res.headers.set('X-Sentry-Rate-Limits', `${retryAfter}::organization`);
@@ -174,6 +164,11 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, checkInsO
       {
         method: 'post',
         path,
+        // The key in the DSN authenticates; bodies as on the payment routes; browsers from any origin.
+        scope: 'none',
+        rateLimit: 'route',
+        bodyLimit: 'payment',
+        cors: 'any',
         summary: `Sentry envelope${note}: check_in items are check-ins; other items are accepted and dropped`,
         tags: ['pings'],
         params: envelopeParams,
@@ -186,9 +181,5 @@ export function registerSentryEnvelopeRoutes(app: OpenAPIHono<AppEnv>, checkInsO
       },
       (c, { params, query }) => receive(c, params.sentryProjectId, query.sentry_key),
     );
-    app.options(path, (c) => {
-      for (const [name, value] of Object.entries(PREFLIGHT_HEADERS)) c.header(name, value);
-      return c.body(null, 200);
-    });
   }
 }
