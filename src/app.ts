@@ -22,6 +22,7 @@ import { registerPingRoutes } from './http/ping-routes.js';
 import { registerSentryRoutes } from './http/sentry-routes.js';
 import type { PingKeys } from './engine/ping-keys.js';
 import type { CompterMetrics } from './metrics/registry.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
 import { tracingMiddleware } from './tracing/http-middleware.js';
 import { isTracingActive } from './tracing/tracing.js';
 
@@ -50,6 +51,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Project ping keys (key-form ping URLs, Sentry-style check-ins, GET /v1/ping-key). */
   pingKeys?: PingKeys;
+  /** The external base URL people reach compter at (COMPTER_PUBLIC_URL); links stay relative without it. */
+  publicUrl?: string;
 }
 
 let requestCounter = 0;
@@ -96,6 +99,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerPingRoutes(app, deps.engine, deps.clock, pingKeys, deps.hardCapBodyBytes);
   registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);
   if (deps.pingKeys) registerPingKeyRoutes(app, deps.pingKeys);
+  registerConsoleRoutes(app, {
+    engine: deps.engine,
+    ...(deps.slos ? { slos: deps.slos } : {}),
+    ...(deps.trends ? { trends: deps.trends } : {}),
+    tokens: deps.tokens ?? new TokenRegistry(),
+    clock: deps.clock,
+    version: deps.version,
+    ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+  });
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));
   app.onError((err, c) =>

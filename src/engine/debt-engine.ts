@@ -5,7 +5,7 @@ import { applyDebtEvent, redefineDebt } from '../domain/debts/debt-apply.js';
 import { advanceDebt, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debts/debt-decide.js';
 import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debts/debt-definition.js';
 import { newDebtState, type DebtState } from '../domain/debts/debt-state.js';
-import type { DebtMetricsView } from '../domain/debts/debt-types.js';
+import type { ClosedOutcome, DebtMetricsView } from '../domain/debts/debt-types.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
@@ -162,6 +162,11 @@ export class DebtEngine implements Projection {
   /** The debt, or a not_found error. */
   get(project: string, id: string): DebtJson {
     return this.json(this.require(project, id));
+  }
+
+  /** The outcome of the debt's most recently closed occurrence, or null before the first closes. */
+  lastOutcome(project: string, id: string): ClosedOutcome | null {
+    return this.require(project, id).recent.at(-1)?.outcome ?? null;
   }
 
   /** The debt a ping id names, as (project, id), or undefined. */
