@@ -1,0 +1,300 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessibilityViolations, allowOnlyOrigin, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
+import { testToken, writeTokenConfig } from '../support/tokens.js';
+
+// The screenshots the README shows are the ones these tests take.
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'console');
+
+async function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** The last `n` weekdays before today (UTC), oldest first. */
+function pastWeekdays(n: number): string[] {
+  const out: string[] = [];
+  for (let d = new Date(Date.now() - 86_400_000); out.length < n; d = new Date(d.getTime() - 86_400_000)) {
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) out.unshift(d.toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+function nextDay(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+async function statusOfRow(page: Page, debt: string): Promise<string | null> {
+  return page.locator(`tr[data-debt="${debt}"] td:nth-child(2) .pill`).getAttribute('data-status');
+}
+
+async function expectAccessible(page: Page): Promise<void> {
+  expect(await accessibilityViolations(page)).toEqual([]);
+}
+
+describe('console in a real browser, running open', () => {
+  let compter: CompterProcess;
+  let dataDir: string;
+  let browser: TestBrowser;
+  let page: Page;
+  let foreign: string[];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'compter-console-e2e-'));
+    compter = await startCompterProcess({ COMPTER_DATA_DIR: dataDir, COMPTER_TRENDS_REFRESH_SECONDS: '1' });
+    const base = compter.url;
+    expect(
+      (
+        await api(base, 'PUT', '/v1/debts/nightly-billing', {
+          name: 'Invoice billing',
+          schedule: { cron: '0 2 * * *', tz: 'Europe/Copenhagen' },
+          grace: '15m',
+          labels: { team: 'billing' },
+        })
+      ).status,
+    ).toBe(201);
+    await api(base, 'PUT', '/v1/debts/quick-loop', {
+      name: 'Queue drain',
+      schedule: { every: '4s' },
+      grace: '0s',
+      labels: { team: 'ops' },
+    });
+    await api(base, 'PUT', '/v1/debts/report-export', {
+      name: 'Report export',
+      schedule: { every: '1h' },
+      grace: '10m',
+      labels: { team: 'data' },
+    });
+    for (const [i, seconds] of [41, 44, 43, 47, 52, 50, 55].entries()) {
+      await api(base, 'POST', '/v1/debts/report-export/payments', { kind: 'start', runId: `r${i}` });
+      const paid = await api(base, 'POST', '/v1/debts/report-export/payments', {
+        kind: 'success',
+        runId: `r${i}`,
+        durationSeconds: seconds,
+        message: `exported ${1000 + i * 37} rows\nupload ok`,
+      });
+      expect(paid.status).toBe(200);
+    }
+    await api(base, 'PUT', '/v1/calendars/weekdays', { tz: 'UTC', weekdays: [1, 2, 3, 4, 5] });
+    const dates = pastWeekdays(12);
+    const reports = dates.flatMap((date, i) => {
+      const day = nextDay(date);
+      const endMinute = 40 + i * 3; // ends drift later each day: 02:40 … 03:13
+      const end = `${day}T0${2 + Math.floor(endMinute / 60)}:${String(endMinute % 60).padStart(2, '0')}:00Z`;
+      return [
+        {
+          application: 'deposits',
+          job: 'overdraft-calc',
+          status: 'start',
+          time: `${day}T00:35:00Z`,
+          businessDate: date,
+          runId: `oc-${date}`,
+        },
+        { application: 'deposits', job: 'overdraft-calc', status: 'succeed', time: end, businessDate: date, runId: `oc-${date}` },
+      ];
+    });
+    expect((await api(base, 'POST', '/v1/job-status', reports)).status).toBeLessThan(300);
+    const slo = await api(base, 'PUT', '/v1/slos/deposits-overnight', {
+      name: 'Deposits overnight',
+      application: 'deposits',
+      calendar: 'weekdays',
+      jobs: [{ application: 'deposits', job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
+      slack: '30m',
+    });
+    expect(slo.status).toBe(201);
+    browser = await launchBrowser({ viewport: { width: 1280, height: 800 }, timezoneId: 'Europe/Copenhagen', locale: 'en-GB' });
+    page = browser.page;
+    foreign = await allowOnlyOrigin(page, base);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await compter?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('lists debts whose status changes when one falls overdue and when it is paid', async () => {
+    await page.goto(`${compter.url}/`);
+    expect(await page.title()).toContain('Debts');
+    expect(await statusOfRow(page, 'quick-loop')).toBe('new');
+    await expect
+      .poll(async () => (await page.reload(), statusOfRow(page, 'quick-loop')), { timeout: 15_000, interval: 500 })
+      .toBe('overdue');
+    // Overdue debts come first.
+    expect(await page.locator('tbody tr').first().getAttribute('data-debt')).toBe('quick-loop');
+    expect(await page.locator('tr[data-debt="quick-loop"] .pill').first().textContent()).toBe('overdue');
+    await api(compter.url, 'POST', '/v1/debts/quick-loop/payments', { kind: 'success' });
+    await page.reload();
+    expect(await statusOfRow(page, 'quick-loop')).toBe('up');
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'debts.png'), fullPage: true });
+  }, 30_000);
+
+  it('filters by text, status and label with the form', async () => {
+    await page.goto(`${compter.url}/`);
+    await page.getByLabel('Search').fill('invoice');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/q=invoice/);
+    expect(await page.locator('tbody tr[data-debt]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-debt')))).toEqual([
+      'nightly-billing',
+    ]);
+    await page.goto(`${compter.url}/`);
+    await page.getByLabel('Label').fill('team=data');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/label=team/);
+    expect(await page.locator('tbody tr[data-debt]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-debt')))).toEqual([
+      'report-export',
+    ]);
+    await page.goto(`${compter.url}/`);
+    await page.getByLabel('Status').selectOption('new');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/status=new/);
+    expect(await page.locator('tbody tr[data-debt]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-debt')))).toEqual([
+      'nightly-billing',
+    ]);
+  });
+
+  it('navigates to a debt: schedule in words, deadlines in the viewer’s zone, ledger, events, chart; pause and resume', async () => {
+    await page.goto(`${compter.url}/`);
+    await page.getByRole('link', { name: 'Invoice billing' }).click();
+    await page.waitForURL(/\/console\/debts\/nightly-billing$/);
+    expect(await page.locator('#schedule-words').textContent()).toBe('02:00 Europe/Copenhagen daily, 15 min grace');
+    // The server writes UTC; the page script shows the viewer's zone: 02:15 in Copenhagen.
+    const deadline = page.locator('section[aria-labelledby="upcoming-h"] tbody tr td:nth-child(3) time').first();
+    expect(await deadline.textContent()).toMatch(/02:15/);
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'debt-upcoming.png'), fullPage: true });
+
+    await page.goto(`${compter.url}/console/debts/report-export`);
+    expect(await page.locator('#ledger tbody tr').count()).toBeGreaterThanOrEqual(6);
+    expect(await page.locator('#ledger').textContent()).toContain('55 s');
+    expect(await page.locator('svg.chart rect.bar').count()).toBeGreaterThanOrEqual(6);
+    expect(await page.locator('svg.chart line.trend').count()).toBe(1);
+    expect(await page.locator('#events').textContent()).toContain('upload ok');
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'debt.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Pause this debt' }).click();
+    await page.waitForLoadState();
+    expect(await page.locator('h1 .pill').getAttribute('data-status')).toBe('paused');
+    expect((await api(compter.url, 'GET', '/v1/debts/report-export')).body.paused).toBe(true);
+    await page.getByRole('button', { name: 'Resume this debt' }).click();
+    await page.waitForLoadState();
+    expect((await api(compter.url, 'GET', '/v1/debts/report-export')).body.paused).toBe(false);
+  });
+
+  it('navigates to an SLO: performance rows per business date with lateness, trend and chart', async () => {
+    await page.goto(`${compter.url}/`);
+    await page.getByRole('link', { name: 'SLOs and trends' }).click();
+    await page.waitForURL(/\/console\/slos$/);
+    await expect.poll(async () => (await page.reload(), page.locator('#job-trends').count()), { timeout: 15_000, interval: 500 }).toBe(1);
+    expect(await page.locator('#job-trends').textContent()).toContain('overdraft-calc');
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'slos.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'Deposits overnight' }).click();
+    await page.waitForURL(/\/console\/slos\/deposits-overnight$/);
+    const statuses = await page.locator('#performance tbody .pill').evaluateAll((pills) => pills.map((p) => p.getAttribute('data-status')));
+    expect(statuses).toContain('on_time');
+    expect(statuses).toContain('late');
+    expect(await page.locator('#performance').textContent()).toContain('13 min late');
+    expect(await page.locator('svg.chart line.trend').count()).toBe(1);
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'slo.png'), fullPage: true });
+  });
+
+  it('works with JavaScript off', async () => {
+    const noJs = await launchBrowser({ javaScriptEnabled: false });
+    const p = noJs.page;
+    const blocked = await allowOnlyOrigin(p, compter.url);
+    await p.goto(`${compter.url}/?q=billing`);
+    expect(await p.locator('tbody tr[data-debt]').count()).toBe(1);
+    // Without the script the time stays in UTC, as the server wrote it.
+    expect(await p.locator('tbody tr time').first().textContent()).toMatch(/UTC$/);
+    await noJs.close();
+    expect(blocked).toEqual([]);
+  });
+
+  it('made no request to any other origin', () => {
+    expect(foreign).toEqual([]);
+  });
+});
+
+describe('console in a real browser, with tokens', () => {
+  let compter: CompterProcess;
+  let dir: string;
+  const alpha = testToken('alpha-ops', 'alpha', ['write']);
+  const beta = testToken('beta-ops', 'beta', ['write']);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'compter-console-tokens-'));
+    const config = join(dir, 'compter.yaml');
+    await writeTokenConfig(config, [alpha, beta]);
+    compter = await startCompterProcess({ COMPTER_DATA_DIR: join(dir, 'data'), COMPTER_CONFIG: config });
+    expect((await api(compter.url, 'PUT', '/v1/debts/alpha-billing', { schedule: { every: '1h' } }, alpha.secret)).status).toBe(201);
+    expect((await api(compter.url, 'PUT', '/v1/debts/beta-secret-job', { schedule: { every: '1h' } }, beta.secret)).status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await compter?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows no data before login, only the token’s project after it, and nothing after logout', async () => {
+    const browser = await launchBrowser({ viewport: { width: 1280, height: 800 } });
+    const { context, page } = browser;
+    const foreign = await allowOnlyOrigin(page, compter.url);
+    const betaPingId = (await api(compter.url, 'GET', '/v1/debts/beta-secret-job', undefined, beta.secret)).body.pingId as string;
+    expect(betaPingId).toMatch(/^[0-9a-f-]{36}$/);
+    const seen: string[] = [];
+    page.on('response', async (res) => {
+      if (res.headers()['content-type']?.includes('text/html')) seen.push(await res.text());
+    });
+
+    await page.goto(`${compter.url}/`);
+    await page.waitForURL(/\/console\/login$/);
+    expect(await page.content()).not.toContain('alpha-billing');
+    await page.goto(`${compter.url}/console/debts/alpha-billing`);
+    await page.waitForURL(/\/console\/login$/);
+    await expectAccessible(page);
+    await page.screenshot({ path: join(SHOTS, 'login.png'), fullPage: true });
+
+    await page.getByLabel('Token').fill('cpt_wrong');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    expect(await page.locator('#login-error').textContent()).toContain('Unknown or revoked token');
+
+    await page.getByLabel('Token').fill(alpha.secret);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${compter.url}/`);
+    expect(await page.locator('tr[data-debt="alpha-billing"]').count()).toBe(1);
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'compter_console');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate('document.cookie')).not.toContain('compter_console');
+    await page.goto(`${compter.url}/console/debts/beta-secret-job`);
+    expect(await page.locator('h1').textContent()).toBe('Not found');
+    expect(await page.locator('main').textContent()).not.toContain(betaPingId);
+
+    await page.goto(`${compter.url}/`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/console\/login$/);
+    expect((await context.cookies()).some((c) => c.name === 'compter_console')).toBe(false);
+    await page.goto(`${compter.url}/`);
+    await page.waitForURL(/\/console\/login$/);
+
+    expect(seen.length).toBeGreaterThan(3);
+    expect(seen.some((body) => body.includes(betaPingId))).toBe(false);
+    expect(seen.some((body) => body.includes('data-debt="beta-secret-job"'))).toBe(false);
+    expect(foreign).toEqual([]);
+    await browser.close();
+  }, 30_000);
+});
