@@ -75,7 +75,6 @@ describe('console in a real browser, running open', () => {
       labels: { team: 'data' },
     });
     for (const [i, seconds] of [41, 44, 43, 47, 52, 50, 55].entries()) {
-      await api(base, 'POST', '/v1/debts/report-export/payments', { kind: 'start', runId: `r${i}` });
       const paid = await api(base, 'POST', '/v1/debts/report-export/payments', {
         kind: 'success',
         runId: `r${i}`,
@@ -84,33 +83,34 @@ describe('console in a real browser, running open', () => {
       });
       expect(paid.status).toBe(200);
     }
-    await api(base, 'PUT', '/v1/calendars/weekdays', { tz: 'UTC', weekdays: [1, 2, 3, 4, 5] });
-    const dates = pastWeekdays(12);
-    const reports = dates.flatMap((date, i) => {
-      const day = nextDay(date);
-      const endMinute = 40 + i * 3; // ends drift later each day: 02:40 … 03:13
-      const end = `${day}T0${2 + Math.floor(endMinute / 60)}:${String(endMinute % 60).padStart(2, '0')}:00Z`;
-      return [
-        {
-          application: 'deposits',
-          job: 'overdraft-calc',
-          status: 'start',
-          time: `${day}T00:35:00Z`,
-          businessDate: date,
-          runId: `oc-${date}`,
-        },
-        { application: 'deposits', job: 'overdraft-calc', status: 'succeed', time: end, businessDate: date, runId: `oc-${date}` },
-      ];
-    });
-    expect((await api(base, 'POST', '/v1/job-status', reports)).status).toBeLessThan(300);
-    const slo = await api(base, 'PUT', '/v1/slos/deposits-overnight', {
-      name: 'Deposits overnight',
-      application: 'deposits',
-      calendar: 'weekdays',
-      jobs: [{ application: 'deposits', job: 'overdraft-calc', expectedStart: '00:30+1d', expectedEnd: '03:00+1d' }],
-      slack: '30m',
-    });
-    expect(slo.status).toBe(201);
+    // Rows for business dates before an SLO exists are not derived, so both SLOs close today:
+    // one due at 23:59 UTC, paid now (on time); one due a minute or two from now, paid four
+    // minutes ahead (inside the allowed clock skew, so late).
+    expect((await api(base, 'PUT', '/v1/calendars/every-day', { tz: 'UTC', weekdays: [0, 1, 2, 3, 4, 5, 6] })).status).toBe(201);
+    const soon = new Date(Date.now() + 120_000).toISOString().slice(11, 16);
+    for (const [id, name, job, expectedEnd] of [
+      ['deposits-overnight', 'Deposits overnight', 'overdraft-calc', soon],
+      ['deposits-daytime', 'Deposits daytime', 'interest-accrual', '23:59'],
+    ] as const) {
+      const slo = await api(base, 'PUT', `/v1/slos/${id}`, {
+        name,
+        application: 'deposits',
+        calendar: 'every-day',
+        jobs: [{ application: 'deposits', job, expectedStart: '00:00', expectedEnd }],
+        slack: '23h',
+      });
+      expect(slo.status).toBe(201);
+    }
+    const today = new Date().toISOString().slice(0, 10);
+    const started = new Date(Date.now() - 90_000).toISOString();
+    const reports = [
+      ['overdraft-calc', new Date(Date.now() + 240_000).toISOString()],
+      ['interest-accrual', new Date().toISOString()],
+    ].flatMap(([job, ended]) => [
+      { application: 'deposits', job, status: 'start', time: started, businessDate: today, runId: `${job}-${today}` },
+      { application: 'deposits', job, status: 'succeed', time: ended, businessDate: today, runId: `${job}-${today}` },
+    ]);
+    expect((await api(base, 'POST', '/v1/job-status', reports)).status).toBe(200);
     browser = await launchBrowser({ viewport: { width: 1280, height: 800 }, timezoneId: 'Europe/Copenhagen', locale: 'en-GB' });
     page = browser.page;
     foreign = await allowOnlyOrigin(page, base);
@@ -192,22 +192,23 @@ describe('console in a real browser, running open', () => {
     expect((await api(compter.url, 'GET', '/v1/debts/report-export')).body.paused).toBe(false);
   });
 
-  it('navigates to an SLO: performance rows per business date with lateness, trend and chart', async () => {
+  it('navigates to an SLO: performance rows per business date with status colours and lateness, and the trends', async () => {
     await page.goto(`${compter.url}/`);
     await page.getByRole('link', { name: 'SLOs and trends' }).click();
     await page.waitForURL(/\/console\/slos$/);
-    await expect.poll(async () => (await page.reload(), page.locator('#job-trends').count()), { timeout: 15_000, interval: 500 }).toBe(1);
-    expect(await page.locator('#job-trends').textContent()).toContain('overdraft-calc');
+    // The list shows each SLO's current row: today's for the daytime one, which closed on time.
+    expect(await page.locator('tr[data-slo="deposits-daytime"] .pill').getAttribute('data-status')).toBe('on_time');
+    expect(await page.getByRole('heading', { name: 'Job trends' }).count()).toBe(1);
     await expectAccessible(page);
     await page.screenshot({ path: join(SHOTS, 'slos.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Deposits overnight' }).click();
     await page.waitForURL(/\/console\/slos\/deposits-overnight$/);
-    const statuses = await page.locator('#performance tbody .pill').evaluateAll((pills) => pills.map((p) => p.getAttribute('data-status')));
-    expect(statuses).toContain('on_time');
-    expect(statuses).toContain('late');
-    expect(await page.locator('#performance').textContent()).toContain('13 min late');
-    expect(await page.locator('svg.chart line.trend').count()).toBe(1);
+    const today = new Date().toISOString().slice(0, 10);
+    const row = page.locator('#performance tbody tr', { has: page.locator(`td:text-is("${today}")`) });
+    expect(await row.locator('.pill').getAttribute('data-status')).toBe('late');
+    expect(await row.locator('td:nth-child(7)').textContent()).toMatch(/ late$/);
+    expect(await page.locator('svg.chart rect.bar').count()).toBe(1);
     await expectAccessible(page);
     await page.screenshot({ path: join(SHOTS, 'slo.png'), fullPage: true });
   });
