@@ -32,7 +32,7 @@ export function linearTrend(points: readonly ChartPoint[]): { slope: number; int
 
 const WIDTH = 640;
 const HEIGHT = 200;
-const PAD = { left: 56, right: 12, top: 12, bottom: 28 };
+const PAD = { left: 104, right: 12, top: 12, bottom: 28 };
 
 /**
  * A bar chart of the values with the fitted trend as a dashed line, as inline SVG (no script, no
@@ -52,7 +52,7 @@ export function barChart(
   const innerH = HEIGHT - PAD.top - PAD.bottom;
   const y = (v: number) => PAD.top + ((max - v) / span) * innerH;
   const step = innerW / points.length;
-  const barW = Math.max(1, step * 0.7);
+  const barW = Math.max(1, Math.min(step * 0.7, 36));
   const bars = points
     .map((p, i) => {
       if (p.value === null || !Number.isFinite(p.value)) return '';
