@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessibilityViolations, allowOnlyOrigin, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
@@ -18,19 +18,6 @@ async function api(base: string, method: string, path: string, body?: unknown, t
   const res = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-/** The last `n` weekdays before today (UTC), oldest first. */
-function pastWeekdays(n: number): string[] {
-  const out: string[] = [];
-  for (let d = new Date(Date.now() - 86_400_000); out.length < n; d = new Date(d.getTime() - 86_400_000)) {
-    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) out.unshift(d.toISOString().slice(0, 10));
-  }
-  return out;
-}
-
-function nextDay(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
 async function statusOfRow(page: Page, debt: string): Promise<string | null> {
