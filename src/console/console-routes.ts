@@ -86,14 +86,14 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
       if (!parsed.success) throw badQuery(parsed.error.issues);
       const filter: DebtFilter = { ...parsed.data, q: parsed.data.q.trim(), label: parsed.data.label.trim() };
       const project = session.principal.project;
-      const all = deps.engine.list(project);
+      const all = deps.engine.briefs(project);
       const byStatus: Record<string, number> = {};
       for (const d of all) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;
       const matching = all.filter((d) => matchesFilter(d, filter)).sort(byUrgency);
       const start = (filter.page - 1) * PAGE_SIZE;
       const rows = matching
         .slice(start, start + PAGE_SIZE)
-        .map((debt) => ({ debt, lastOutcome: deps.engine.lastOutcome(project, debt.id) }));
+        .map(({ id }) => ({ debt: deps.engine.get(project, id), lastOutcome: deps.engine.lastOutcome(project, id) }));
       const content = debtsContent(rows, { matching: matching.length, total: all.length, byStatus }, filter, deps.clock.now());
       return render(c, frame('Debts', 'debts', session, nonce, LIST_REFRESH_SECONDS), content);
     });

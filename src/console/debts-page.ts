@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import type { DebtJson } from '../engine/debt-view.js';
+import type { DebtBrief, DebtJson } from '../engine/debt-view.js';
 import { durationInWords } from './schedule-in-words.js';
 import { relativeTime, statusWord, toneOf } from './format.js';
 import { instant, pill } from './layout.js';
@@ -31,7 +31,7 @@ export interface DebtFilter {
 export const PAGE_SIZE = 50;
 
 /** True when the debt passes the filter: text in id or name, the status, the label. */
-export function matchesFilter(debt: DebtJson, filter: DebtFilter): boolean {
+export function matchesFilter(debt: DebtBrief, filter: DebtFilter): boolean {
   if (filter.status && debt.status !== filter.status) return false;
   if (filter.q) {
     const q = filter.q.toLowerCase();
@@ -51,7 +51,7 @@ export function matchesFilter(debt: DebtJson, filter: DebtFilter): boolean {
 const URGENCY: Record<string, number> = { overdue: 0, failed: 1, timed_out: 2, late: 3, blocked: 4, running: 5 };
 
 /** Orders debts by urgency, then id. */
-export function byUrgency(a: DebtJson, b: DebtJson): number {
+export function byUrgency(a: DebtBrief, b: DebtBrief): number {
   const d = (URGENCY[a.status] ?? 9) - (URGENCY[b.status] ?? 9);
   return d !== 0 ? d : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
