@@ -13,6 +13,7 @@ import type { SloTrendJson } from '../engine/trend-service.js';
 import type { TokenRegistry } from '../http/auth.js';
 import type { AppEnv } from '../http/env.js';
 import { withRules, type RouteRules } from '../http/route-rules.js';
+import { BadRequestError } from '../http/errors.js';
 import type { TrendReader } from '../http/trend-routes.js';
 import { apiIndex } from './api-index.js';
 import { ConsoleAuth, isSameSiteForm, sessionGrants, type ConsoleSession } from './console-auth.js';
@@ -110,7 +111,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
     if (!auth.needsLogin) return c.redirect('/', 303);
     if (c.req.header('sec-fetch-site') === 'cross-site')
       return render(c, { title: 'Log in', section: 'login', nonce: nonceOf() }, loginContent('Log in from this console’s own page.'), 403);
-    const body = await c.req.parseBody();
+    const body = await formOf(c);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     const principal = token ? auth.lookup(token) : null;
     if (!principal)
@@ -133,7 +134,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
 
   post('/console/logout', async (c) => {
     const session = auth.session(c);
-    const body = await c.req.parseBody();
+    const body = await formOf(c);
     if (session && !isSameSiteForm(c, session, body.csrf)) return errorPage(c, 403, 'This form did not come from the console’s own page.');
     auth.logOut(c);
     return c.redirect(auth.needsLogin ? '/console/login' : '/', 303);
@@ -169,7 +170,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
     post(`/console/debts/:id/${action}`, (c) =>
       withSession(c, auth, 'write', async (session) => {
         const id = debtIdOf(c);
-        const body = await c.req.parseBody();
+        const body = await formOf(c);
         if (!isSameSiteForm(c, session, body.csrf)) return errorPage(c, 403, 'This form did not come from the console’s own page.');
         await deps.engine.setPaused(session.principal.project, id, action === 'pause');
         return c.redirect(`/console/debts/${id}`, 303);
@@ -213,6 +214,15 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
       return render(c, frame(slo.name || slo.id, 'slos', session, nonce), content);
     }),
   );
+}
+
+/** The posted form's fields; a body that is no readable form is a 400, never a 500. */
+async function formOf(c: Ctx): Promise<Record<string, unknown>> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    throw new BadRequestError('the form body could not be read (send application/x-www-form-urlencoded)');
+  }
 }
 
 function nonceOf(): string {

@@ -107,6 +107,18 @@ describe('console, running open', () => {
     expect((await c.json('GET', '/v1/debts/hourly-sync')).body.paused).toBe(false);
   });
 
+  it('answers a form body it cannot read with 400, never a 5xx', async () => {
+    const broken = await c.request('/console/debts/hourly-sync/pause', {
+      method: 'POST',
+      body: '--x\r\nbroken',
+      headers: { accept: 'application/json', 'content-type': 'multipart/form-data; boundary=x' },
+    });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: { code: 'bad_request' } });
+    expect((await c.json('GET', '/v1/debts/hourly-sync')).body.paused).toBe(false);
+    expect((await page(c, '/?page=99999999999999999999')).status).toBe(422);
+  });
+
   it('shows the SLO list even with none defined', async () => {
     const res = await page(c, '/console/slos');
     expect(res.status).toBe(200);
