@@ -126,6 +126,23 @@ describe('console, running open', () => {
   });
 });
 
+describe('console upcoming deadlines', () => {
+  it('lists the next deadlines across the end of summer time', async () => {
+    const c = await startTestCompter({ now: '2026-10-22T12:00:00Z' });
+    try {
+      await c.json('PUT', '/v1/debts/nightly', { schedule: { cron: '0 2 * * *', tz: 'Europe/Copenhagen' }, grace: '15m' });
+      const res = await page(c, '/console/debts/nightly');
+      // 02:00 in Copenhagen is 00:00 UTC in summer time, also on 25 October (02:00 comes twice
+      // that night; the first counts), and 01:00 UTC from the 26th.
+      expect(res.text).toContain('datetime="2026-10-25T00:00:00.000Z"');
+      expect(res.text).toContain('datetime="2026-10-26T01:00:00.000Z"');
+      expect(res.text).toContain('datetime="2026-10-26T01:15:00.000Z"');
+    } finally {
+      await c.cleanup();
+    }
+  });
+});
+
 describe('console with tokens', () => {
   let c: TestCompter;
   let dir: string;
