@@ -16,6 +16,7 @@ const benches = [
   { name: 'restart', script: 'restart.mjs', args: [], what: 'ready after restart with 100k debts and 10M events' },
   { name: 'trends', script: 'trends.mjs', args: [], what: 'trend queries over 10M events on both engines' },
   { name: 'slo-history', script: 'slo-history.mjs', args: [], what: 'an SLO defined over 400 business dates × 10 jobs of history' },
+  { name: 'console', script: 'console.mjs', args: [], what: 'console GET / at 10k debts' },
 ];
 
 const only = process.argv.slice(2);

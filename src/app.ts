@@ -24,6 +24,7 @@ import { registerSentryEnvelopeRoutes } from './http/sentry-envelope-routes.js';
 import type { PingKeys } from './engine/ping-keys.js';
 import { SentryCheckIns } from './engine/sentry-check-ins.js';
 import type { CompterMetrics } from './metrics/registry.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
 import { tracingMiddleware } from './tracing/http-middleware.js';
 import { isTracingActive } from './tracing/tracing.js';
 
@@ -52,6 +53,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** Project ping keys (key-form ping URLs, Sentry-style check-ins, GET /v1/ping-key). */
   pingKeys?: PingKeys;
+  /** The external base URL people reach compter at (COMPTER_PUBLIC_URL); links stay relative without it. */
+  publicUrl?: string;
 }
 
 let requestCounter = 0;
@@ -99,6 +102,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);
   registerSentryEnvelopeRoutes(app, new SentryCheckIns(deps.engine, deps.clock), deps.pingKeys ?? { resolveSentryKey: () => undefined });
   if (deps.pingKeys) registerPingKeyRoutes(app, deps.pingKeys);
+  registerConsoleRoutes(app, {
+    engine: deps.engine,
+    ...(deps.slos ? { slos: deps.slos } : {}),
+    ...(deps.trends ? { trends: deps.trends } : {}),
+    tokens: deps.tokens ?? new TokenRegistry(),
+    clock: deps.clock,
+    version: deps.version,
+    ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+  });
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));
   app.onError((err, c) =>

@@ -24,6 +24,8 @@ export const envSchema = z.object({
   COMPTER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COMPTER_METRICS_TOKEN: z.string().min(1).optional(),
   COMPTER_ALLOW_OPEN: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** The external base URL people reach compter at (e.g. https://compter.example.com): the JSON index links to it. */
+  COMPTER_PUBLIC_URL: z.string().url().optional(),
   /**
    * Group commit: the longest an event waits for its batch (0: a batch forms while the previous
    * one commits), and the largest batch.

@@ -254,6 +254,7 @@ export async function createCompter(
     metricsToken: env.COMPTER_METRICS_TOKEN,
     hardCapBodyBytes: env.COMPTER_BODY_HARD_CAP_BYTES,
     corsOrigins: env.COMPTER_CORS_ORIGINS,
+    publicUrl: env.COMPTER_PUBLIC_URL,
     tokens,
     limiter,
     pingKeys,

@@ -17,6 +17,7 @@ const systemPackages = [
   { bin: 'promtool', pkg: 'prometheus' },
   { bin: 'prometheus-alertmanager', pkg: 'prometheus-alertmanager' },
   { bin: 'amtool', pkg: 'prometheus-alertmanager' },
+  { bin: 'chromium', pkg: 'chromium' },
 ];
 
 function onPath(bin) {

@@ -249,3 +249,19 @@ export function statPanels(layout: StatLayout): StatPanel {
       .height(4);
   };
 }
+
+/**
+ * The compter console's external base URL (the COMPTER_PUBLIC_URL compter is reached at), a
+ * text box set once per Grafana, or in provisioning; its default is compter's own default address.
+ */
+export function consoleUrlVariable(): dashboard.TextBoxVariableBuilder {
+  return new dashboard.TextBoxVariableBuilder('compter_url')
+    .label('compter console URL')
+    .description('Where people reach compter (COMPTER_PUBLIC_URL); debt and SLO names link to their console pages there.')
+    .defaultValue('http://127.0.0.1:8080');
+}
+
+/** A field override property linking each cell (a debt or SLO id) to its page in the compter console. */
+export function consoleLink(kind: 'debts' | 'slos'): dashboard.DynamicConfigValue {
+  return { id: 'links', value: [{ title: 'Open in the compter console', url: `\${compter_url}/console/${kind}/\${__value.raw}` }] };
+}

@@ -5,6 +5,8 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRIC } from '../../src/metrics/names.js';
 import {
   RULE,
+  consoleLink,
+  consoleUrlVariable,
   finish,
   isoTime,
   labelVariable,
@@ -47,7 +49,8 @@ export function overviewDashboard(): dashboard.Dashboard {
   )
     .withVariable(prometheusDatasourceVariable())
     .withVariable(labelVariable('project', 'Project', `label_values(${METRIC.debtStatus}, project)`))
-    .withVariable(labelVariable('debt', 'Debt', `label_values(${METRIC.debtStatus}{project=~"$project"}, debt)`));
+    .withVariable(labelVariable('debt', 'Debt', `label_values(${METRIC.debtStatus}{project=~"$project"}, debt)`))
+    .withVariable(consoleUrlVariable());
 
   b.withRow(new dashboard.RowBuilder('Now'));
   b.withPanel(statPanel('Debts', 'Debts defined (not deleted).', `count(${perDebt} (${sel(METRIC.debtStatus, ...f)}))`, [[null, 'blue']]));
@@ -111,6 +114,7 @@ export function overviewDashboard(): dashboard.Dashboard {
       .overrideByName('Deadline', [isoTime()])
       .overrideByName('Last success', [isoTime()])
       .overrideByName('Overdue for', [{ id: 'unit', value: 's' }])
+      .overrideByName('debt', [consoleLink('debts')])
       .sortBy([new common.TableSortByFieldStateBuilder().displayName('Overdue for').desc(true)])
       .noValue('Nothing is overdue')
       .span(12)
@@ -131,6 +135,7 @@ export function overviewDashboard(): dashboard.Dashboard {
       )
       .transformations(mergeTable({ 'Value #A': 'Due in', 'Value #B': 'Deadline' }))
       .overrideByName('Due in', [{ id: 'unit', value: 's' }])
+      .overrideByName('debt', [consoleLink('debts')])
       .overrideByName('Deadline', [isoTime()])
       .sortBy([new common.TableSortByFieldStateBuilder().displayName('Due in').desc(false)])
       .span(12)

@@ -10,6 +10,8 @@ import {
   ch,
   chDs,
   clickhouseDatasourceVariable,
+  consoleLink,
+  consoleUrlVariable,
   finish,
   indent,
   isoTime,
@@ -68,7 +70,8 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
     .withVariable(clickhouseDatasourceVariable())
     .withVariable(labelVariable('project', 'Project', `label_values(${METRIC.sloStatus}, project)`))
     .withVariable(labelVariable('application', 'Application', `label_values(${METRIC.sloStatus}{project=~"$project"}, application)`))
-    .withVariable(labelVariable('slo', 'SLO', `label_values(${METRIC.sloStatus}{project=~"$project", application=~"$application"}, slo)`));
+    .withVariable(labelVariable('slo', 'SLO', `label_values(${METRIC.sloStatus}{project=~"$project", application=~"$application"}, slo)`))
+    .withVariable(consoleUrlVariable());
 
   b.withRow(new dashboard.RowBuilder('Current business date'));
   b.withPanel(statPanel('SLOs', 'SLOs defined.', `count(${perSlo} (${sel(METRIC.sloStatus, ...f)}))`, [[null, 'blue']]));
@@ -123,6 +126,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .overrideByName('Deadline', [isoTime()])
       .overrideByName('Predicted end', [isoTime()])
       .overrideByName('Lateness', [{ id: 'unit', value: 's' }])
+      .overrideByName('slo', [consoleLink('slos')])
       .sortBy([new common.TableSortByFieldStateBuilder().displayName('Lateness').desc(true)])
       .span(24)
       .height(9),

@@ -2,16 +2,25 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/time/clock.js';
 import { applyDebtEvent, redefineDebt } from '../domain/debts/debt-apply.js';
-import { advanceDebt, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debts/debt-decide.js';
+import { advanceDebt, deriveStatus, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debts/debt-decide.js';
 import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debts/debt-definition.js';
 import { newDebtState, type DebtState } from '../domain/debts/debt-state.js';
-import type { DebtMetricsView } from '../domain/debts/debt-types.js';
+import type { ClosedOutcome, DebtMetricsView } from '../domain/debts/debt-types.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
-import { debtJson, debtMetricsView, iso, openOccurrenceJson, type DebtJson, type ExtraRunJson, type OccurrenceJson } from './debt-view.js';
+import {
+  debtJson,
+  debtMetricsView,
+  iso,
+  openOccurrenceJson,
+  type DebtBrief,
+  type DebtJson,
+  type ExtraRunJson,
+  type OccurrenceJson,
+} from './debt-view.js';
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
@@ -164,6 +173,11 @@ export class DebtEngine implements Projection {
     return this.json(this.require(project, id));
   }
 
+  /** The outcome of the debt's most recently closed occurrence, or null before the first closes. */
+  lastOutcome(project: string, id: string): ClosedOutcome | null {
+    return this.require(project, id).recent.at(-1)?.outcome ?? null;
+  }
+
   /** The debt a ping id names, as (project, id), or undefined. */
   resolvePingId(pingId: string): { project: string; id: string } | undefined {
     const key = this.byPingId.get(pingId);
@@ -176,6 +190,17 @@ export class DebtEngine implements Projection {
     const out: DebtJson[] = [];
     for (const state of this.debts.values()) if (state.def.project === project) out.push(this.json(state));
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Every debt of a project as id, name, labels and status now, unordered: cheaper than `list` at 10k debts. */
+  briefs(project: string): DebtBrief[] {
+    const now = this.deps.clock.now();
+    const out: DebtBrief[] = [];
+    for (const state of this.debts.values()) {
+      const { def } = state;
+      if (def.project === project) out.push({ id: def.id, name: def.name, status: deriveStatus(state, now), labels: def.labels });
+    }
+    return out;
   }
 
   /** Deletes a debt; its history stays in the log. */

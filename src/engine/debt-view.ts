@@ -60,6 +60,14 @@ export const debtJsonSchema = z.object({
 
 export type DebtJson = z.infer<typeof debtJsonSchema>;
 
+/** What a list of debts filters and sorts on before it renders a page of them. */
+export interface DebtBrief {
+  id: string;
+  name: string;
+  status: string;
+  labels: Record<string, string>;
+}
+
 /** ISO 8601 UTC for epoch ms; null stays null. */
 export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(ms).toISOString();
