@@ -52,6 +52,8 @@ interface Outcome {
   request: FuzzRequest;
   status: number | null;
   error?: string;
+  /** The socket error code when no answer came. */
+  code?: string | undefined;
   excerpt?: string;
 }
 
@@ -64,7 +66,19 @@ function describeRequest(r: FuzzRequest): string {
   return `${r.method} ${r.url.slice(0, 200)} headers(${headerBytes(r)} bytes)${body}`;
 }
 
+// A pooled keep-alive socket the server closed as idle (its timeout passes easily on a loaded
+// machine) fails the next request sent on it before the server sees it. Such a request is sent
+// again; a request that itself breaks its connection breaks it every time and is still caught.
+const STALE_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 async function send(base: string, request: FuzzRequest): Promise<Outcome> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await sendOnce(base, request);
+    if (outcome.status !== null || attempt === 3 || !STALE_SOCKET_CODES.has(outcome.code ?? '')) return outcome;
+  }
+}
+
+async function sendOnce(base: string, request: FuzzRequest): Promise<Outcome> {
   try {
     const init: RequestInit = {
       method: request.method,
@@ -78,7 +92,12 @@ async function send(base: string, request: FuzzRequest): Promise<Outcome> {
     return res.status >= 500 ? { request, status: res.status, excerpt: text.slice(0, 300) } : { request, status: res.status };
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { request, status: null, error: `${(err as Error).name}: ${cause?.code ?? ''} ${cause?.message ?? (err as Error).message}` };
+    return {
+      request,
+      status: null,
+      code: cause?.code,
+      error: `${(err as Error).name}: ${cause?.code ?? ''} ${cause?.message ?? (err as Error).message}`,
+    };
   }
 }
 
