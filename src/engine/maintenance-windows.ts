@@ -47,7 +47,7 @@ export class MaintenanceWindows implements Projection {
   constructor(private readonly deps: MaintenanceWindowsDeps) {}
 
   applyLogEvent(event: LogEvent): void {
-    if (event.type === 'maintenance.defined') this.put(event.attributes.window as MaintenanceWindow);
+    if (event.type === 'maintenance.defined') this.put(event.attributes.window);
     else if (event.type === 'maintenance.deleted') this.remove(event.project, String(event.attributes.id));
   }
 
