@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -323,5 +323,43 @@ describe('maintenance windows', () => {
     } finally {
       await c.cleanup();
     }
+  });
+});
+
+describe('maintenance windows in compter.yaml', () => {
+  it('applies them at start and on reload, and refuses a bad one with its path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'compter-maint-config-'));
+    const configFile = join(dir, 'compter.yaml');
+    const yaml = (to: string) =>
+      [
+        'debts:',
+        '  - id: backup',
+        '    schedule: { every: 1h }',
+        'maintenance:',
+        '  - id: upgrade',
+        '    match: { debts: [backup] }',
+        '    from: "2026-11-20T11:00:00Z"',
+        `    to: "${to}"`,
+        '    reason: database upgrade',
+        '',
+      ].join('\n');
+    await writeFile(configFile, yaml('2026-11-20T13:00:00Z'));
+    const c = await startTestCompter({ env: { COMPTER_CONFIG: configFile } });
+    try {
+      expect((await c.json('GET', '/v1/maintenance/upgrade')).body).toMatchObject({ reason: 'database upgrade', active: true });
+      expect((await c.json('GET', '/v1/debts/backup')).body.status).toBe('maintenance');
+      await writeFile(configFile, yaml('2026-11-20T11:30:00Z'));
+      expect(await c.reloadConfig()).toBe(1);
+      expect((await c.json('GET', '/v1/maintenance/upgrade')).body.active).toBe(false);
+      expect((await c.json('GET', '/v1/debts/backup')).body.status).not.toBe('maintenance');
+    } finally {
+      await c.cleanup();
+    }
+    await writeFile(
+      configFile,
+      'maintenance:\n  - id: bad\n    match: {}\n    from: "2026-11-20T13:00:00Z"\n    to: "2026-11-20T12:00:00Z"\n',
+    );
+    await expect(startTestCompter({ env: { COMPTER_CONFIG: configFile } })).rejects.toThrow(/maintenance\[0\]\.to/);
+    await rm(dir, { recursive: true, force: true });
   });
 });
