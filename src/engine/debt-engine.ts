@@ -82,6 +82,8 @@ export class DebtEngine implements Projection {
   readonly section = 'debts';
   private readonly debts = new Map<string, DebtState>();
   private readonly byPingId = new Map<string, string>();
+  /** Each project's debts: an outage or a window applies to one project at a time. */
+  private readonly byProject = new Map<string, Set<DebtState>>();
   /** Upstream key → keys of the debts that run after it, so a status change reaches them. */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly wakes: DeadlineTimer;
@@ -123,10 +125,8 @@ export class DebtEngine implements Projection {
    */
   private noteStarted(lastRunAt: number | null, now: number): LogEvent[] {
     if (lastRunAt === null || lastRunAt >= now) return [];
-    const projects = new Set<string>();
-    for (const state of this.debts.values()) projects.add(state.def.project);
     const events: LogEvent[] = [];
-    for (const project of [...projects].sort()) {
+    for (const project of [...this.byProject.keys()].sort()) {
       const event = makeLogEvent(
         this.deps.ids,
         this.deps.position,
@@ -147,7 +147,7 @@ export class DebtEngine implements Projection {
   /** Folds one logged event into the projection (start-up replay and other instances' events). */
   applyLogEvent(event: LogEvent): void {
     if (event.type === 'compter.started') {
-      for (const state of this.debts.values()) if (state.def.project === event.project) applyDebtEvent(state, event, this.ctx);
+      for (const state of this.byProject.get(event.project) ?? []) applyDebtEvent(state, event, this.ctx);
       return;
     }
     if (!event.debt) return;
@@ -160,7 +160,7 @@ export class DebtEngine implements Projection {
       if (existing) {
         this.unindexUpstreams(existing.def);
         redefineDebt(existing, def, event.ts);
-      } else this.debts.set(key, newDebtState(def, event.ts));
+      } else this.add(key, newDebtState(def, event.ts));
       this.indexUpstreams(def);
       this.byPingId.set(def.pingId, key);
       return;
@@ -170,10 +170,18 @@ export class DebtEngine implements Projection {
     if (event.type === 'debt.deleted') {
       this.unindexUpstreams(state.def);
       this.debts.delete(key);
+      this.byProject.get(state.def.project)?.delete(state);
       this.byPingId.delete(state.def.pingId);
       return;
     }
     applyDebtEvent(state, event, this.ctx);
+  }
+
+  private add(key: string, state: DebtState): void {
+    this.debts.set(key, state);
+    let set = this.byProject.get(state.def.project);
+    if (!set) this.byProject.set(state.def.project, (set = new Set()));
+    set.add(state);
   }
 
   private indexUpstreams(def: DebtDefinition): void {
@@ -216,7 +224,7 @@ export class DebtEngine implements Projection {
   async resettleProject(project: string): Promise<void> {
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
-    for (const state of this.debts.values()) if (state.def.project === project) events.push(...this.settle(state, now, []));
+    for (const state of this.byProject.get(project) ?? []) events.push(...this.settle(state, now, []));
     await this.commit(events);
   }
 
@@ -561,7 +569,7 @@ export class DebtEngine implements Projection {
       state.unwatched ??= [];
       state.def.after ??= [];
       const key = keyOf(state.def.project, state.def.id);
-      this.debts.set(key, state);
+      this.add(key, state);
       this.indexUpstreams(state.def);
       this.byPingId.set(state.def.pingId, key);
     }
