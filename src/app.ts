@@ -7,6 +7,8 @@ import type { SloEngine } from './engine/slo-engine.js';
 import { registerCalendarRoutes } from './http/calendar-routes.js';
 import { registerJobStatusRoutes } from './http/job-status-routes.js';
 import { registerSloRoutes } from './http/slo-routes.js';
+import { registerMaintenanceRoutes } from './http/maintenance-routes.js';
+import type { MaintenanceWindows } from './engine/maintenance-windows.js';
 import { registerTrendRoutes, type TrendReader } from './http/trend-routes.js';
 import { authenticate, TokenRegistry } from './http/auth.js';
 import { cors } from './http/cors.js';
@@ -55,6 +57,8 @@ export interface AppDeps {
   pingKeys?: PingKeys;
   /** The external base URL people reach compter at (COMPTER_PUBLIC_URL); links stay relative without it. */
   publicUrl?: string;
+  /** Maintenance windows (`/v1/maintenance` is served when given). */
+  maintenance?: MaintenanceWindows;
 }
 
 let requestCounter = 0;
@@ -97,6 +101,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     registerSloRoutes(app, deps.slos);
   }
   if (deps.trends) registerTrendRoutes(app, deps.trends);
+  if (deps.maintenance) registerMaintenanceRoutes(app, deps.maintenance);
   const pingKeys = deps.pingKeys ?? { resolve: () => undefined };
   registerPingRoutes(app, deps.engine, deps.clock, pingKeys, deps.hardCapBodyBytes);
   registerSentryRoutes(app, deps.engine, deps.clock, pingKeys);

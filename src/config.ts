@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { calendarDefinitionSchema, validateCalendarDefinition } from './domain/time/calendar.js';
 import { debtInputSchema, normalizeDebtInput } from './domain/debts/debt-definition.js';
 import { normalizeSloInput, sloInputSchema } from './domain/slos/slo.js';
+import { maintenanceInputSchema, normalizeMaintenanceInput } from './domain/maintenance/maintenance-window.js';
 import { ID_PATTERN, type Problem } from './domain/problems.js';
 import { pingKeysConfigSchema } from './domain/debts/ping-key.js';
 import { limitsSchema, tokenListProblems, tokenRecordSchema } from './domain/tokens.js';
@@ -69,6 +70,10 @@ const configDebtSchema = debtInputSchema.extend({
   id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
   project: z.string().regex(ID_PATTERN).optional(),
 });
+const configMaintenanceSchema = maintenanceInputSchema.extend({
+  id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
+  project: z.string().regex(ID_PATTERN).optional(),
+});
 const configCalendarSchema = calendarDefinitionSchema.extend({ project: z.string().regex(ID_PATTERN).optional() });
 const configSloSchema = sloInputSchema.extend({
   id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$'),
@@ -81,6 +86,7 @@ export const fileConfigSchema = z
     calendars: z.array(configCalendarSchema).default([]),
     debts: z.array(configDebtSchema).default([]),
     slos: z.array(configSloSchema).default([]),
+    maintenance: z.array(configMaintenanceSchema).default([]),
     tokens: z.array(tokenRecordSchema).default([]),
     limits: limitsSchema.optional(),
     /** Ping keys by project (`/ping/{pingKey}/{debtId}`); a project without one gets a generated key. */
@@ -133,6 +139,15 @@ export function parseConfig(text: string): { config?: FileConfig; problems: Prob
     for (const p of result.problems) problems.push({ path: `debts[${index}].${p.path}`, message: p.message });
   });
   problems.push(...calendarAndSloProblems(parsed.data));
+  const windows = new Set<string>();
+  parsed.data.maintenance.forEach((window, index) => {
+    const { project = 'default', ...input } = window;
+    const key = `${project}/${window.id}`;
+    if (windows.has(key)) problems.push({ path: `maintenance[${index}].id`, message: `duplicate maintenance window ${key}` });
+    windows.add(key);
+    const result = normalizeMaintenanceInput(input, { id: window.id, project });
+    for (const p of result.problems) problems.push({ path: `maintenance[${index}].${bracketIndexes(p.path)}`, message: p.message });
+  });
   return problems.length ? { problems } : { config: parsed.data, problems };
 }
 

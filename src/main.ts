@@ -16,6 +16,7 @@ import { TrendService } from './engine/trend-service.js';
 import { TrendSeries } from './metrics/trend-series.js';
 import { trendQueriesFor } from './store/trend-store.js';
 import { Snapshotter } from './engine/snapshotter.js';
+import { MaintenanceWindows } from './engine/maintenance-windows.js';
 import type { Projection } from './engine/projection.js';
 import { LogPosition, rebuildProjections } from './engine/rebuild.js';
 import { PingKeys } from './engine/ping-keys.js';
@@ -110,7 +111,7 @@ function loadFileConfig(env: Env, logger: Logger): { path: string | null; config
 }
 
 /** Defines the config's debts that are new or changed (config as code). */
-async function applyConfig(engine: DebtEngine, config: FileConfig, slos: SloEngine): Promise<number> {
+async function applyConfig(engine: DebtEngine, config: FileConfig, slos: SloEngine, maintenance: MaintenanceWindows): Promise<number> {
   let changed = 0;
   // Calendars first: SLOs and rrule debts name them.
   for (const { project = 'default', ...calendar } of config.calendars) {
@@ -121,6 +122,9 @@ async function applyConfig(engine: DebtEngine, config: FileConfig, slos: SloEngi
   }
   for (const { project = 'default', ...input } of config.debts) {
     if (await engine.defineIfChanged(project, input.id, input)) changed++;
+  }
+  for (const { project = 'default', ...input } of config.maintenance) {
+    if (await maintenance.defineIfChanged(project, input.id, input)) changed++;
   }
   return changed;
 }
@@ -200,11 +204,13 @@ export async function createCompter(
     jobMetrics: jobSeries,
     p90DurationMs: (p, a, j) => trendStats?.p90DurationMs(p, a, j) ?? null,
   });
+  const maintenance = new MaintenanceWindows({ clock, sink: writer, ids, position });
   const engine = new DebtEngine({
     clock,
     sink: writer,
     store,
     timelines: new TimelineCache(slos),
+    maintenance,
     metrics: metrics.debts,
     logger,
     ids,
@@ -213,11 +219,13 @@ export async function createCompter(
   const pingKeys = new PingKeys({ clock, sink: writer, ids, position });
   pingKeys.setDeclared(config?.pingKeys);
   // The SLO engine first: calendars must exist when rrule debts that name them replay.
-  const projections: Projection[] = [slos, engine, pingKeys];
+  maintenance.onChange = (project) => engine.resettleProject(project);
+  // Windows before debts: catching debts up at start asks which windows cover them.
+  const projections: Projection[] = [slos, maintenance, engine, pingKeys];
   const rebuilt = await rebuildProjections(store, projections, position, logger);
   snapshotter = new Snapshotter(projections, position, store, writer, logger, env.COMPTER_SNAPSHOT_EVERY_EVENTS);
   snapshotter.start();
-  if (config) await applyConfig(engine, config, slos);
+  if (config) await applyConfig(engine, config, slos, maintenance);
   await releaseStartupMemory(store, logger);
   // Trends: the routes run fresh SQL; the job trend gauges are recomputed on a fixed period.
   const trendSeries = new TrendSeries();
@@ -259,6 +267,7 @@ export async function createCompter(
     limiter,
     pingKeys,
     trends,
+    maintenance,
   });
   let closing: Promise<void> | null = null;
   return {
@@ -281,7 +290,7 @@ export async function createCompter(
       // Removing the last token must not silently open a server that listens beyond loopback.
       const access = bindPolicy(env.COMPTER_HOST, fresh.tokens.length, isAllowOpen(env));
       if (tokens.size > 0 && access.mode === 'refuse') throw new Error(`the new config declares no tokens: ${access.message}`);
-      const changed = await applyConfig(engine, fresh, slos);
+      const changed = await applyConfig(engine, fresh, slos, maintenance);
       tokens.replace(fresh.tokens);
       trendProjects = trendProjectsOf(fresh);
       pingKeys.setDeclared(fresh.pingKeys);

@@ -27,10 +27,11 @@ const f = ['project=~"$project"', 'debt=~"$debt"'];
 // One series per debt even when several compter instances (or a restarted pod) export it.
 const perDebt = 'max by (project, debt)';
 
-/** Debts overdue now; paused debts never count (as in CompterDebtOverdue). */
+/** Debts overdue now; paused and blocked debts never count (as in CompterDebtOverdue). */
 const overdueNow =
   `${perDebt} (${sel(METRIC.debtOverdue, ...f)}) == 1` +
-  ` unless on (project, debt) ${perDebt} (${sel(METRIC.debtStatus, ...f, 'status="paused"')}) == 1`;
+  ` unless on (project, debt) ${perDebt} (${sel(METRIC.debtStatus, ...f, 'status="paused"')}) == 1` +
+  ` unless on (project, debt) ${perDebt} (${sel(METRIC.debtBlocked, ...f)}) == 1`;
 const deadlineOfOverdue = `${perDebt} (${sel(METRIC.debtDeadline, ...f)}) and on (project, debt) (${overdueNow})`;
 const nextDeadlines = `bottomk(50, ${perDebt} (${sel(METRIC.debtDeadline, ...f)}) - time() > 0)`;
 
@@ -83,6 +84,25 @@ export function overviewDashboard(): dashboard.Dashboard {
     ),
   );
   b.withPanel(statPanel('Paused', 'Paused debts never fall due.', countStatus('paused'), [[null, 'blue']]));
+  b.withPanel(
+    statPanel(
+      'Blocked',
+      'Debts waiting for an upstream (after) that is overdue, failed or timed out; only the upstream pages.',
+      `count(${perDebt} (${sel(METRIC.debtBlocked, ...f)}) == 1)`,
+      [
+        [null, 'green'],
+        [1, 'yellow'],
+      ],
+    ),
+  );
+  b.withPanel(
+    statPanel(
+      'In maintenance',
+      'Debts a maintenance window covers now: nothing falls due, what would is excused.',
+      countStatus('maintenance'),
+      [[null, 'blue']],
+    ),
+  );
   b.withPanel(
     statPanel(
       'Payments / min',

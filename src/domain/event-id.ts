@@ -26,6 +26,18 @@ export class EventIdGenerator {
   }
 }
 
+/** The millisecond time an event id was made at (its first 10 characters), or null for a malformed id. */
+export function timeOfEventId(id: string): number | null {
+  if (id.length < 10) return null;
+  let t = 0;
+  for (const ch of id.slice(0, 10)) {
+    const digit = ALPHABET.indexOf(ch.toUpperCase());
+    if (digit < 0) return null;
+    t = t * 32 + digit;
+  }
+  return t;
+}
+
 function incrementBytes(bytes: Uint8Array): void {
   for (let i = bytes.length - 1; i >= 0; i--) {
     if (bytes[i] === 0xff) {

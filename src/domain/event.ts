@@ -3,6 +3,7 @@ import type { ClosedOutcome, DebtStatus, PaymentKind } from './debts/debt-types.
 import type { JobStatusValue } from './slos/job-status.js';
 import type { SloDefinition, SloOutcome } from './slos/slo.js';
 import type { CalendarDefinition } from './time/calendar.js';
+import type { MaintenanceWindow } from './maintenance/maintenance-window.js';
 
 /**
  * One row of the append-only event log (docs/events.md). The log is the source of truth: the
@@ -26,7 +27,10 @@ export type LogEvent =
   | SloDefinedEvent
   | SloDeletedEvent
   | SloClosedEvent
-  | PingKeyGeneratedEvent;
+  | PingKeyGeneratedEvent
+  | CompterStartedEvent
+  | MaintenanceDefinedEvent
+  | MaintenanceDeletedEvent;
 
 export type EventType = LogEvent['type'];
 
@@ -50,6 +54,9 @@ export const EVENT_TYPES: readonly EventType[] = [
   'slo.deleted',
   'slo.closed',
   'ping_key.generated',
+  'compter.started',
+  'maintenance.defined',
+  'maintenance.deleted',
 ] satisfies readonly EventType[];
 
 /** The columns every event has; `type` and `attributes` narrow them per event. */
@@ -154,7 +161,8 @@ export interface OccurrenceClosedEvent extends EventColumns {
 export interface DebtStatusChangedEvent extends EventColumns {
   type: 'debt.status_changed';
   status: DebtStatus;
-  attributes: { from: DebtStatus };
+  /** `blockedBy`: the upstreams blocking it, when the new status is `blocked`. */
+  attributes: { from: DebtStatus; blockedBy?: string[] };
 }
 
 export interface CalendarDefinedEvent extends EventColumns {
@@ -203,6 +211,22 @@ export interface SloClosedEvent extends EventColumns {
 export interface PingKeyGeneratedEvent extends EventColumns {
   type: 'ping_key.generated';
   attributes: { pingKey: string };
+}
+
+/** compter started again; deadlines in (unwatchedFrom, ts] passed while it was not running. */
+export interface CompterStartedEvent extends EventColumns {
+  type: 'compter.started';
+  attributes: { unwatchedFrom: number };
+}
+
+export interface MaintenanceDefinedEvent extends EventColumns {
+  type: 'maintenance.defined';
+  attributes: { window: MaintenanceWindow };
+}
+
+export interface MaintenanceDeletedEvent extends EventColumns {
+  type: 'maintenance.deleted';
+  attributes: { id: string };
 }
 
 /** Columns an event type narrows (a payment's `kind`, a closed occurrence's `status`): a draft must fill them. */

@@ -4,8 +4,8 @@ import type { Clock } from '../domain/time/clock.js';
 import { applyDebtEvent, redefineDebt } from '../domain/debts/debt-apply.js';
 import { advanceDebt, deriveStatus, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debts/debt-decide.js';
 import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debts/debt-definition.js';
-import { newDebtState, type DebtState } from '../domain/debts/debt-state.js';
-import type { ClosedOutcome, DebtMetricsView } from '../domain/debts/debt-types.js';
+import { newDebtState, type DebtContext, type DebtState, type DebtSurroundings } from '../domain/debts/debt-state.js';
+import { BLOCKING_STATUSES, type ClosedOutcome, type DebtMetricsView } from '../domain/debts/debt-types.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
@@ -45,10 +45,18 @@ export interface DebtEngineDeps {
   store: EventStore;
   timelines: TimelineCache;
   metrics?: DebtMetricsSink;
+  /** Maintenance windows; without them no debt is ever in maintenance. */
+  maintenance?: MaintenanceLookup;
   logger: Logger;
   /** One generator for every projection, so ids stay strictly increasing across them. */
   ids: EventIdGenerator;
   position: LogPosition;
+}
+
+/** Whether a maintenance window covers a debt at an instant, and when that next changes. */
+export interface MaintenanceLookup {
+  isDebtInMaintenance(def: DebtDefinition, t: number): boolean;
+  debtChangeAfter(def: DebtDefinition, t: number): number | null;
 }
 
 /** How to vivify an unknown debt from a payment (SPEC §2): its schedule and optional grace. */
@@ -56,6 +64,9 @@ export interface Vivify {
   schedule: ScheduleInput;
   grace?: string | number;
 }
+
+/** Longest chain of dependencies a status change is passed down. */
+const MAX_CHAIN_DEPTH = 64;
 
 function keyOf(project: string, id: string): string {
   return `${project}\u0000${id}`;
@@ -71,10 +82,24 @@ export class DebtEngine implements Projection {
   readonly section = 'debts';
   private readonly debts = new Map<string, DebtState>();
   private readonly byPingId = new Map<string, string>();
+  /** Each project's debts: an outage or a window applies to one project at a time. */
+  private readonly byProject = new Map<string, Set<DebtState>>();
+  /** Upstream key → keys of the debts that run after it, so a status change reaches them. */
+  private readonly dependents = new Map<string, Set<string>>();
   private readonly wakes: DeadlineTimer;
+  /** What the debt logic reads from outside: timelines and maintenance windows. */
+  private readonly ctx: DebtContext;
 
   constructor(private readonly deps: DebtEngineDeps) {
     this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
+    const { timelines, maintenance } = deps;
+    this.ctx = maintenance
+      ? {
+          timelineFor: (def) => timelines.timelineFor(def),
+          isInMaintenance: (def, t) => maintenance.isDebtInMaintenance(def, t),
+          maintenanceChangeAfter: (def, t) => maintenance.debtChangeAfter(def, t),
+        }
+      : timelines;
   }
 
   /** Number of debts held. */
@@ -82,13 +107,36 @@ export class DebtEngine implements Projection {
     return this.debts.size;
   }
 
-  /** After replay: catches every debt up to now (logging what happened while down), starts the timer. */
-  async begin(): Promise<void> {
+  /**
+   * After replay: records compter's own outage since `lastRunAt`, catches every debt up to now
+   * (logging what happened while down), starts the timer.
+   */
+  async begin(lastRunAt: number | null = null): Promise<void> {
     this.wakes.start();
     const now = this.deps.clock.now();
-    const events: LogEvent[] = [];
+    const events: LogEvent[] = this.noteStarted(lastRunAt, now);
     for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
     if (events.length) void this.commitInBackground(events);
+  }
+
+  /**
+   * One `compter.started` event per project with debts, carrying the outage it ends: deadlines
+   * in (lastRunAt, now] were not watched (docs/semantics.md, "compter's own outage").
+   */
+  private noteStarted(lastRunAt: number | null, now: number): LogEvent[] {
+    if (lastRunAt === null || lastRunAt >= now) return [];
+    const events: LogEvent[] = [];
+    for (const project of [...this.byProject.keys()].sort()) {
+      const event = makeLogEvent(
+        this.deps.ids,
+        this.deps.position,
+        { project, type: 'compter.started', ts: now, attributes: { unwatchedFrom: lastRunAt } },
+        now,
+      );
+      this.applyLogEvent(event);
+      events.push(event);
+    }
+    return events;
   }
 
   /** Stops the timer. Pending writes are drained by whoever owns the sink. */
@@ -98,24 +146,104 @@ export class DebtEngine implements Projection {
 
   /** Folds one logged event into the projection (start-up replay and other instances' events). */
   applyLogEvent(event: LogEvent): void {
+    if (event.type === 'compter.started') {
+      for (const state of this.byProject.get(event.project) ?? []) applyDebtEvent(state, event, this.ctx);
+      return;
+    }
     if (!event.debt) return;
     const key = keyOf(event.project, event.debt);
     if (event.type === 'debt.defined') {
-      const def = event.attributes.definition;
+      // Definitions logged before dependencies existed have no `after`.
+      const logged = event.attributes.definition;
+      const def: DebtDefinition = { ...logged, after: logged.after ?? [] };
       const existing = this.debts.get(key);
-      if (existing) redefineDebt(existing, def, event.ts);
-      else this.debts.set(key, newDebtState(def, event.ts));
+      if (existing) {
+        this.unindexUpstreams(existing.def);
+        redefineDebt(existing, def, event.ts);
+      } else this.add(key, newDebtState(def, event.ts));
+      this.indexUpstreams(def);
       this.byPingId.set(def.pingId, key);
       return;
     }
     const state = this.debts.get(key);
     if (!state) return;
     if (event.type === 'debt.deleted') {
+      this.unindexUpstreams(state.def);
       this.debts.delete(key);
+      this.byProject.get(state.def.project)?.delete(state);
       this.byPingId.delete(state.def.pingId);
       return;
     }
-    applyDebtEvent(state, event, this.deps.timelines);
+    applyDebtEvent(state, event, this.ctx);
+  }
+
+  private add(key: string, state: DebtState): void {
+    this.debts.set(key, state);
+    let set = this.byProject.get(state.def.project);
+    if (!set) this.byProject.set(state.def.project, (set = new Set()));
+    set.add(state);
+  }
+
+  private indexUpstreams(def: DebtDefinition): void {
+    const key = keyOf(def.project, def.id);
+    for (const upstream of def.after) {
+      const upKey = keyOf(def.project, upstream);
+      let set = this.dependents.get(upKey);
+      if (!set) this.dependents.set(upKey, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  private unindexUpstreams(def: DebtDefinition): void {
+    const key = keyOf(def.project, def.id);
+    for (const upstream of def.after) {
+      const upKey = keyOf(def.project, upstream);
+      const set = this.dependents.get(upKey);
+      set?.delete(key);
+      if (set?.size === 0) this.dependents.delete(upKey);
+    }
+  }
+
+  /** The upstreams of `state` that block it now: overdue, failed, timed out, or blocked themselves. */
+  private blockedBy(state: DebtState): string[] {
+    const { project, after } = state.def;
+    return after.filter((id) => {
+      const upstream = this.debts.get(keyOf(project, id));
+      return upstream !== undefined && BLOCKING_STATUSES.has(upstream.status);
+    });
+  }
+
+  private surroundings(state: DebtState, now: number): DebtSurroundings {
+    return { blockedBy: this.blockedBy(state), isInMaintenance: this.ctx.isInMaintenance?.(state.def, now) ?? false };
+  }
+
+  /**
+   * Re-derives every debt of a project now (a maintenance window was defined or deleted), so
+   * what it covers follows the new rules at once. Resolves when the events are durable.
+   */
+  async resettleProject(project: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const events: LogEvent[] = [];
+    for (const state of this.byProject.get(project) ?? []) events.push(...this.settle(state, now, []));
+    await this.commit(events);
+  }
+
+  /** A problem naming the cycle when `def`'s upstreams lead back to it, else undefined. */
+  private cycleProblem(def: DebtDefinition): { path: string; message: string } | undefined {
+    const afterOf = (id: string): string[] => (id === def.id ? def.after : (this.debts.get(keyOf(def.project, id))?.def.after ?? []));
+    const seen = new Set<string>();
+    const walk = (id: string, path: string[]): string[] | null => {
+      for (const next of afterOf(id)) {
+        if (next === def.id) return [...path, next];
+        if (seen.has(next)) continue;
+        seen.add(next);
+        const found = walk(next, [...path, next]);
+        if (found) return found;
+      }
+      return null;
+    };
+    const cycle = walk(def.id, [def.id]);
+    return cycle ? { path: 'after', message: `dependencies may not form a cycle: ${cycle.join(' → ')}` } : undefined;
   }
 
   /** Creates or replaces a debt. A missing id is generated; `created` tells which happened. */
@@ -125,6 +253,8 @@ export class DebtEngine implements Projection {
     const existing = this.debts.get(key);
     const { definition, problems } = normalizeDebtInput(input, { id: debtId, project, pingId: existing?.def.pingId ?? randomUUID() });
     if (definition) problems.push(...this.deps.timelines.calendarProblems(definition));
+    const cycle = definition ? this.cycleProblem(definition) : undefined;
+    if (cycle) problems.push(cycle);
     assertNoProblems(problems, 'invalid debt definition');
     const now = this.deps.clock.now();
     const events = this.defineEvents(definition!, now);
@@ -198,7 +328,13 @@ export class DebtEngine implements Projection {
     const out: DebtBrief[] = [];
     for (const state of this.debts.values()) {
       const { def } = state;
-      if (def.project === project) out.push({ id: def.id, name: def.name, status: deriveStatus(state, now), labels: def.labels });
+      if (def.project === project)
+        out.push({
+          id: def.id,
+          name: def.name,
+          status: deriveStatus(state, now, this.ctx, this.surroundings(state, now)),
+          labels: def.labels,
+        });
     }
     return out;
   }
@@ -223,10 +359,17 @@ export class DebtEngine implements Projection {
       },
       now,
     );
+    const dependents = [...(this.dependents.get(keyOf(project, id)) ?? [])];
     this.applyLogEvent(event);
     this.wakes.remove(keyOf(project, id));
     this.deps.metrics?.remove(project, id);
-    await this.commit([event]);
+    // Its dependents no longer wait for it.
+    const events = [event];
+    for (const key of dependents) {
+      const dependent = this.debts.get(key);
+      if (dependent) events.push(...this.settle(dependent, now, []));
+    }
+    await this.commit(events);
   }
 
   /** Pauses or resumes a debt: a paused debt never falls due and does not alert. */
@@ -249,7 +392,7 @@ export class DebtEngine implements Projection {
         attributes: {},
       },
     ];
-    applyDebtEvent(state, drafts[0]!, this.deps.timelines);
+    applyDebtEvent(state, drafts[0]!, this.ctx);
     const events = [...pre, ...this.settle(state, now, drafts)];
     await this.commit(events);
     return this.json(state);
@@ -302,10 +445,10 @@ export class DebtEngine implements Projection {
       state = this.debts.get(key)!;
       created = true;
     }
-    const pre = advanceDebt(state, now, this.deps.timelines);
+    const pre = advanceDebt(state, now, this.ctx);
     let paid: DebtEventDraft[];
     try {
-      paid = payDebt(state, payment, this.deps.timelines);
+      paid = payDebt(state, payment, this.ctx);
     } catch (err) {
       if (pre.length) void this.commitInBackground(this.finish(state, now, pre));
       throw err;
@@ -386,7 +529,7 @@ export class DebtEngine implements Projection {
   private upcoming(state: DebtState, from: number, to: number): OccurrenceJson[] {
     const { def } = state;
     if (def.paused || !def.schedule || def.schedule.kind === 'every') return [];
-    const timeline = this.deps.timelines.timelineFor(def);
+    const timeline = this.ctx.timelineFor(def);
     const lastOpen = state.open.at(-1)?.scheduledAt ?? state.cursorAt ?? state.epochAt;
     const out: OccurrenceJson[] = [];
     let slot = timeline?.after(Math.max(lastOpen, from - 1));
@@ -422,8 +565,12 @@ export class DebtEngine implements Projection {
   /** Restores debts a snapshot held. */
   restoreItems(items: unknown[]): void {
     for (const state of items as DebtState[]) {
+      // Snapshots taken before outages were recorded lack the list.
+      state.unwatched ??= [];
+      state.def.after ??= [];
       const key = keyOf(state.def.project, state.def.id);
-      this.debts.set(key, state);
+      this.add(key, state);
+      this.indexUpstreams(state.def);
       this.byPingId.set(state.def.pingId, key);
     }
   }
@@ -435,24 +582,38 @@ export class DebtEngine implements Projection {
   }
 
   private json(state: DebtState): DebtJson {
-    return debtJson(state, this.deps.clock.now(), this.deps.timelines);
+    const now = this.deps.clock.now();
+    return debtJson(state, now, this.ctx, this.surroundings(state, now));
   }
 
   /** Advances a debt to `now`, adds `drafts`' effects (already applied), updates status; logs all. */
   private settle(state: DebtState, now: number, drafts: DebtEventDraft[]): LogEvent[] {
-    return this.finish(state, now, [...advanceDebt(state, now, this.deps.timelines), ...drafts]);
+    return this.finish(state, now, [...advanceDebt(state, now, this.ctx), ...drafts]);
   }
 
-  private finish(state: DebtState, now: number, drafts: DebtEventDraft[]): LogEvent[] {
-    const all = [...drafts, ...updateStatus(state, now, this.deps.timelines)];
+  /**
+   * Updates the status after `drafts` (already applied) and logs them all. A status change
+   * passes down to the debts that run after this one, which may become (or stop being) blocked;
+   * cycles are refused at definition, and `depth` bounds the walk all the same.
+   */
+  private finish(state: DebtState, now: number, drafts: DebtEventDraft[], depth = 0): LogEvent[] {
+    const before = state.status;
+    const all = [...drafts, ...updateStatus(state, now, this.ctx, this.surroundings(state, now))];
     this.afterChange(state, now);
-    return all.map((d) => this.toLogEvent(state.def, d, now));
+    const events = all.map((d) => this.toLogEvent(state.def, d, now));
+    if (state.status !== before && depth < MAX_CHAIN_DEPTH) {
+      for (const key of this.dependents.get(keyOf(state.def.project, state.def.id)) ?? []) {
+        const dependent = this.debts.get(key);
+        if (dependent) events.push(...this.finish(dependent, now, advanceDebt(dependent, now, this.ctx), depth + 1));
+      }
+    }
+    return events;
   }
 
   private afterChange(state: DebtState, now: number): void {
     const key = keyOf(state.def.project, state.def.id);
-    this.deps.metrics?.update(debtMetricsView(state, now, this.deps.timelines));
-    if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.deps.timelines));
+    this.deps.metrics?.update(debtMetricsView(state, now, this.ctx));
+    if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.ctx));
   }
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {

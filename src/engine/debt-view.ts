@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { scheduleToJson } from '../domain/debts/debt-definition.js';
-import { deriveStatus, nextDeadline } from '../domain/debts/debt-decide.js';
-import type { DebtContext, DebtState, OpenOccurrence } from '../domain/debts/debt-state.js';
+import { deriveStatus, isPastDue, nextDeadline } from '../domain/debts/debt-decide.js';
+import {
+  NO_SURROUNDINGS,
+  type DebtContext,
+  type DebtState,
+  type DebtSurroundings,
+  type OpenOccurrence,
+} from '../domain/debts/debt-state.js';
 import { OUTCOMES, type DebtMetricsView } from '../domain/debts/debt-types.js';
 
 /** A run that ended in an occurrence already paid: it leaves the occurrence's outcome alone. */
@@ -48,6 +54,8 @@ export const debtJsonSchema = z.object({
   successesBeforeRecovery: z.number().describe('consecutive successes a failed debt needs to be up again'),
   labels: z.record(z.string(), z.string()),
   paused: z.boolean(),
+  after: z.array(z.string()).describe('upstream debt ids this one runs after'),
+  blockedBy: z.array(z.string()).describe('upstreams now overdue, failed, timed out or blocked; non-empty while status is blocked'),
   created: z.string(),
   updated: z.string(),
   payments: z.number(),
@@ -95,8 +103,8 @@ export function openOccurrenceJson(state: DebtState, occ: OpenOccurrence, now: n
   };
 }
 
-/** The whole debt as JSON at `now`. */
-export function debtJson(state: DebtState, now: number, ctx: DebtContext): DebtJson {
+/** The whole debt as JSON at `now`; its surroundings come from the engine, which sees upstreams and windows. */
+export function debtJson(state: DebtState, now: number, ctx: DebtContext, around: DebtSurroundings = NO_SURROUNDINGS): DebtJson {
   const { def } = state;
   const current = state.open[0];
   return {
@@ -114,21 +122,17 @@ export function debtJson(state: DebtState, now: number, ctx: DebtContext): DebtJ
     successesBeforeRecovery: def.successesBeforeRecovery ?? 1,
     labels: def.labels,
     paused: def.paused,
+    after: def.after,
+    blockedBy: [...around.blockedBy],
     created: iso(state.createdAt)!,
     updated: iso(state.updatedAt)!,
     payments: state.payments,
-    status: deriveStatus(state, now),
+    status: deriveStatus(state, now, ctx, around),
     nextDeadline: iso(nextDeadline(state, ctx)),
     lastSuccess: iso(state.lastSuccessAt),
     lastDurationSeconds: seconds(state.lastDurationMs),
     currentOccurrence: current ? openOccurrenceJson(state, current, now) : null,
   };
-}
-
-/** True while an occurrence is past its deadline unpaid, or a missed one is not yet made good. */
-export function isOverdue(state: DebtState, now: number): boolean {
-  if (state.def.paused) return false;
-  return state.missedDeadlineAt !== null || state.open.some((o) => o.deadline < now);
 }
 
 /** What the metrics exposition renders for this debt. */
@@ -139,7 +143,9 @@ export function debtMetricsView(state: DebtState, now: number, ctx: DebtContext)
     // While overdue the gauge stays at the deadline that was missed, so alerts can say since when.
     deadlineAt: state.def.paused ? null : (state.missedDeadlineAt ?? nextDeadline(state, ctx)),
     lastSuccessAt: state.lastSuccessAt,
-    isOverdue: isOverdue(state, now),
+    // In maintenance nothing is owed, so nothing is overdue; the window's end brings it back.
+    isOverdue: state.status !== 'maintenance' && isPastDue(state, now, ctx),
+    isBlocked: state.status === 'blocked',
     status: state.status,
     lastDurationMs: state.lastDurationMs,
     paymentsByKind: state.paymentsByKind,

@@ -14,6 +14,9 @@ export interface Projection {
   snapshotItems(): unknown[];
   /** Restores items a snapshot held. */
   restoreItems(items: unknown[]): void;
-  /** After replay: act on everything time changed while compter was down, start timers. */
-  begin(): Promise<void>;
+  /**
+   * After replay: act on everything time changed while compter was down, start timers.
+   * `lastRunAt` is when the log shows compter last ran (its newest event), null for a new log.
+   */
+  begin(lastRunAt: number | null): Promise<void>;
 }

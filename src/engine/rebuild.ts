@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventStore } from '../store/event-store.js';
+import { timeOfEventId } from '../domain/event-id.js';
 import type { Projection } from './projection.js';
 
 const SNAPSHOT_VERSION = 2;
@@ -47,7 +48,9 @@ export async function rebuildProjections(
     replayed += page.length;
   }
   const replayMs = performance.now() - started - snapshotMs;
-  for (const p of projections) await p.begin();
+  // Read before any projection begins: beginning writes events, which move the position.
+  const lastRunAt = position.lastEventId === null ? null : timeOfEventId(position.lastEventId);
+  for (const p of projections) await p.begin(lastRunAt);
   const ms = (t: number) => Math.round(t);
   logger.info(
     {

@@ -32,6 +32,11 @@ export const DEBT_FAMILIES: readonly EntityFamily[] = [
     help: 'Runs that ended, successful or failed, in an occurrence already paid (the job runs too often, or failed after it was paid).',
   },
   { name: METRIC.occurrencesTotal, type: 'counter', help: 'Occurrences closed, by outcome.' },
+  {
+    name: METRIC.debtBlocked,
+    type: 'gauge',
+    help: '1 while an upstream the debt runs after is overdue, failed, timed out or blocked, else 0.',
+  },
 ];
 
 // Closed outcomes in the contract's order; the view's record may hold only these.
@@ -77,6 +82,7 @@ export function renderDebtSeries(view: DebtMetricsView): string[] {
     // Unlabelled per-debt counter: present from the debt's creation, so it starts at 0.
     gauge(METRIC.debtExtraRunsTotal, view.extraRuns),
     occurrences,
+    gauge(METRIC.debtBlocked, view.isBlocked ? 1 : 0),
   ];
 }
 

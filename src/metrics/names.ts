@@ -12,6 +12,7 @@ export const METRIC = {
   paymentsTotal: 'compter_payments_total',
   debtExtraRunsTotal: 'compter_debt_extra_runs_total',
   occurrencesTotal: 'compter_occurrences_total',
+  debtBlocked: 'compter_debt_blocked',
   // per SLO: labels project, slo, application
   sloDeadline: 'compter_slo_deadline_timestamp_seconds',
   sloLateness: 'compter_slo_lateness_seconds',

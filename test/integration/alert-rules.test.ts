@@ -146,6 +146,7 @@ describe('alerts/compter.rules.yml', () => {
     const names = alertingRules().map((a) => a.alert);
     for (const name of [
       'CompterDebtOverdue',
+      'CompterDebtBlocked',
       'CompterDebtFailed',
       'CompterDebtTimedOut',
       'CompterSloLate',

@@ -21,6 +21,7 @@ export function debtDef(overrides: Partial<DebtDefinition> = {}): DebtDefinition
     failuresBeforeAlert: 1,
     labels: {},
     paused: false,
+    after: [],
     ...overrides,
   };
 }
@@ -63,7 +64,7 @@ export class DebtHarness {
   }
 
   status(now: number): string {
-    return deriveStatus(this.state, now);
+    return deriveStatus(this.state, now, this.ctx);
   }
 
   /** Closed events' outcomes in order. */

@@ -14,6 +14,7 @@ function debtView(over: Partial<DebtMetricsView> = {}): DebtMetricsView {
     deadlineAt: 1_767_232_800_000,
     lastSuccessAt: 1_767_146_412_345,
     isOverdue: false,
+    isBlocked: false,
     status: 'up',
     lastDurationMs: 61_500,
     paymentsByKind: { start: 3, success: 2 },
@@ -158,6 +159,7 @@ describe('renderDebtSeries', () => {
       `compter_payments_total{${l},kind="success"} 2`,
       `compter_debt_extra_runs_total{${l}} 0`,
       `compter_occurrences_total{${l},outcome="paid"} 2`,
+      `compter_debt_blocked{${l}} 0`,
     ];
     expect(text).toBe(`${expected.join('\n')}\n`);
   });

@@ -13,6 +13,8 @@ export type DebtEventData = { [T in EventType]: Pick<EventOf<T>, DebtFoldColumn>
 type PaymentData = Extract<DebtEventData, { type: 'payment' }>;
 
 const RECENT_LIMIT = 8;
+/** Outages remembered per debt; older ones only matter to occurrences long since closed. */
+const UNWATCHED_LIMIT = 16;
 
 /**
  * Folds one event into a debt's state (mutating it). This is the only place state changes:
@@ -44,6 +46,13 @@ export function applyDebtEvent(state: DebtState, event: DebtEventData, ctx: Debt
       state.def = { ...state.def, paused: false };
       restartSchedule(state, event.ts);
       return;
+    case 'compter.started': {
+      const fromAt = event.attributes.unwatchedFrom;
+      if (fromAt >= event.ts) return;
+      state.unwatched.push({ fromAt, toAt: event.ts });
+      if (state.unwatched.length > UNWATCHED_LIMIT) state.unwatched.shift();
+      return;
+    }
     default:
       return;
   }

@@ -1,5 +1,16 @@
 import { applyDebtEvent, findOpen, type DebtFoldColumn } from './debt-apply.js';
-import { FAILURE_OUTCOMES, openThrough, type ClosedRef, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
+import {
+  FAILURE_OUTCOMES,
+  isExcusedDeadline,
+  isUnwatched,
+  NO_SURROUNDINGS,
+  openThrough,
+  type ClosedRef,
+  type DebtContext,
+  type DebtState,
+  type DebtSurroundings,
+  type OpenOccurrence,
+} from './debt-state.js';
 import type { ClosedOutcome, DebtStatus } from './debt-types.js';
 import type { EventOf, OccurrenceClosedAttributes, PaymentAttributes } from '../event.js';
 import type { Payment } from './payment.js';
@@ -69,9 +80,20 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
       (o) => o.closesAt !== null && o.closesAt <= now && !state.runs.some((r) => r.occurrenceAt === o.scheduledAt),
     );
     if (!due) break;
-    emit(state, ctx, out, closeDraft(due, 'missed', now));
+    emit(state, ctx, out, closeDraft(due, unpaidOutcome(state, due, ctx), now));
   }
   return out;
+}
+
+/**
+ * How an occurrence closes unpaid. A deadline that passed while compter itself was down was
+ * never watched: nobody knows whether the job ran (unknown). One inside a maintenance window
+ * was not owed (excused). Neither counts as a success or a failure.
+ */
+function unpaidOutcome(state: DebtState, occ: OpenOccurrence, ctx: DebtContext): ClosedOutcome {
+  if (isUnwatched(state, occ.deadline)) return 'unknown';
+  if (ctx.isInMaintenance?.(state.def, occ.deadline)) return 'excused';
+  return 'missed';
 }
 
 /** How the run that closed an occurrence ended, when one did. */
@@ -243,20 +265,26 @@ function endOutcome(state: DebtState, payment: Payment, occ: OpenOccurrence, sta
 }
 
 /**
- * The status a debt has at `now`, from its state alone. Precedence: paused, failed/timed out
- * (enough consecutive failures), overdue (a deadline or start window passed unpaid, or a
- * missed occurrence not yet made good), running, late, new, up.
+ * The status a debt has at `now`, from its state and its surroundings (upstreams blocking it,
+ * a maintenance window over it, which the engine knows). Precedence: paused, maintenance,
+ * failed/timed out (enough consecutive failures),
+ * blocked, overdue (a watched deadline or start window passed unpaid, or a missed occurrence
+ * not yet made good), running, late, new, up.
  */
-export function deriveStatus(state: DebtState, now: number): DebtStatus {
+export function deriveStatus(state: DebtState, now: number, ctx: DebtContext, around: DebtSurroundings = NO_SURROUNDINGS): DebtStatus {
   const { def } = state;
+  const { blockedBy } = around;
   if (def.paused) return 'paused';
+  if (around.isInMaintenance) return 'maintenance';
   if (state.consecutiveFailures >= def.failuresBeforeAlert && state.lastFailure) {
     return state.lastFailure === 'timed_out' ? 'timed_out' : 'failed';
   }
-  if (state.missedDeadlineAt !== null) return 'overdue';
+  // Its own failure is news of its own; waiting on a broken upstream is not.
+  if (blockedBy.length > 0) return 'blocked';
+  if (isPastDue(state, now, ctx)) return 'overdue';
   for (const occ of state.open) {
-    if (occ.deadline < now) return 'overdue';
-    if (def.startWithinMs !== null && occ.startedAt === null && occ.scheduledAt + def.startWithinMs < now) return 'overdue';
+    const startBy = def.startWithinMs === null ? null : occ.scheduledAt + def.startWithinMs;
+    if (startBy !== null && occ.startedAt === null && startBy < now && !isExcusedDeadline(state, startBy, ctx)) return 'overdue';
   }
   if (state.runs.length > 0) return 'running';
   if (state.open.some((o) => o.scheduledAt <= now)) return 'late';
@@ -264,11 +292,28 @@ export function deriveStatus(state: DebtState, now: number): DebtStatus {
   return 'up';
 }
 
+/**
+ * True while an occurrence is past its deadline unpaid, or a missed one is not yet made good.
+ * A deadline that passed while compter was down, or inside a maintenance window, does not count.
+ */
+export function isPastDue(state: DebtState, now: number, ctx: DebtContext): boolean {
+  if (state.def.paused) return false;
+  if (state.missedDeadlineAt !== null) return true;
+  return state.open.some((o) => o.deadline < now && !isExcusedDeadline(state, o.deadline, ctx));
+}
+
 /** A `debt.status_changed` event when the derived status differs from the recorded one. */
-export function updateStatus(state: DebtState, now: number, ctx: DebtContext): DebtEventDraft[] {
-  const status = deriveStatus(state, now);
+export function updateStatus(
+  state: DebtState,
+  now: number,
+  ctx: DebtContext,
+  around: DebtSurroundings = NO_SURROUNDINGS,
+): DebtEventDraft[] {
+  const status = deriveStatus(state, now, ctx, around);
   if (status === state.status) return [];
-  const event: DebtEventDraft = { ...BLANK, type: 'debt.status_changed', ts: now, status, attributes: { from: state.status } };
+  const attributes: { from: DebtStatus; blockedBy?: string[] } = { from: state.status };
+  if (status === 'blocked') attributes.blockedBy = [...around.blockedBy];
+  const event: DebtEventDraft = { ...BLANK, type: 'debt.status_changed', ts: now, status, attributes };
   applyDebtEvent(state, event, ctx);
   return [event];
 }
@@ -296,6 +341,7 @@ export function nextWakeAt(state: DebtState, now: number, ctx: DebtContext): num
     const next = timeline?.after(state.cursorAt ?? state.epochAt);
     if (next) consider(next.at);
   }
+  consider(ctx.maintenanceChangeAfter?.(def, now) ?? null);
   return wake === Infinity ? null : wake;
 }
 

@@ -24,6 +24,8 @@ export interface DebtDefinition {
   successesBeforeRecovery?: number;
   labels: Record<string, string>;
   paused: boolean;
+  /** Upstream debt ids this one runs after: while one of them is in trouble, this one is blocked. */
+  after: string[];
 }
 
 /** Grace when none is given: long enough for a cron job's own start jitter, short enough to page promptly. */
@@ -54,6 +56,8 @@ export const scheduleInputSchema = z
   })
   .strict();
 
+const MAX_UPSTREAMS = 32;
+
 /** The JSON body of a debt definition, as PUT /v1/debts/{id}, PUT /debts and compter.yaml take it. */
 export const debtInputSchema = z
   .object({
@@ -69,6 +73,7 @@ export const debtInputSchema = z
     successesBeforeRecovery: z.number().int().min(1).max(1000).optional(),
     labels: z.record(z.string().max(64), z.string().max(256)).optional(),
     paused: z.boolean().optional(),
+    after: z.array(z.string().max(128)).max(MAX_UPSTREAMS).optional().describe('ids of upstream debts this one waits for'),
   })
   .strict();
 
@@ -250,6 +255,12 @@ export function normalizeDebtInput(input: DebtInput, identity: DebtIdentity): { 
   }
   const stages = input.stages ?? [];
   if (new Set(stages).size !== stages.length) problems.push({ path: 'stages', message: 'stage names must be unique' });
+  const after = input.after ?? [];
+  after.forEach((upstream, i) => {
+    if (!ID_PATTERN.test(upstream)) problems.push({ path: `after.${i}`, message: 'must be a debt id (^[a-z0-9][a-z0-9._-]{0,127}$)' });
+    else if (upstream === identity.id) problems.push({ path: `after.${i}`, message: 'a debt cannot run after itself' });
+  });
+  if (new Set(after).size !== after.length) problems.push({ path: 'after', message: 'upstream ids must be unique' });
   if (problems.length) return { problems };
   return {
     problems,
@@ -271,6 +282,7 @@ export function normalizeDebtInput(input: DebtInput, identity: DebtIdentity): { 
         : {}),
       labels,
       paused: input.paused ?? false,
+      after,
     },
   };
 }

@@ -30,6 +30,14 @@ export interface ClosedRef {
   outcome: ClosedOutcome;
 }
 
+/** A stretch of time compter was not running, so no deadline inside it was watched. */
+export interface UnwatchedSpan {
+  /** The last moment compter is known to have run (its last logged event), epoch ms. */
+  fromAt: number;
+  /** When it started again, epoch ms. */
+  toAt: number;
+}
+
 /** The projection of one debt's events: everything the API, metrics and timer read. */
 export interface DebtState {
   def: DebtDefinition;
@@ -59,11 +67,35 @@ export interface DebtState {
   epochAt: number;
   recent: ClosedRef[];
   runs: OpenRun[];
+  /** compter's own recent outages, oldest first (docs/semantics.md, "compter's own outage"). */
+  unwatched: UnwatchedSpan[];
 }
 
-/** What the debt logic needs from outside: a (cached) timeline per definition. */
+/**
+ * What the debt logic needs from outside: a (cached) timeline per definition, and whether a
+ * maintenance window covers the debt at an instant (none without the maintenance methods).
+ */
 export interface DebtContext {
   timelineFor(def: DebtDefinition): Timeline | null;
+  isInMaintenance?(def: DebtDefinition, t: number): boolean;
+  /** The next instant after `t` at which a window covering the debt starts or ends, or null. */
+  maintenanceChangeAfter?(def: DebtDefinition, t: number): number | null;
+}
+
+/** What the engine knows around one debt at a moment: upstreams blocking it, a window over it. */
+export interface DebtSurroundings {
+  blockedBy: readonly string[];
+  isInMaintenance: boolean;
+}
+
+export const NO_SURROUNDINGS: DebtSurroundings = { blockedBy: [], isInMaintenance: false };
+
+/**
+ * True when a deadline at `t` is not the owner's to answer for: compter itself was down, or a
+ * maintenance window covered the debt then.
+ */
+export function isExcusedDeadline(state: DebtState, t: number, ctx: DebtContext): boolean {
+  return isUnwatched(state, t) || (ctx.isInMaintenance?.(state.def, t) ?? false);
 }
 
 export const FAILURE_OUTCOMES: ReadonlySet<ClosedOutcome> = new Set(['failed', 'incomplete', 'timed_out']);
@@ -90,7 +122,13 @@ export function newDebtState(def: DebtDefinition, at: number): DebtState {
     epochAt: at,
     recent: [],
     runs: [],
+    unwatched: [],
   };
+}
+
+/** True when instant `t` fell inside one of compter's own outages: nobody watched it pass. */
+export function isUnwatched(state: DebtState, t: number): boolean {
+  return state.unwatched.some((s) => t > s.fromAt && t <= s.toAt);
 }
 
 function openOccurrence(def: DebtDefinition, slot: Slot, closesAtSlot: number | null): OpenOccurrence {
