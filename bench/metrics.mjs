@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `/metrics` scrape latency at 10k and 100k debts (SPEC §9): compter's incremental exposition
+// `/metrics` scrape latency at 10k and 100k debts (docs/performance.md): compter's incremental exposition
 // against naive prom-client labelled gauges/counters carrying the same series, each served by a
 // bare @hono/node-server in its own process on a free loopback port and scraped sequentially
 // over HTTP from this process, with 1% of the debts changed before every scrape.

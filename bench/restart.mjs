@@ -1,4 +1,4 @@
-// Time to ready after a restart with 100k debts and 10M events (SPEC §9: ≤ 5 s), on ClickHouse,
+// Time to ready after a restart with 100k debts and 10M events (target ≤ 5 s, docs/performance.md), on ClickHouse,
 // then on DuckDB (bench/restart-duckdb.mjs: the same log generated in a DuckDB file).
 // The log is generated inside ClickHouse with INSERT ... SELECT FROM numbers(): one
 // `debt.defined` per debt (a definition as compter normalizes it, without a schedule) and

@@ -10,7 +10,7 @@ import { ID_PATTERN, type Problem } from './domain/problems.js';
 import { pingKeysConfigSchema } from './domain/debts/ping-key.js';
 import { limitsSchema, tokenListProblems, tokenRecordSchema } from './domain/tokens.js';
 
-/** Settings from the environment (SPEC §8). */
+/** Settings from the environment (README, Configuration). */
 export const envSchema = z.object({
   COMPTER_HOST: z.string().default('127.0.0.1'),
   COMPTER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -80,7 +80,7 @@ const configSloSchema = sloInputSchema.extend({
   project: z.string().regex(ID_PATTERN).optional(),
 });
 
-/** The shape of compter.yaml (SPEC §8). Sections other issues fill are accepted as declared. */
+/** The shape of compter.yaml (README, Configuration). Sections other issues fill are accepted as declared. */
 export const fileConfigSchema = z
   .object({
     calendars: z.array(configCalendarSchema).default([]),
@@ -122,7 +122,7 @@ export function configPath(env: Env, cwd = process.cwd()): string | null {
 export function parseConfig(text: string): { config?: FileConfig; problems: Problem[] } {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) return { problems: doc.errors.map((e) => ({ path: '(yaml)', message: e.message })) };
-  const raw = doc.toJS() ?? {};
+  const raw: unknown = doc.toJS() ?? {};
   const parsed = fileConfigSchema.safeParse(raw);
   if (!parsed.success) {
     return { problems: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) };

@@ -54,7 +54,7 @@ export interface RunningServer {
 }
 
 /**
- * The store the writer appends to, behind the local journal (SPEC §5): a batch is fsynced under
+ * The store the writer appends to, behind the local journal (docs/events.md): a batch is fsynced under
  * COMPTER_SPOOL_DIR and acknowledged, then stored in DuckDB or ClickHouse in the background, in
  * order; while the store is unreachable the journal keeps accepting. COMPTER_SPOOL=off makes
  * the store's own write the commit point (a failed one is answered 503 with Retry-After).

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: make sure the real servers the integration suites start are installed, build
-// the CLI the process-level tests run, run vitest, and end with one plain summary line.
+// the CLI the process-level tests run, lint, run vitest, and end with one plain summary line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -67,8 +67,22 @@ function countBrokenSuites(report) {
   return (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
 }
 
+/**
+ * `npm run lint` (typescript-eslint, Prettier, import cycles), counted as one check: a lint
+ * error fails the run like a failing test, so CI cannot land it. Skipped only when the
+ * command line names test files (a developer iterating on one of them).
+ */
+function lint() {
+  if (process.argv.length > 2) return null;
+  console.log('lint: eslint, prettier --check, import cycles');
+  const r = spawnSync('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) console.error('lint failed (npm run lint): see above');
+  return r.status === 0;
+}
+
 ensureSystemPackages();
 build();
+const isLintClean = lint();
 rmSync(resultsFile, { force: true });
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)];
 const run = spawnSync('npx', args, {
@@ -77,10 +91,12 @@ const run = spawnSync('npx', args, {
   env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
 });
 const summary = summarize();
+const lintCounts = isLintClean === null ? { passed: 0, failed: 0 } : isLintClean ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
 if (!summary) {
-  console.log('Tests: 0 passed, 1 failed');
+  console.log(`Tests: ${lintCounts.passed} passed, ${lintCounts.failed + 1} failed`);
   process.exit(run.status || 1);
 }
 const skippedNote = summary.skipped ? `, ${summary.skipped} skipped` : '';
-console.log(`Tests: ${summary.passed} passed, ${summary.failed} failed${skippedNote}`);
-process.exit(run.status === 0 && summary.failed === 0 ? 0 : 1);
+const failed = summary.failed + lintCounts.failed;
+console.log(`Tests: ${summary.passed + lintCounts.passed} passed, ${failed} failed${skippedNote}`);
+process.exit(run.status === 0 && failed === 0 ? 0 : 1);

@@ -283,8 +283,8 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   const started: Promise<ReportResult> = reporter
     ? reporter.send({ kind: 'start', runId, host, at: new Date(startedAt).toISOString() }, startedAt + options.timeoutMs, startAbort.signal)
     : Promise.resolve({ ok: true });
-  tee(child.stdout!, process.stdout, tail);
-  tee(child.stderr!, process.stderr, tail);
+  tee(child.stdout, process.stdout, tail);
+  tee(child.stderr, process.stderr, tail);
 
   const forward = (signal: NodeJS.Signals) => {
     if (finished) {

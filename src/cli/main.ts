@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
       // Exit as soon as the output is flushed: an idle keep-alive socket must not hold the job open.
       await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
       await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
-      process.exit(code);
+      return process.exit(code);
     }
     case 'check-config':
       process.exitCode = checkConfigCommand(rest[0]);

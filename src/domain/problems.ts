@@ -28,5 +28,5 @@ export function assertNoProblems(problems: Problem[], what: string): void {
   }
 }
 
-/** The id rule of SPEC §2, shared by debts, SLOs, calendars and projects. */
+/** The id rule, shared by debts, SLOs, calendars and projects. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,127}$/;

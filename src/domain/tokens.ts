@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ID_PATTERN, type Problem } from './problems.js';
 
 /**
- * API tokens and per-project limits as compter.yaml declares them (SPEC §4, §8). A token is
+ * API tokens and per-project limits as compter.yaml declares them (README, "Tokens, projects and rate limits"). A token is
  * stored only as the SHA-256 of its text; the text itself is shown once, by `compter token new`.
  */
 

@@ -59,7 +59,7 @@ export interface MaintenanceLookup {
   debtChangeAfter(def: DebtDefinition, t: number): number | null;
 }
 
-/** How to vivify an unknown debt from a payment (SPEC §2): its schedule and optional grace. */
+/** How to vivify an unknown debt from a payment (docs/semantics.md): its schedule and optional grace. */
 export interface Vivify {
   schedule: ScheduleInput;
   grace?: string | number;
@@ -111,12 +111,14 @@ export class DebtEngine implements Projection {
    * After replay: records compter's own outage since `lastRunAt`, catches every debt up to now
    * (logging what happened while down), starts the timer.
    */
-  async begin(lastRunAt: number | null = null): Promise<void> {
+  begin(lastRunAt: number | null = null): Promise<void> {
     this.wakes.start();
     const now = this.deps.clock.now();
     const events: LogEvent[] = this.noteStarted(lastRunAt, now);
     for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
+    // Written in the background: the events are derived again from the log if they are lost.
     if (events.length) void this.commitInBackground(events);
+    return Promise.resolve();
   }
 
   /**

@@ -96,13 +96,14 @@ export class SloEngine implements Projection {
   /* ---------------------------------------------------------------- projection */
 
   /** After replay: closes every row time settled while compter was down, exports metrics, starts the timer. */
-  async begin(): Promise<void> {
+  begin(): Promise<void> {
     this.wakes.start();
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
     for (const state of this.defs.slos.values()) events.push(...this.rows.settle(state, now));
     for (const job of this.runs.jobs.values()) this.deps.jobMetrics?.update(jobMetricsView(job));
     if (events.length) void this.commitInBackground(events);
+    return Promise.resolve();
   }
 
   /** Stops the timer. */

@@ -16,7 +16,7 @@ import {
   type RowInput,
   type RowVerdict,
 } from '../domain/slos/slo-performance.js';
-import { SLO_OUTCOMES, type SloMetricsView, type SloOutcome } from '../domain/slos/slo.js';
+import { SLO_OUTCOMES, type SloMetricsView } from '../domain/slos/slo.js';
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { DeadlineTimer } from './deadline-timer.js';
 import type { JobRuns, RunState } from './job-runs.js';
@@ -74,8 +74,9 @@ export class SloRows {
     const events: LogEvent[] = [];
     const open: { verdict: RowVerdict; input: RowInput }[] = [];
     let firstOpen: string | null = null;
-    let date: string | null = state.cursor!;
-    if (!calendar.isBusinessDay(date)) date = calendar.nextBusinessDay(date);
+    // ensureCursor has set it.
+    const cursor = state.cursor ?? zonedParts(ctx.entry.def.tz, now).date;
+    let date: string | null = calendar.isBusinessDay(cursor) ? cursor : calendar.nextBusinessDay(cursor);
     while (date !== null && compareDates(date, horizon) <= 0) {
       const rows = this.rowsOf(state, ctx, date);
       const runs = rows.length ? this.runsOfRows(state, date, rows, older) : [];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 /**
- * Slowdown trends (SPEC §3 "Trends"): runs the store's trend queries over each calendar's
+ * Slowdown trends (docs/semantics.md, "Trends"): runs the store's trend queries over each calendar's
  * last N business dates, adds the math that is not SQL (domain/slos/trends.ts), answers
  * `/v1/trends/jobs` and `/v1/trends/slos`, keeps the per-job trend gauges fresh on a fixed
  * period, and hands the SLO engine each job's recent p90 duration for its predicted ends.
@@ -25,7 +25,7 @@ import {
 import type { JobTrendGauges, TrendSeries } from '../metrics/trend-series.js';
 import { MAX_TREND_FILTER, type JobEndPoint, type JobKey, type JobTrendRow, type TrendQueries } from '../store/trend-queries.js';
 
-/** Default window, business dates (SPEC §4: `?window=` defaults to 30). */
+/** Default window, business dates (`?window=` defaults to 30). */
 export const DEFAULT_TREND_WINDOW = 30;
 export const MIN_TREND_WINDOW = 2;
 export const MAX_TREND_WINDOW = 365;

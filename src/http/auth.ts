@@ -6,7 +6,7 @@ import { grantsScope, MAX_TOKEN_LENGTH, type Scope, type TokenRecord } from '../
 import type { AppEnv, Principal } from './env.js';
 import { rulesOf } from './route-rules.js';
 
-/** The project every request acts for when no tokens are configured (SPEC §8). */
+/** The project every request acts for when no tokens are configured (README, Configuration). */
 export const OPEN_PROJECT = 'default';
 
 const OPEN_PRINCIPAL: Principal = Object.freeze({
@@ -145,7 +145,7 @@ export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** How compter may listen, given its address and whether tokens are configured (SPEC §4). */
+/** How compter may listen, given its address and whether tokens are configured (README, API). */
 export type BindDecision =
   { mode: 'tokens' } | { mode: 'open'; message: string } | { mode: 'open-warned'; message: string } | { mode: 'refuse'; message: string };
 

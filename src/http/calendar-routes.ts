@@ -16,7 +16,7 @@ const daysQuery = z.object({
   to: z.string().max(32).optional().describe('YYYY-MM-DD, inclusive; from + 30 days when absent; at most 3 years after from'),
 });
 
-/** The business calendar routes (SPEC §3, §4). */
+/** The business calendar routes (docs/semantics.md, "Calendars, job status and SLOs"). */
 export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
   const tags = ['calendars'];
   defineRoute(

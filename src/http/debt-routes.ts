@@ -47,7 +47,7 @@ function instantParam(value: string | undefined, name: string, fallback: number)
   return ms;
 }
 
-/** The v1 debt routes (SPEC §4). */
+/** The v1 debt routes (README, API). */
 export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
   const tags = ['debts'];
   defineRoute(

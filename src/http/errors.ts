@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError, type DomainErrorCode, type Problem } from '../domain/problems.js';
 import { BackpressureError, WriterClosedError } from '../store/batch-writer.js';
 
-/** The one error body of SPEC §4. */
+/** The one error body (README, "API"). */
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string; problems?: Problem[] };
 }
@@ -41,7 +41,8 @@ export function errorResponse(
   problems?: Problem[],
   retryAfterSeconds?: number,
 ): Response {
-  const body: ErrorBody = { error: { code, message, requestId: c.get('requestId') ?? '' } };
+  const requestId: unknown = c.get('requestId');
+  const body: ErrorBody = { error: { code, message, requestId: typeof requestId === 'string' ? requestId : '' } };
   if (problems && problems.length) body.error.problems = problems;
   if (retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))));
   return c.json(body, status);
@@ -55,7 +56,7 @@ export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: un
   if (err instanceof BadRequestError) return errorResponse(c, 400, 'bad_request', err.message, err.problems);
   if (err instanceof DomainError) return errorResponse(c, STATUS_OF[err.code], err.code, err.message, err.problems, err.retryAfterSeconds);
   if (err instanceof HTTPException) {
-    const status = err.status as ContentfulStatusCode;
+    const status = err.status;
     const code =
       status === 413
         ? 'too_large'

@@ -25,7 +25,7 @@ const resultSchema = z.object({
   duplicates: z.number().describe('resends of reports already recorded; accepted, not logged again'),
 });
 
-/** `POST /v1/job-status` (SPEC §3): job schedulers report starts, successes and failures. */
+/** `POST /v1/job-status` (docs/semantics.md): job schedulers report starts, successes and failures. */
 export function registerJobStatusRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine, clock: Clock): void {
   app.openAPIRegistry.register('JobStatus', jobStatusItemSchema);
   defineRoute(

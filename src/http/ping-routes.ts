@@ -15,7 +15,7 @@ import { vivifyFrom } from './payment-input.js';
 import { errorResponses } from './schemas.js';
 
 /**
- * healthchecks.io-compatible ping URLs (SPEC §4), so existing cron lines switch to compter by
+ * healthchecks.io-compatible ping URLs (README, "Pings and `compter exec`"), so existing cron lines switch to compter by
  * changing the host:
  *
  *   /ping/{pingId}[/start|/fail|/log|/{exit 0-255}]
@@ -275,7 +275,7 @@ function documentPingRoutes(app: OpenAPIHono<AppEnv>): void {
         tags: ['pings'],
         request:
           method === 'post'
-            ? { params: v.params as never, query: pingQuery as never, body: bodySchema as never }
+            ? { params: v.params as never, query: pingQuery as never, body: bodySchema }
             : { params: v.params as never, query: pingQuery as never },
         responses: pingResponses,
       });

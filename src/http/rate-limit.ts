@@ -6,7 +6,7 @@ import type { AppEnv } from './env.js';
 import { rulesOf } from './route-rules.js';
 
 /**
- * Per-project rate limits (SPEC §4): a burst window of one minute and a long window of one
+ * Per-project rate limits (README, API): a burst window of one minute and a long window of one
  * day. Each window is a sliding-window counter — the count of the current fixed window plus
  * the previous window's count weighted by how much of it the sliding window still covers — so
  * a request costs O(1), a project costs two pairs of numbers, and nothing runs on a timer.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../domain/problems.js';
 
-/** Path parameter `id` of debts, SLOs and calendars (SPEC §2 id rule). */
+/** Path parameter `id` of debts, SLOs and calendars (the id rule, docs/semantics.md). */
 export const idParams = z.object({ id: z.string().regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9._-]{0,127}$') });
 
 export const errorSchema = z.object({

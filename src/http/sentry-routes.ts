@@ -63,7 +63,7 @@ const checkInParams = z.object({
 type CheckInBody = z.infer<typeof checkInBody>;
 
 /** A check_in_id as a run id (lower-case, dashed), 'latest' for the nil UUID, or undefined when absent. */
-export function checkInRunId(value: string | undefined): string | 'latest' | undefined {
+export function checkInRunId(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (!CHECK_IN_ID.test(value))
     throw new DomainError('invalid', 'check_in_id must be a UUID', [{ path: 'check_in_id', message: 'must be a UUID' }]);

@@ -13,7 +13,7 @@ const performanceQuery = z.object({
   to: z.string().max(32).optional().describe('YYYY-MM-DD, inclusive; today in the calendar zone when absent'),
 });
 
-/** The SLO routes (SPEC §3, §4). */
+/** The SLO routes (docs/semantics.md, "Calendars, job status and SLOs"). */
 export function registerSloRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
   const tags = ['slos'];
   defineRoute(

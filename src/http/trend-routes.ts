@@ -21,7 +21,7 @@ const windowQuery = z.object({
     .describe(`business dates the trend covers, ending with the current one (default ${DEFAULT_TREND_WINDOW})`),
 });
 
-/** `GET /v1/trends/jobs` and `GET /v1/trends/slos` (SPEC §4), answered from fresh SQL. */
+/** `GET /v1/trends/jobs` and `GET /v1/trends/slos` (README, API), answered from fresh SQL. */
 export function registerTrendRoutes(app: OpenAPIHono<AppEnv>, trends: TrendReader): void {
   const tags = ['trends'];
   defineRoute(

@@ -1,5 +1,5 @@
 /**
- * The per-debt series of SPEC §6, kept incrementally: the engine calls `update` when a debt's
+ * The per-debt series of docs/metrics.md, kept incrementally: the engine calls `update` when a debt's
  * metrics view changes and `remove` when the debt is deleted; a scrape hands out cached bytes.
  */
 import { DEBT_STATUSES, OUTCOMES, PAYMENT_KINDS, type DebtMetricsView } from '../domain/debts/debt-types.js';

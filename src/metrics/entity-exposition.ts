@@ -16,7 +16,7 @@
  * scrapes, almost half the chunks are dirty at any chunk size worth having, and re-allocating
  * tens of MB of Buffers per scrape costs more in allocation and GC than the copying itself.
  * Holding the bytes once (no per-entity strings beside them) also keeps memory near the
- * ≈1.3 KB per debt the exposition itself takes (SPEC §9: ≤ 2 KiB per debt).
+ * ≈1.3 KB per debt the exposition itself takes (target ≤ 2 KiB per debt, docs/performance.md).
  *
  * In-flight responses: Buffers handed out by `render()` may still be queued on a socket. Until
  * the caller `release()`s a render, a write to one of its Buffers copies it first (copy on

@@ -1,5 +1,5 @@
 /**
- * The per-job series of SPEC §6 (labels project, application, job) that come from job status
+ * The per-job series of docs/metrics.md (labels project, application, job) that come from job status
  * reports: runs by status and the last run's duration. The trend gauges of the same section
  * (duration slope, projected breach) come from the trend queries, not from here.
  */

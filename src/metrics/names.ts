@@ -1,5 +1,5 @@
 /**
- * Every metric name compter exports (SPEC §6). The names are contract: alerts/, dashboards/
+ * Every metric name compter exports (docs/metrics.md). The names are contract: alerts/, dashboards/
  * and black-box tests use exactly these, and a test checks that they use no others.
  */
 export const METRIC = {

@@ -187,7 +187,7 @@ export interface MetricsResponseSink {
  * the render when the response closes — finished or aborted.
  */
 export function writeMetricsBody(res: MetricsResponseSink, rendered: MetricsBody): void {
-  res.once('close', rendered.release);
+  res.once('close', () => rendered.release());
   res.writeHead(200, { 'content-type': rendered.contentType, 'content-length': rendered.byteLength });
   res.cork();
   for (const b of rendered.body) res.write(b);

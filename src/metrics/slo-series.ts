@@ -1,5 +1,5 @@
 /**
- * The per-SLO series of SPEC §6 (labels project, slo, application), kept incrementally: the SLO
+ * The per-SLO series of docs/metrics.md (labels project, slo, application), kept incrementally: the SLO
  * engine calls `update` whenever an SLO's current row or deliveries change, and a scrape hands
  * out cached bytes. SLOs are few, so an update is written at once.
  */

@@ -1,5 +1,5 @@
 /**
- * The per-job trend gauges of SPEC §6, replaced project by project each time the trend
+ * The per-job trend gauges of docs/metrics.md, replaced project by project each time the trend
  * service refreshes (engine/trend-service.ts): a job without a slope or a projected breach
  * has no series rather than a made-up 0.
  */

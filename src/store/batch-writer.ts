@@ -3,7 +3,7 @@ import type { EventStore } from './event-store.js';
 import { systemStoreClock, type StoreClock } from './store-clock.js';
 
 /*
- * Group commit in front of an EventStore (SPEC §5: one flush serves many requests).
+ * Group commit in front of an EventStore (one flush serves many requests; docs/events.md).
  *
  * - Batch size: a flush takes queued writes, oldest first, up to `maxBatchEvents` events
  *   (default 5000). A write is never split, so its events commit or fail together; one write

@@ -8,7 +8,7 @@ import { SpoolError, type Spool } from './spool.js';
 import { systemStoreClock, type StoreClock } from './store-clock.js';
 
 /*
- * The store the BatchWriter appends to: the real adapter behind a local journal (SPEC §5).
+ * The store the BatchWriter appends to: the real adapter behind a local journal (docs/events.md).
  *
  * - The commit point is the spool: a batch is written there and fsynced (about a millisecond
  *   on a local disk), and then it counts as durable and the writers are acknowledged. A

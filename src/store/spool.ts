@@ -6,7 +6,7 @@ import type { LogEvent } from '../domain/event.js';
 import { systemStoreClock, type StoreClock, type StoreTimer } from './store-clock.js';
 
 /*
- * The local journal (SPEC §5): every accepted batch is written here and fsynced before it is
+ * The local journal (docs/events.md): every accepted batch is written here and fsynced before it is
  * acknowledged, then stored in the event store in the background (durable-store.ts). This
  * file only knows files, and which of its records the store already holds.
  *

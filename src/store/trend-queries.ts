@@ -1,5 +1,5 @@
 /**
- * The trend queries of SPEC §3 as a port: what each one is asked and what it answers. Each
+ * The trend queries (docs/semantics.md, "Trends") as a port: what each one is asked and what it answers. Each
  * adapter implements them as SQL aggregations in its own dialect (clickhouse/trend-sql.ts,
  * duckdb/trend-sql.ts); both validate their arguments with the schemas below on the way in
  * and their rows on the way out, so the engine sees the same shapes from either store.

@@ -101,7 +101,7 @@ describe('body limits per route', () => {
         controller.enqueue(chunk);
       },
     });
-    const res = await c.request('/v1/debts/limits', { method: 'PUT', body, duplex: 'half' } as RequestInit);
+    const res = await c.request('/v1/debts/limits', { method: 'PUT', body, duplex: 'half' });
     expect(res.status).toBe(413);
     expect(sent).toBeLessThan(100);
   });

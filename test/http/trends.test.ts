@@ -49,7 +49,7 @@ function appWith(reader: Partial<TrendReader> = {}) {
 }
 
 describe('GET /v1/trends/jobs and /v1/trends/slos', () => {
-  it('answer the SPEC §4 shapes for the request project, window 30 by default', async () => {
+  it('answer the documented shapes for the request project, window 30 by default', async () => {
     const { app, calls } = appWith();
     const jobs = await app.request('/v1/trends/jobs');
     expect(jobs.status).toBe(200);

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCompter, type TestCompter } from '../support/app-harness.js';
+import { startTestCompter } from '../support/app-harness.js';
 import { observe, scenario } from '../support/restart-scenario.js';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess } from '../support/compter-process.js';

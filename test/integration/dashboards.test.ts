@@ -47,7 +47,7 @@ interface PanelTarget {
 }
 
 function panelsOf(d: grafana.Dashboard): grafana.Panel[] {
-  return (d.panels ?? []).flatMap((p) => [p as grafana.Panel, ...(((p as grafana.RowPanel).panels ?? []) as grafana.Panel[])]);
+  return (d.panels ?? []).flatMap((p) => [p as grafana.Panel, ...((p as grafana.RowPanel).panels ?? [])]);
 }
 
 function targetsOf(d: grafana.Dashboard): PanelTarget[] {

@@ -70,7 +70,7 @@ describe('end to end: compter → Prometheus (shipped rules) → Alertmanager (s
 
   beforeAll(async () => {
     webhook = await startWebhookReceiver();
-    alertmanager = await startAlertmanager(testAlertmanagerConfig(webhook.url) as unknown as Record<string, unknown>);
+    alertmanager = await startAlertmanager(testAlertmanagerConfig(webhook.url));
     dataDir = mkdtempSync(join(tmpdir(), 'compter-e2e-'));
     compter = await startCompterProcess({ COMPTER_DATA_DIR: dataDir });
     prometheus = await startPrometheus({

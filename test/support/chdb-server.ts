@@ -72,8 +72,8 @@ function spawnFront(port: number, dir: string, profile: Record<string, string | 
       child.kill('SIGKILL');
       reject(err);
     };
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('listening')) {
         clearTimeout(timer);
         child.unref();

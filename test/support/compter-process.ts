@@ -75,8 +75,8 @@ async function startOnFreePort(env: Record<string, string>, options: StartOption
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const signal = (name: NodeJS.Signals) => (options.command ? process.kill(-proc.pid!, name) : proc.kill(name));
   // With a wrapper, the streams close only when compter itself (which holds them too) is gone.
   const exited = new Promise<number | null>((resolve) => proc.on(options.command ? 'close' : 'exit', (code) => resolve(code)));

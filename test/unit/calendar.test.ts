@@ -222,7 +222,7 @@ describe('businessDateAt', () => {
 });
 
 describe('validateCalendarDefinition', () => {
-  it('accepts the SPEC example and fills defaults', () => {
+  it('accepts the documented example and fills defaults', () => {
     const result = validateCalendarDefinition({
       id: 'us-business',
       tz: 'America/New_York',

@@ -34,7 +34,7 @@ function rowAt(now: number, runs: JobRun[], p90Ms: number | null = null) {
   return computeRow({ sloId: 'dss', expectation: expectation(), slackMs: SLACK, jobs: [{ runs, p90DurationMs: p90Ms }], now });
 }
 
-describe('computeRow: every status of SPEC §3', () => {
+describe('computeRow: every row status', () => {
   it('pending: nothing reported yet', () => {
     const row = rowAt(START - HOUR, []);
     expect(row).toMatchObject({

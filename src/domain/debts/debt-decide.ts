@@ -119,7 +119,7 @@ function closeDraft(occ: OpenOccurrence, outcome: ClosedOutcome, now: number, by
   };
 }
 
-/** The occurrence a payment belongs to (SPEC §2 order: business date, run, time), or none. */
+/** The occurrence a payment belongs to (in order: business date, run, time), or none. */
 interface Match {
   occurrenceAt: number | null;
   businessDate: string;

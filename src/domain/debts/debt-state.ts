@@ -1,6 +1,5 @@
 import type { DebtDefinition } from './debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
-import type { LogEvent } from '../event.js';
 import { addUtcMonths, type Slot, type Timeline } from '../time/schedule.js';
 import { deadlineOf } from './deadline.js';
 

@@ -1,4 +1,4 @@
-/** The words of SPEC §2, shared by the domain, the engine, the API and the metrics. */
+/** The words of docs/semantics.md (statuses, outcomes, payment kinds), shared by the domain, the engine, the API and the metrics. */
 export const DEBT_STATUSES = [
   'new',
   'up',

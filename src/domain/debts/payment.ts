@@ -20,7 +20,7 @@ export interface Payment {
   businessDate?: string;
 }
 
-/** Messages are kept up to this many bytes (SPEC §2); longer ones are truncated, not refused. */
+/** Messages are kept up to this many bytes (docs/semantics.md); longer ones are truncated, not refused. */
 export const MESSAGE_LIMIT_BYTES = 10 * 1024;
 /** How far a client's `at` may lie in the past: late reports from a retrying job are normal. */
 export const MAX_PAST_SKEW_MS = 7 * 24 * 3600_000;

@@ -1,5 +1,5 @@
 /**
- * Job status reports (SPEC §3, "Foxfire's feed"): `POST /v1/job-status` with one report or an
+ * Job status reports (docs/semantics.md, "Job status"): `POST /v1/job-status` with one report or an
  * array of up to 1000. Reading a body separates what is malformed (not an object, wrong types,
  * unknown fields: 400) from what is well-formed but fails a data-quality rule (unknown status,
  * a time without offset or in the future, a business date that is no date: 422); both list

@@ -3,7 +3,7 @@
  * through the zone database once per row: "03:00+1d" is 03:00 on the calendar day after the
  * business date in the calendar's zone — never the business date's instant plus 86,400 s, which
  * is an hour off across a DST change. A nonexistent local time resolves to the end of the gap, an
- * ambiguous one to its first instance (SPEC §3, `wallToInstant`).
+ * ambiguous one to its first instance (`wallToInstant`).
  */
 import { addDays } from '../time/civil-date.js';
 import { parseSlotOffset, withinSlotTimes, type SloDefinition, type WithinSlotTime } from './slo.js';
@@ -97,7 +97,7 @@ function withinRows(
     const jobs = def.jobs.map((j, i) => ({
       application: j.application,
       job: j.job,
-      expectedStart: offsets[i]!.startMs === null ? null : at + offsets[i]!.startMs!,
+      expectedStart: offsets[i]!.startMs === null ? null : at + offsets[i]!.startMs,
       expectedEnd: at + offsets[i]!.endMs,
     }));
     const row = rowOf(date, slot.label, at, jobs, previousEnd === null ? wallToInstant(tz, date, 0, 0) : previousEnd + 1);

@@ -1,5 +1,5 @@
 /**
- * One SLO performance row (SPEC §3) from its expectations, its jobs' runs and "now". Pure: the
+ * One SLO performance row (docs/semantics.md) from its expectations, its jobs' runs and "now". Pure: the
  * engine feeds the runs it holds, the timer feeds the time.
  *
  * Status, in the order it is decided:

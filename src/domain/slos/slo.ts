@@ -1,5 +1,5 @@
 /**
- * SLO definitions (SPEC §3): which jobs must have succeeded by when, for each business date of
+ * SLO definitions (docs/semantics.md): which jobs must have succeeded by when, for each business date of
  * a calendar (or each intra-day slot of a `within` cron). Validation lists every problem; the
  * engine adds the one check that needs state (the calendar exists in the project).
  */
@@ -12,7 +12,7 @@ import { ID_PATTERN, type Problem } from '../problems.js';
 import { parseDayOffsetTime } from '../time/zoned-time.js';
 import { sloBusinessDayProblem } from './slo-business-day.js';
 
-/** Statuses of a performance row (SPEC §3), in the contract's order. */
+/** Statuses of a performance row (docs/semantics.md), in the contract's order. */
 export const SLO_STATUSES = ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed'] as const;
 export type SloStatus = (typeof SLO_STATUSES)[number];
 
@@ -235,7 +235,7 @@ export function parseSlotOffset(text: string): number {
   try {
     ms = parseDuration(match[2]!);
   } catch (err) {
-    throw new RangeError(`"${text}" is not an offset from the slot: ${err instanceof Error ? err.message : String(err)}`);
+    throw new RangeError(`"${text}" is not an offset from the slot: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   if (ms > MAX_SLOT_OFFSET_MS) throw new RangeError(`"${text}" is more than 24 hours from the slot`);
   return match[1] === '-' ? -ms : ms;

@@ -1,5 +1,5 @@
 /**
- * The trend math that is not SQL (SPEC §3 "Trends"): the window of business dates a trend is
+ * The trend math that is not SQL (docs/semantics.md, "Trends"): the window of business dates a trend is
  * computed over, the projection of a job's p90 end onto its deadline, the routinely early or
  * late verdict for an SLO and the expected end it suggests instead. Pure: values in, values
  * out; the aggregates themselves come from the event store (store/trend-queries.ts).

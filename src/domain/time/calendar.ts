@@ -1,5 +1,5 @@
 /**
- * Business calendars (SPEC §3): which dates are business days, and which business date an
+ * Business calendars (docs/semantics.md): which dates are business days, and which business date an
  * instant belongs to. Holidays come from date-holidays' bundled data; explicit dates override.
  * Pure: the holiday data is a package import, not I/O.
  */
@@ -302,8 +302,8 @@ function deepProblems(input: Record<string, unknown>): Problem[] {
 
   if (Array.isArray(weekdays)) {
     const seen = new Set<number>();
-    weekdays.forEach((d, i) => {
-      if (!Number.isInteger(d) || d < 0 || d > 7) return;
+    (weekdays as unknown[]).forEach((d, i) => {
+      if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > 7) return;
       const normalized = d === 7 ? 0 : d;
       if (seen.has(normalized)) problems.push({ path: `weekdays.${i}`, message: `duplicate weekday ${d} (0 and 7 both mean Sunday)` });
       seen.add(normalized);

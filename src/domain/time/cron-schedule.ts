@@ -2,7 +2,7 @@
  * Cron schedules as timelines. cron-parser only reads the expression and says which calendar
  * days match (all its day-of-month/day-of-week OR rules, `L`, `#` stay its own); the times of
  * day come from its parsed second/minute/hour values and become instants through the zone
- * database, so DST follows SPEC §3: a time in a spring-forward gap falls due once, when the gap
+ * database, so DST follows the time rules (docs/semantics.md): a time in a spring-forward gap falls due once, when the gap
  * ends; a time that happens twice falls due once, the first time.
  */
 import { CronExpression, CronExpressionParser, CronFieldCollection } from 'cron-parser';

@@ -6,7 +6,7 @@
  * its first instance.
  */
 import rrulePkg from 'rrule';
-import type { Options } from 'rrule';
+import type { Frequency, Options } from 'rrule';
 import { dateOfEpochDay, epochDayFromParts } from './civil-date.js';
 import { businessDayTimeline, MAX_ROLL_DAYS, rollDay } from './business-day-timeline.js';
 import { cronTimeline, SCHEDULE_SEARCH_DAYS } from './cron-schedule.js';
@@ -289,7 +289,7 @@ function isNarrowed(options: Partial<Options>): boolean {
   return [options.byweekno, options.byyearday, options.bymonthday, options.byweekday, options.byeaster].some(isGiven);
 }
 
-function periodsOf(freq: number, wkst: Options['wkst'] | undefined): Periods {
+function periodsOf(freq: Frequency, wkst: Options['wkst'] | undefined): Periods {
   switch (freq) {
     case RRule.YEARLY:
       return { indexOf: (day) => yearOf(day), firstDayOf: (year) => epochDayFromParts(year, 1, 1), maxDays: 366 };

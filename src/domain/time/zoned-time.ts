@@ -1,7 +1,7 @@
 /**
  * Wall-clock time in IANA zones, from the zone database behind `Intl` (no date library).
  *
- * DST rules (SPEC §3): a local time that does not exist (spring forward) resolves to the next
+ * DST rules (docs/semantics.md): a local time that does not exist (spring forward) resolves to the next
  * valid instant, the end of the gap; a local time that happens twice (fall back) resolves to
  * the first. Equivalently, a wall time w maps to the earliest instant whose wall time is >= w,
  * which is non-decreasing in w: later wall times never give earlier instants.
@@ -257,6 +257,9 @@ function intlOffset(zone: Zone, ms: number): number {
         break;
       case 'second':
         second = Number(part.value);
+        break;
+      default:
+        // era, literal separators and the like carry nothing this needs.
         break;
     }
   }

@@ -50,7 +50,7 @@ const SCAN_IDLE_TIMEOUT_MS = 15 * 60_000;
 const MAX_DATETIME_MS = 4_294_967_295_999;
 
 /**
- * The event log in ClickHouse (SPEC §5). Works with ClickHouse 18.16 and current versions:
+ * The event log in ClickHouse (docs/events.md). Works with ClickHouse 18.16 and current versions:
  * every value reaches SQL through `sql.ts`, never through the client's query parameters
  * (18.16 has none). One client without a default database, with every table qualified, so
  * `migrate()` can create the database through the same connection pool.

@@ -44,7 +44,7 @@ ORDER BY version`;
 }
 
 /**
- * `events`, the append-only log (SPEC §5), for compter and for Grafana.
+ * `events`, the append-only log (docs/events.md), for compter and for Grafana.
  *
  * Time: no DateTime64 on 18.16, so each instant is two columns: `ts DateTime('UTC')` (whole
  * seconds, for partitioning, Grafana's time macros and toStartOfDay-style grouping) and

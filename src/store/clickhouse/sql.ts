@@ -23,6 +23,8 @@ export type SqlValue = string | number | bigint | null | SqlFragment | readonly 
 type SqlScalar = string | number | bigint | null | SqlFragment;
 
 const IDENTIFIER = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+// Control characters are what this escapes, so the pattern must name them.
+// eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[\\'\u0000-\u001f\u007f]/g;
 const NAMED_ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',

@@ -22,7 +22,7 @@ import type { TrendQueries } from '../trend-queries.js';
 import { duckDbTrendQueries } from './trend-sql.js';
 
 /*
- * Schema choices (SPEC §5):
+ * Schema choices (docs/events.md):
  *
  * - `ts` and `ingested_at` are TIMESTAMP (no time zone) holding UTC at ms precision. It is
  *   DuckDB's default timestamp type, so `date_trunc`, `time_bucket`, Grafana's `$__timeFilter`
