@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouse, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { startCompterProcess, type CompterProcess } from '../support/compter-process.js';
+import { startPrometheus } from '../support/monitoring.js';
 import {
   clickhouseEnv,
   ClickHouseInspector,
@@ -186,6 +187,40 @@ describe('several instances on one ClickHouse', () => {
       expect(readyAgain).toBeGreaterThanOrEqual(0);
     } finally {
       await clickhouse.start().catch(() => undefined);
+    }
+  });
+
+  it('a real Prometheus scraping two instances raises one CompterDebtOverdue for the debt', { timeout: 120_000 }, async () => {
+    const database = freshDatabase();
+    const a = await start(database, await dirs.make());
+    const b = await start(database, await dirs.make());
+    const prometheus = await startPrometheus({ compterTarget: [new URL(a.url).host, new URL(b.url).host] });
+    try {
+      // Due 2 s after creation, no grace: overdue on both instances 2 s from now.
+      const created = await fetch(`${a.url}/v1/debts/unpaid`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ schedule: { every: '2s' }, grace: 0 }),
+      });
+      expect(created.status).toBe(201);
+      const series = async (expr: string) => ((await prometheus.query(expr)).data?.result as unknown[] | undefined)?.length ?? 0;
+      await within(
+        'both instances export the debt as overdue',
+        30_000,
+        async () => (await series('compter_debt_overdue{debt="unpaid"} == 1')) === 2,
+      );
+      await within(
+        'the alert fires',
+        30_000,
+        async () => (await series('ALERTS{alertname="CompterDebtOverdue",debt="unpaid",alertstate="firing"}')) > 0,
+      );
+      // Evaluated again over a few seconds: still one alert, never one per instance.
+      for (let i = 0; i < 3; i++) {
+        expect(await series('ALERTS{alertname="CompterDebtOverdue",debt="unpaid"}')).toBe(1);
+        await sleep(1000);
+      }
+    } finally {
+      await prometheus.stop();
     }
   });
 });
