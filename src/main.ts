@@ -19,7 +19,7 @@ import { Snapshotter } from './engine/snapshotter.js';
 import { MaintenanceWindows } from './engine/maintenance-windows.js';
 import type { Projection } from './engine/projection.js';
 import { LogPosition, rebuildProjections } from './engine/rebuild.js';
-import { LogTail } from './engine/log-tail.js';
+import { LogTail, tailSourceOf } from './engine/log-tail.js';
 import { PingKeys } from './engine/ping-keys.js';
 import { EventIdGenerator } from './domain/event-id.js';
 import { bindPolicy, TokenRegistry } from './http/auth.js';
@@ -227,6 +227,7 @@ export async function createCompter(
     env.COMPTER_STORE === 'clickhouse' && env.COMPTER_TAIL_INTERVAL_MS > 0
       ? new LogTail({
           store,
+          source: tailSourceOf(store.inner),
           projections,
           position,
           clock,

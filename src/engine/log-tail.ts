@@ -16,6 +16,18 @@ import type { LogPosition } from './rebuild.js';
  * in the log position's `made` set and are skipped.
  */
 
+/** A store that can list ids alone, so a poll fetches only the rows it has not seen. */
+export interface TailSource {
+  idsAfter(afterEventId: string): Promise<string[]>;
+  byIds(ids: readonly string[]): Promise<LogEvent[]>;
+}
+
+/** `store` as a TailSource when it is one (the ClickHouse adapter). */
+export function tailSourceOf(store: unknown): TailSource | undefined {
+  const s = store as Partial<TailSource> | null;
+  return typeof s?.idsAfter === 'function' && typeof s.byIds === 'function' ? (s as TailSource) : undefined;
+}
+
 /** A projection that can take another instance's event while it runs. */
 export interface LiveProjection extends Projection {
   applyRemoteEvent?(event: LogEvent): void;
@@ -23,6 +35,8 @@ export interface LiveProjection extends Projection {
 
 export interface LogTailOptions {
   store: EventStore;
+  /** The ClickHouse adapter behind `store`; without it every poll reads whole rows. */
+  source?: TailSource;
   projections: LiveProjection[];
   position: LogPosition;
   clock: Clock;
@@ -82,22 +96,37 @@ export class LogTail {
     const startedMs = this.options.clock.now();
     const after = this.fromMs === null ? null : eventIdFloor(this.fromMs - this.overlapMs);
     let count = 0;
-    for await (const page of this.options.store.scan(after, 5000)) {
-      for (const event of page) {
-        if (this.seen.has(event.eventId) || this.options.position.made.has(event.eventId)) continue;
-        if (this.coveredThrough !== null && event.eventId <= this.coveredThrough) continue;
-        this.seen.add(event.eventId);
-        for (const p of this.options.projections) {
-          if (p.applyRemoteEvent) p.applyRemoteEvent(event);
-          else p.applyLogEvent(event);
-        }
-        this.options.position.note(event.eventId);
-        count++;
-      }
+    const { source } = this.options;
+    if (after !== null && source) {
+      const unseen = (await source.idsAfter(after)).filter((id) => this.isNew(id));
+      if (unseen.length > 0) count += this.applyAll(await source.byIds(unseen));
+    } else {
+      for await (const page of this.options.store.scan(after, 5000)) count += this.applyAll(page);
     }
     this.fromMs = startedMs;
     this.forgetBefore(startedMs - this.overlapMs);
     this.applied += count;
+    return count;
+  }
+
+  private isNew(id: string): boolean {
+    if (this.seen.has(id) || this.options.position.made.has(id)) return false;
+    return this.coveredThrough === null || id > this.coveredThrough;
+  }
+
+  /** Applies the events not seen yet, in order; returns how many. */
+  private applyAll(events: readonly LogEvent[]): number {
+    let count = 0;
+    for (const event of events) {
+      if (!this.isNew(event.eventId)) continue;
+      this.seen.add(event.eventId);
+      for (const p of this.options.projections) {
+        if (p.applyRemoteEvent) p.applyRemoteEvent(event);
+        else p.applyLogEvent(event);
+      }
+      this.options.position.note(event.eventId);
+      count++;
+    }
     return count;
   }
 
