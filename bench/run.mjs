@@ -15,6 +15,7 @@ const benches = [
   { name: 'clickhouse-writer', script: 'clickhouse-writer.mjs', args: [], what: 'events/s through the writer into ClickHouse' },
   { name: 'restart', script: 'restart.mjs', args: [], what: 'ready after restart with 100k debts and 10M events' },
   { name: 'trends', script: 'trends.mjs', args: [], what: 'trend queries over 10M events on both engines' },
+  { name: 'convergence', script: 'convergence.mjs', args: ['20', '1000'], what: 'convergence delay across two instances at 1k writes/s' },
   { name: 'slo-history', script: 'slo-history.mjs', args: [], what: 'an SLO defined over 400 business dates × 10 jobs of history' },
   { name: 'console', script: 'console.mjs', args: [], what: 'console GET / at 10k debts' },
 ];

@@ -60,6 +60,10 @@ export const envSchema = z.object({
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
+  /** ClickHouse: how often each instance reads what the others wrote to the shared log, ms; 0 never (docs/semantics.md). */
+  COMPTER_TAIL_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(500),
+  /** How far back each read of the shared log looks again, for events stored late or made by a skewed clock, ms. */
+  COMPTER_TAIL_OVERLAP_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
   /** How often the job trend gauges are recomputed from the event store, seconds. */
   COMPTER_TRENDS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });

@@ -19,6 +19,7 @@ import { Snapshotter } from './engine/snapshotter.js';
 import { MaintenanceWindows } from './engine/maintenance-windows.js';
 import type { Projection } from './engine/projection.js';
 import { LogPosition, rebuildProjections } from './engine/rebuild.js';
+import { LogTail, tailSourceOf } from './engine/log-tail.js';
 import { PingKeys } from './engine/ping-keys.js';
 import { EventIdGenerator } from './domain/event-id.js';
 import { bindPolicy, TokenRegistry } from './http/auth.js';
@@ -146,6 +147,8 @@ export interface Compter {
   /** The configured API tokens (empty: running open). */
   tokens: TokenRegistry;
   rebuilt: Awaited<ReturnType<typeof rebuildProjections>>;
+  /** Reads what other instances write to a shared ClickHouse log; null on DuckDB. */
+  tail: LogTail | null;
   snapshotter: Snapshotter;
   reloadConfig(): Promise<number>;
   /** Stops the timer, drains the writer, takes a snapshot, closes the store. */
@@ -164,10 +167,8 @@ export async function createCompter(
   const { path: configFile, config } = loadFileConfig(env, logger);
   const metrics = createMetrics({ version: version() });
   const store = await openDurableStore(env, metrics, logger);
-  await store.migrate();
-  // Events a crash left in the spool go to the log first, so the rebuild sees them.
-  const drained = await store.drainNow();
-  if (drained > 0) logger.info({ events: drained }, 'spool drained to the event store');
+  // ClickHouse down at start: serve from what is local and learn the log once it answers.
+  const isStoreUp = await prepareStore(store, env, logger);
   let snapshotter: Snapshotter | null = null;
   const writer = new BatchWriter(store, {
     maxBatchEvents: env.COMPTER_BATCH_SIZE,
@@ -222,7 +223,29 @@ export async function createCompter(
   maintenance.onChange = (project) => engine.resettleProject(project);
   // Windows before debts: catching debts up at start asks which windows cover them.
   const projections: Projection[] = [slos, maintenance, engine, pingKeys];
-  const rebuilt = await rebuildProjections(store, projections, position, logger);
+  const tail =
+    env.COMPTER_STORE === 'clickhouse' && env.COMPTER_TAIL_INTERVAL_MS > 0
+      ? new LogTail({
+          store,
+          source: tailSourceOf(store.inner),
+          projections,
+          position,
+          clock,
+          logger,
+          intervalMs: env.COMPTER_TAIL_INTERVAL_MS,
+          overlapMs: env.COMPTER_TAIL_OVERLAP_MS,
+          fromMs: isStoreUp ? clock.now() : null,
+        })
+      : null;
+  if (tail) position.tracksMade = true;
+  const rebuilt = isStoreUp
+    ? await rebuildProjections(store, projections, position, logger, tail ?? undefined)
+    : await beginWithoutStore(projections, logger);
+  let isClosing = false;
+  const storeReady = isStoreUp ? Promise.resolve() : migrateInBackground(store, logger, () => isClosing);
+  void storeReady.then(() => {
+    if (!isClosing) tail?.start();
+  });
   snapshotter = new Snapshotter(projections, position, store, writer, logger, env.COMPTER_SNAPSHOT_EVERY_EVENTS);
   snapshotter.start();
   if (config) await applyConfig(engine, config, slos, maintenance);
@@ -283,6 +306,7 @@ export async function createCompter(
     configFile,
     tokens,
     rebuilt,
+    tail,
     snapshotter,
     async reloadConfig() {
       const { config: fresh } = loadFileConfig(env, logger);
@@ -299,6 +323,8 @@ export async function createCompter(
     },
     close: () =>
       (closing ??= (async () => {
+        isClosing = true;
+        await tail?.stop();
         engine.stop();
         slos.stop();
         await trends.stop();
@@ -309,6 +335,50 @@ export async function createCompter(
         await store.close();
       })()),
   };
+}
+
+/**
+ * Migrates and stores what a crash left in the journal, so the rebuild sees it. Resolves
+ * false when ClickHouse cannot be reached: compter then starts without the log (the journal
+ * still makes every write durable) and `migrateInBackground` catches up. DuckDB is local, so
+ * its failures still stop the start.
+ */
+async function prepareStore(store: DurableEventStore, env: Env, logger: Logger): Promise<boolean> {
+  try {
+    await store.migrate();
+    const drained = await store.drainNow();
+    if (drained > 0) logger.info({ events: drained }, 'spool drained to the event store');
+    return true;
+  } catch (err) {
+    if (env.COMPTER_STORE !== 'clickhouse') throw err;
+    logger.warn(
+      { err: (err as Error).message },
+      'ClickHouse is unreachable; starting from the local journal, the log follows when it answers',
+    );
+    return false;
+  }
+}
+
+/** Retries the migration with backoff until ClickHouse answers, then stores the journal. */
+async function migrateInBackground(store: DurableEventStore, logger: Logger, isClosing: () => boolean): Promise<void> {
+  for (let delayMs = 500; !isClosing(); delayMs = Math.min(delayMs * 2, 10_000)) {
+    try {
+      await store.migrate();
+      logger.info('ClickHouse answers; schema ready, storing the journal and reading the log');
+      store.resumeDraining();
+      return;
+    } catch (err) {
+      logger.debug({ err: (err as Error).message }, 'ClickHouse still unreachable');
+      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+    }
+  }
+}
+
+/** Starts the projections empty (no log read, so no last run known); the log tail fills them once the store answers. */
+async function beginWithoutStore(projections: Projection[], logger: Logger): Promise<{ replayed: number; fromSnapshot: boolean }> {
+  for (const p of projections) await p.begin(null);
+  logger.info('projections start empty until the event log can be read');
+  return { replayed: 0, fromSnapshot: false };
 }
 
 /**

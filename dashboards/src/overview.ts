@@ -107,7 +107,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     statPanel(
       'Payments / min',
       'Payments of every kind (start, stage, success, fail, log) received per minute.',
-      `sum(rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval])) * 60`,
+      `sum(${perDebt} (rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval]))) * 60`,
       [[null, 'blue']],
     ),
   );
@@ -183,7 +183,11 @@ export function overviewDashboard(): dashboard.Dashboard {
       .title('Payment rate by kind')
       .description('Payments received per second: start, stage, success (the payoff), fail, log.')
       .datasource(promDs)
-      .withTarget(prom(`sum by (kind) (rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval]))`, { legend: '{{kind}}' }))
+      .withTarget(
+        prom(`sum by (kind) (max by (project, debt, kind) (rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval])))`, {
+          legend: '{{kind}}',
+        }),
+      )
       .unit('ops')
       .legend(legend())
       .tooltip(tooltipAll())
@@ -196,9 +200,12 @@ export function overviewDashboard(): dashboard.Dashboard {
       .description('The ten debts receiving the most payments per second.')
       .datasource(promDs)
       .withTarget(
-        prom(`topk(10, sum by (project, debt) (rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval])))`, {
-          legend: '{{project}}/{{debt}}',
-        }),
+        prom(
+          `topk(10, sum by (project, debt) (max by (project, debt, kind) (rate(${sel(METRIC.paymentsTotal, ...f)}[$__rate_interval]))))`,
+          {
+            legend: '{{project}}/{{debt}}',
+          },
+        ),
       )
       .unit('ops')
       .legend(legend('right'))
@@ -224,7 +231,7 @@ export function overviewDashboard(): dashboard.Dashboard {
       .description('Extra successes within one occurrence in the time range (compter_debt_extra_runs_total).')
       .datasource(promDs)
       .withTarget(
-        prom(`sum by (project, debt) (increase(${sel(METRIC.debtExtraRunsTotal, ...f)}[$__range])) > 0`, {
+        prom(`${perDebt} (increase(${sel(METRIC.debtExtraRunsTotal, ...f)}[$__range])) > 0`, {
           instant: true,
           table: true,
         }),
@@ -257,7 +264,7 @@ export function overviewDashboard(): dashboard.Dashboard {
       .description('Occurrences in the time range that did not end as paid on time, per debt and outcome.')
       .datasource(promDs)
       .withTarget(
-        prom(`sum by (project, debt, outcome) (increase(${sel(METRIC.occurrencesTotal, ...f, 'outcome!="paid"')}[$__range])) > 0`, {
+        prom(`max by (project, debt, outcome) (increase(${sel(METRIC.occurrencesTotal, ...f, 'outcome!="paid"')}[$__range])) > 0`, {
           instant: true,
           table: true,
         }),

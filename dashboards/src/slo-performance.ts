@@ -182,7 +182,10 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .description('SLO deliveries closed in the time range, by outcome (compter_slo_deliveries_total).')
       .datasource(promDs)
       .withTarget(
-        prom(`sum by (outcome) (increase(${sel(METRIC.sloDeliveriesTotal, ...f)}[$__range]))`, { instant: true, legend: '{{outcome}}' }),
+        prom(
+          `sum by (outcome) (max by (project, slo, application, outcome) (increase(${sel(METRIC.sloDeliveriesTotal, ...f)}[$__range])))`,
+          { instant: true, legend: '{{outcome}}' },
+        ),
       )
       .unit('none')
       .decimals(0)

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 // Crockford base32, as ULID uses: lexicographic order equals time order.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -81,4 +81,21 @@ export function eventIdTime(id: string): number {
   let t = 0;
   for (let i = 0; i < 10; i++) t = t * 32 + ALPHABET.indexOf(id[i]!);
   return t;
+}
+
+/**
+ * The id of a fact every instance derives on its own (an occurrence missed, a run timed out):
+ * the ULID layout with `atMs` as its time and a hash of `key` (project, entity, type and the
+ * fact's own key) as its random part, so N instances deriving the same fact make the same id
+ * and the log, which deduplicates by id, holds it once.
+ */
+export function derivedEventId(atMs: number, key: readonly string[]): string {
+  const digest = createHash('sha256').update(JSON.stringify(key)).digest();
+  const rand = new Uint8Array(digest.subarray(0, 10));
+  return encodeTime(Math.max(0, Math.floor(atMs))) + encodeRandom(rand);
+}
+
+/** The smallest id any event at `ms` can have: scans after it see every event from `ms` on. */
+export function eventIdFloor(ms: number): string {
+  return encodeTime(Math.max(0, Math.floor(ms))) + '0'.repeat(16);
 }

@@ -24,6 +24,7 @@ import {
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
+import { derivedEventId } from '../domain/event-id.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
 import { deadlineOf } from '../domain/debts/deadline.js';
@@ -246,6 +247,24 @@ export class DebtEngine implements Projection {
     };
     const cycle = walk(def.id, [def.id]);
     return cycle ? { path: 'after', message: `dependencies may not form a cycle: ${cycle.join(' → ')}` } : undefined;
+  }
+
+  /**
+   * Folds in an event another instance wrote (the log tail), while running: the debt's
+   * gauges and wake-up follow at once. Its derived facts come from the writer's own log
+   * events, or from this instance's timer under the same ids.
+   */
+  applyRemoteEvent(event: LogEvent): void {
+    this.applyLogEvent(event);
+    if (!event.debt || !this.wakes.isRunning) return;
+    const key = keyOf(event.project, event.debt);
+    const state = this.debts.get(key);
+    if (state) {
+      this.afterChange(state, this.deps.clock.now());
+    } else if (event.type === 'debt.deleted') {
+      this.wakes.remove(key);
+      this.deps.metrics?.remove(event.project, event.debt);
+    }
   }
 
   /** Creates or replaces a debt. A missing id is generated; `created` tells which happened. */
@@ -619,7 +638,7 @@ export class DebtEngine implements Projection {
   }
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
-    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now);
+    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now, timeDrivenId(def, d));
   }
 
   private async commit(events: LogEvent[]): Promise<void> {
@@ -649,4 +668,20 @@ export class DebtEngine implements Projection {
     }
     return events.length ? this.commitInBackground(events) : Promise.resolve();
   }
+}
+
+/**
+ * Facts the timer derives (a run timed out, an occurrence missed) get the same id on every
+ * instance: each instance's timer derives them, and the log must hold each once.
+ */
+function timeDrivenId(def: DebtDefinition, d: DebtEventDraft): string | undefined {
+  if (d.type === 'run.timed_out') {
+    const at = (d.attributes as { timedOutAt: number }).timedOutAt;
+    return derivedEventId(at, [def.project, def.id, d.type, d.runId]);
+  }
+  if (d.type === 'occurrence.closed' && (d.status === 'missed' || d.status === 'timed_out')) {
+    const { scheduledAt, deadline } = d.attributes as { scheduledAt: number; deadline: number };
+    return derivedEventId(deadline, [def.project, def.id, d.type, String(scheduledAt), d.status]);
+  }
+  return undefined;
 }

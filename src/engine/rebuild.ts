@@ -14,17 +14,31 @@ export class LogPosition {
   note(eventId: string): void {
     if (this.lastEventId === null || eventId > this.lastEventId) this.lastEventId = eventId;
   }
+
+  /**
+   * Ids this instance made itself and has applied already, kept only while a log tail runs
+   * (engine/log-tail.ts), which skips them and forgets them once they are out of its window.
+   */
+  readonly made = new Set<string>();
+  tracksMade = false;
+
+  /** Notes an event this instance made (and applied) itself. */
+  noteMade(eventId: string): void {
+    if (this.tracksMade) this.made.add(eventId);
+    this.note(eventId);
+  }
 }
 
 /**
  * Rebuilds every projection: the latest snapshot, then one scan of the log after it. Never
- * replays all history when a snapshot exists.
+ * replays all history when a snapshot exists. `witness` (the log tail) learns what it covered.
  */
 export async function rebuildProjections(
   store: EventStore,
   projections: Projection[],
   position: LogPosition,
   logger: Logger,
+  witness?: { noteSnapshot(eventId: string): void; noteReplayed(eventId: string): void },
 ): Promise<{ replayed: number; fromSnapshot: boolean }> {
   const started = performance.now();
   const snapshot = await store.loadLatestSnapshot();
@@ -37,6 +51,7 @@ export async function rebuildProjections(
       bySection.get(parsed.section)?.restoreItems(parsed.items);
     }
     position.note(snapshot.upToEventId);
+    witness?.noteSnapshot(snapshot.upToEventId);
   }
   const snapshotMs = performance.now() - started;
   let replayed = 0;
@@ -44,6 +59,7 @@ export async function rebuildProjections(
     for (const event of page) {
       for (const p of projections) p.applyLogEvent(event);
       position.note(event.eventId);
+      witness?.noteReplayed(event.eventId);
     }
     replayed += page.length;
   }

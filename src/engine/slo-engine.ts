@@ -82,7 +82,7 @@ export class SloEngine implements Projection {
       defs: this.defs,
       runs: this.runs,
       wakes: this.wakes,
-      makeEvent: (project, fields, now) => this.makeEvent(project, fields, now),
+      makeEvent: (project, fields, now, eventId) => this.makeEvent(project, fields, now, eventId),
       sloMetrics: deps.sloMetrics,
       p90DurationMs: deps.p90DurationMs,
     });
@@ -479,8 +479,8 @@ export class SloEngine implements Projection {
     return sloJson(state.def, state, current, state.deliveries);
   }
 
-  private makeEvent(project: string, fields: ProjectlessEventDraft, now: number): LogEvent {
-    return makeLogEvent(this.deps.ids, this.deps.position, { ...fields, project }, now);
+  private makeEvent(project: string, fields: ProjectlessEventDraft, now: number, eventId?: string): LogEvent {
+    return makeLogEvent(this.deps.ids, this.deps.position, { ...fields, project }, now, eventId);
   }
 
   private async commit(events: LogEvent[]): Promise<void> {

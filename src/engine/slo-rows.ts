@@ -4,6 +4,7 @@
  * predicted end, and when the timer must look again.
  */
 import { addDays, compareDates, daysBetween } from '../domain/time/civil-date.js';
+import { derivedEventId, eventIdTime } from '../domain/event-id.js';
 import type { LogEvent, ProjectlessEventDraft, SloClosedEvent } from '../domain/event.js';
 import type { RowExpectation } from '../domain/slos/slo-expectations.js';
 import {
@@ -46,7 +47,7 @@ export interface SloRowsDeps {
   runs: JobRuns;
   wakes: DeadlineTimer;
   /** Makes a logged event of the project at `now`. */
-  makeEvent(project: string, fields: ProjectlessEventDraft, now: number): LogEvent;
+  makeEvent(project: string, fields: ProjectlessEventDraft, now: number, eventId?: string): LogEvent;
   sloMetrics?: { update(view: SloMetricsView): void };
   p90DurationMs?: (project: string, application: string, job: string) => number | null;
 }
@@ -311,6 +312,13 @@ export class SloRows {
         },
       },
       now,
+      closedRowId(
+        state,
+        verdict.businessDate,
+        verdict.slot ?? '',
+        outcome,
+        verdict.actualEnd === null ? closeAt : Math.min(verdict.actualEnd, closeAt),
+      ),
     );
     if (event.type === 'slo.closed') this.applyClosed(event);
     return event;
@@ -372,4 +380,15 @@ function latestClosedRow(state: SloState): ClosedRow | undefined {
 function stripVerdict(v: RowVerdict): PerformanceRow {
   const { hasBegun: _hasBegun, isFinal: _isFinal, ...row } = v;
   return row;
+}
+
+/**
+ * Every instance's timer closes the same rows, so a row's closing has the same id on each and
+ * the log holds it once. The id's time is when the row's outcome was settled (its last success
+ * or the end of its slack), and never before the definition the row belongs to: the history
+ * reads only closings after that definition's event.
+ */
+function closedRowId(state: SloState, businessDate: string, slot: string, outcome: string, settledAt: number): string {
+  const atMs = state.generation === null ? settledAt : Math.max(settledAt, eventIdTime(state.generation) + 1);
+  return derivedEventId(atMs, [state.def.project, state.def.id, 'slo.closed', state.generation ?? '', businessDate, slot, outcome]);
 }

@@ -301,6 +301,11 @@ export class DurableEventStore implements EventStore {
     return { state: 'spooling', spooledEvents, detail };
   }
 
+  /** Starts storing the journal in the background (after a start-up that found the store down). */
+  resumeDraining(): void {
+    if (this.spool && this.spool.events > 0) this.startDraining();
+  }
+
   /**
    * Stores every journaled event now (start-up, before the rebuild reads the log); throws if
    * the store refuses.

@@ -331,22 +331,23 @@ describe('alerts/alertmanager.example.yml inhibitions, in a real Alertmanager', 
 
   const c0 = { job: 'compter', instance: 'compter-0:8080' };
   const c1 = { job: 'compter', instance: 'compter-1:8080' };
+  const fleet = { job: 'compter' };
   const overdraft = { project: 'deposits', slo: 'overdraft', application: 'deposits' };
   /** [labels, expected state]: the second element says whether an inhibition must hold it back. */
   const scenario: [Record<string, string>, 'active' | 'suppressed'][] = [
     [{ alertname: 'CompterDown', severity: 'critical', ...c0 }, 'active'],
     [{ alertname: 'CompterSpooling', severity: 'warning', ...c0 }, 'suppressed'],
     [{ alertname: 'CompterEventStoreFailing', severity: 'warning', ...c0 }, 'suppressed'],
-    [{ alertname: 'CompterDebtOverdue', severity: 'critical', project: 'billing', debt: 'nightly-billing', ...c0 }, 'suppressed'],
-    // Another instance is not down: its alerts go out.
-    [{ alertname: 'CompterDebtOverdue', severity: 'critical', project: 'billing', debt: 'nightly-billing', ...c1 }, 'active'],
-    [{ alertname: 'CompterDebtFailed', severity: 'warning', project: 'billing', debt: 'nightly-billing', ...c1 }, 'suppressed'],
-    [{ alertname: 'CompterDebtTimedOut', severity: 'warning', project: 'billing', debt: 'nightly-billing', ...c1 }, 'suppressed'],
-    [{ alertname: 'CompterDebtFailed', severity: 'warning', project: 'billing', debt: 'refunds', ...c1 }, 'active'],
-    [{ alertname: 'CompterSloMissed', severity: 'critical', ...overdraft, ...c1 }, 'active'],
-    [{ alertname: 'CompterSloLate', severity: 'warning', ...overdraft, ...c1 }, 'suppressed'],
-    [{ alertname: 'CompterSloAtRisk', severity: 'warning', ...overdraft, ...c1 }, 'suppressed'],
-    [{ alertname: 'CompterSloLate', severity: 'warning', ...overdraft, slo: 'statements', ...c1 }, 'active'],
+    // Debt and SLO alerts carry no instance (every instance exports every debt): one compter
+    // down does not hold them back, the others still watch the debt.
+    [{ alertname: 'CompterDebtOverdue', severity: 'critical', project: 'billing', debt: 'nightly-billing', ...fleet }, 'active'],
+    [{ alertname: 'CompterDebtFailed', severity: 'warning', project: 'billing', debt: 'nightly-billing', ...fleet }, 'suppressed'],
+    [{ alertname: 'CompterDebtTimedOut', severity: 'warning', project: 'billing', debt: 'nightly-billing', ...fleet }, 'suppressed'],
+    [{ alertname: 'CompterDebtFailed', severity: 'warning', project: 'billing', debt: 'refunds', ...fleet }, 'active'],
+    [{ alertname: 'CompterSloMissed', severity: 'critical', ...overdraft, ...fleet }, 'active'],
+    [{ alertname: 'CompterSloLate', severity: 'warning', ...overdraft, ...fleet }, 'suppressed'],
+    [{ alertname: 'CompterSloAtRisk', severity: 'warning', ...overdraft, ...fleet }, 'suppressed'],
+    [{ alertname: 'CompterSloLate', severity: 'warning', ...overdraft, slo: 'statements', ...fleet }, 'active'],
     [{ alertname: 'CompterSpooling', severity: 'warning', ...c1 }, 'active'],
     [{ alertname: 'CompterEventStoreFailing', severity: 'warning', ...c1 }, 'suppressed'],
   ];

@@ -77,7 +77,7 @@ describe('deploy/*: every YAML document parses', () => {
 
 describe('deploy/docker-compose.yml', () => {
   it('runs compter, ClickHouse, Prometheus, Alertmanager and Grafana', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'clickhouse', 'compter', 'grafana', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'clickhouse', 'compter', 'compter-2', 'grafana', 'prometheus']);
     // A current ClickHouse, not the 18.16 the tests run: compter's SQL targets both.
     expect(compose.services.clickhouse?.image).toMatch(/^clickhouse\/clickhouse-server:(2\d|latest)/);
   });
@@ -167,7 +167,7 @@ describe('deploy/prometheus/prometheus.yml', () => {
 
   it('scrapes compter as job "compter" (the rules depend on it) and alerts the compose Alertmanager', () => {
     const job = config.scrape_configs.find((j) => j.job_name === 'compter');
-    expect(job?.static_configs[0]?.targets).toEqual(['compter:8080']);
+    expect(job?.static_configs[0]?.targets).toEqual(['compter:8080', 'compter-2:8080']);
     expect(compose.services.compter?.ports?.some((p) => p.endsWith(':8080'))).toBe(true);
     expect(config.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
   });
@@ -215,22 +215,21 @@ describe('deploy/kubernetes', () => {
     containers: Container[];
     volumes: { name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }[];
   }
-  const deployment = byKind('Deployment') as K8sObject & {
-    spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  const deployment = byKind('StatefulSet') as K8sObject & {
+    spec: {
+      replicas: number;
+      serviceName: string;
+      selector: { matchLabels: Record<string, string> };
+      template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+      volumeClaimTemplates: { metadata: { name: string }; spec: { accessModes: string[] } }[];
+    };
   };
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0]!;
   const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
 
-  it('has a Deployment, Service, ConfigMap, PersistentVolumeClaim, PrometheusRule and ServiceMonitor, all in the kustomization', () => {
-    expect(manifests.map((m) => m.obj.kind).sort()).toEqual([
-      'ConfigMap',
-      'Deployment',
-      'PersistentVolumeClaim',
-      'PrometheusRule',
-      'Service',
-      'ServiceMonitor',
-    ]);
+  it('has a StatefulSet, Service, ConfigMap, PrometheusRule and ServiceMonitor, all in the kustomization', () => {
+    expect(manifests.map((m) => m.obj.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'Service', 'ServiceMonitor', 'StatefulSet']);
     const kustomization = yamlFile<{ resources: string[] }>(join(k8sDir, 'kustomization.yaml'));
     expect([...kustomization.resources].sort()).toEqual(manifests.map((m) => m.file).sort());
   });
@@ -253,7 +252,16 @@ describe('deploy/kubernetes', () => {
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
   });
 
-  it('runs compter unprivileged with its config and a persistent data volume', () => {
+  it('runs two instances, each with its own persistent data volume (its journal)', () => {
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.serviceName).toBe(byKind('Service').metadata.name);
+    const mount = container.volumeMounts.find((m) => env.COMPTER_DATA_DIR === m.mountPath);
+    expect(deployment.spec.volumeClaimTemplates.map((t) => t.metadata.name)).toEqual([mount?.name]);
+    expect(pod.volumes.some((v) => v.name === mount?.name)).toBe(false);
+    expect(deployment.spec.volumeClaimTemplates[0]?.spec.accessModes).toEqual(['ReadWriteOnce']);
+  });
+
+  it('runs compter unprivileged with its config', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(container.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
@@ -263,9 +271,6 @@ describe('deploy/kubernetes', () => {
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     const mountOf = (path: string) => container.volumeMounts.find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
     expect(volumes.get(mountOf(env.COMPTER_CONFIG!)!.name)?.configMap?.name).toBe(byKind('ConfigMap').metadata.name);
-    expect(volumes.get(mountOf(env.COMPTER_DATA_DIR!)!.name)?.persistentVolumeClaim?.claimName).toBe(
-      byKind('PersistentVolumeClaim').metadata.name,
-    );
     expect(env.COMPTER_STORE).toBe('clickhouse');
   });
 

@@ -91,8 +91,8 @@ async function startOwned(
 }
 
 export interface PrometheusOptions {
-  /** `host:port` of compter's /metrics. */
-  compterTarget: string;
+  /** `host:port` of compter's /metrics; several for several instances. */
+  compterTarget: string | string[];
   /** `host:port` of an Alertmanager, if alerts should be sent. */
   alertmanagerTarget?: string;
 }
@@ -116,7 +116,7 @@ export function testPrometheusConfig(options: PrometheusOptions): Record<string,
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: [rulesFile],
     alerting: options.alertmanagerTarget ? { alertmanagers: [{ static_configs: [{ targets: [options.alertmanagerTarget] }] }] } : undefined,
-    scrape_configs: [{ ...compterJob, static_configs: [{ targets: [options.compterTarget] }] }],
+    scrape_configs: [{ ...compterJob, static_configs: [{ targets: [options.compterTarget].flat() }] }],
   };
 }
 

@@ -43,6 +43,8 @@ export interface ClickHouseEventStoreOptions {
 /** Marker rows examined by `loadLatestSnapshot` before giving up on finding a complete one. */
 const SNAPSHOT_CANDIDATES = 5;
 const MIGRATE_ATTEMPTS = 5;
+/** `byIds`: ids per query, so a statement stays well under ClickHouse's query size limit. */
+const TAIL_IDS_PER_QUERY = 2000;
 /** `scan`: ClickHouse memory for sorting before it spills to disk, and the idle timeout. */
 const SCAN_SORT_MEMORY_BYTES = 512 * 1024 * 1024;
 const SCAN_IDLE_TIMEOUT_MS = 15 * 60_000;
@@ -185,6 +187,30 @@ export class ClickHouseEventStore implements EventStore {
       clickhouse_settings: { max_bytes_before_external_sort: String(SCAN_SORT_MEMORY_BYTES) },
     });
     yield* inPages(distinctById(streamRows<EventReadRow>(result.stream<EventReadRow>()), eventIdOf, fromEventRow, afterEventId), pageSize);
+  }
+
+  /**
+   * The distinct ids stored after `afterEventId`: the log tail's cheap first read (one column),
+   * so it fetches whole rows only for events it has not seen (engine/log-tail.ts).
+   */
+  async idsAfter(afterEventId: string): Promise<string[]> {
+    const rows = await this.select<{ event_id: string }>(
+      sql`SELECT DISTINCT event_id FROM ${this.events} PREWHERE event_id > ${afterEventId} ORDER BY event_id`,
+    );
+    return rows.map((r) => r.event_id);
+  }
+
+  /** The events with these ids, in id order, each once. */
+  async byIds(ids: readonly string[]): Promise<LogEvent[]> {
+    const byId = new Map<string, LogEvent>();
+    for (let i = 0; i < ids.length; i += TAIL_IDS_PER_QUERY) {
+      const chunk = ids.slice(i, i + TAIL_IDS_PER_QUERY);
+      const rows = await this.select<EventReadRow>(
+        sql`SELECT ${EVENT_READ_COLUMNS} FROM ${this.events} PREWHERE event_id IN ${chunk} ORDER BY event_id`,
+      );
+      for (const row of rows) if (!byId.has(row.event_id)) byId.set(row.event_id, fromEventRow(row));
+    }
+    return [...byId.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
   }
 
   /** The project's events matching every filter, keyset pages in id order, each id once (store/paging.ts). */
