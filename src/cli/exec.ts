@@ -13,7 +13,8 @@ import { ID_PATTERN } from '../domain/problems.js';
  * after the command ends.
  */
 
-export const EXEC_USAGE = `usage: compter exec --url URL --debt ID [--token T] [--timeout S] [--every D | --cron C [--tz Z]] [--grace D] -- COMMAND [ARG...]
+export const EXEC_USAGE = `usage: compter exec --url URL --debt ID [--token T] [--timeout S]
+                    [--every D | --cron C [--tz Z]] [--grace D] -- COMMAND [ARG...]
 
 Runs COMMAND (no shell: use -- sh -c '...' for pipes) and reports it to compter:
 a start payment as it begins, then success or fail with the exit code, the duration, this
@@ -358,7 +359,8 @@ export async function execCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     );
     if (!end.ok && !reportAbort.signal.aborted)
       warn(
-        `could not report the ${result.exitCode === 0 ? 'success' : 'failure'} to compter: ${end.reason}${start.ok ? hint(end, options) : ''}`,
+        `could not report the ${result.exitCode === 0 ? 'success' : 'failure'} to compter: ` +
+          `${end.reason}${start.ok ? hint(end, options) : ''}`,
       );
     return result.exitCode;
   } finally {

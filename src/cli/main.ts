@@ -51,7 +51,8 @@ function checkConfigCommand(file: string | undefined): number {
     return 1;
   }
   console.log(
-    `${file}: ok (${config.debts.length} debts, ${config.calendars.length} calendars, ${config.slos.length} SLOs, ${config.tokens.length} tokens)`,
+    `${file}: ok (${config.debts.length} debts, ${config.calendars.length} calendars, ` +
+      `${config.slos.length} SLOs, ${config.tokens.length} tokens)`,
   );
   return 0;
 }

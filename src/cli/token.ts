@@ -64,7 +64,8 @@ export async function tokenCommand(args: string[]): Promise<number> {
       const { token, record } = newToken(rest);
       process.stdout.write(`${token}\n${tokenYamlLine(record)}\n`);
       process.stderr.write(
-        'line 1 is the token: give it to the client now, it is not stored anywhere.\nline 2 goes under `tokens:` in compter.yaml; reload with SIGHUP or restart.\n',
+        'line 1 is the token: give it to the client now, it is not stored anywhere.\n' +
+          'line 2 goes under `tokens:` in compter.yaml; reload with SIGHUP or restart.\n',
       );
       return 0;
     } catch (err) {

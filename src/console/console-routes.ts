@@ -109,8 +109,10 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
 
   post('/console/login', async (c) => {
     if (!auth.needsLogin) return c.redirect('/', 303);
-    if (c.req.header('sec-fetch-site') === 'cross-site')
-      return render(c, { title: 'Log in', section: 'login', nonce: nonceOf() }, loginContent('Log in from this console’s own page.'), 403);
+    if (c.req.header('sec-fetch-site') === 'cross-site') {
+      const page = loginContent('Log in from this console’s own page.');
+      return render(c, { title: 'Log in', section: 'login', nonce: nonceOf() }, page, 403);
+    }
     const body = await formOf(c);
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     const principal = token ? auth.lookup(token) : null;
@@ -135,7 +137,9 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
   post('/console/logout', async (c) => {
     const session = auth.session(c);
     const body = await formOf(c);
-    if (session && !isSameSiteForm(c, session, body.csrf)) return errorPage(c, 403, 'This form did not come from the console’s own page.');
+    if (session && !isSameSiteForm(c, session, body.csrf)) {
+      return errorPage(c, 403, 'This form did not come from the console’s own page.');
+    }
     auth.logOut(c);
     return c.redirect(auth.needsLogin ? '/console/login' : '/', 303);
   });
@@ -262,7 +266,8 @@ function badQuery(issues: readonly z.core.$ZodIssue[]): DomainError {
 function securityHeaders(c: Ctx, nonce: string): void {
   c.header(
     'Content-Security-Policy',
-    `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; ` +
+      "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   );
   c.header('X-Frame-Options', 'DENY');
   c.header('Referrer-Policy', 'same-origin');

@@ -68,7 +68,11 @@ export function debtContent(d: DebtPageData) {
           <dd>${debt.failuresBeforeAlert} failed run${debt.failuresBeforeAlert === 1 ? '' : 's'}</dd>
           <dt>Labels</dt>
           <dd>
-            ${Object.keys(debt.labels).length ? Object.entries(debt.labels).map(([k, v]) => html`<span class="label">${k}=${v}</span>`) : '—'}
+            ${
+              Object.keys(debt.labels).length
+                ? Object.entries(debt.labels).map(([k, v]) => html`<span class="label">${k}=${v}</span>`)
+                : '—'
+            }
           </dd>
           <dt>Ping URL</dt>
           <dd class="id">/ping/${debt.pingId}</dd>
@@ -200,7 +204,9 @@ function eventRow(e: LogEvent) {
   const payment = e.type === 'payment' ? e.attributes : null;
   const message = payment?.message ?? '';
   const tail = message.length > MESSAGE_TAIL_CHARS ? `…${message.slice(-MESSAGE_TAIL_CHARS)}` : message;
-  const what = e.type === 'payment' ? `payment: ${e.kind}` : e.type === 'debt.status_changed' ? `status → ${statusWord(e.status)}` : e.type;
+  let what: string = e.type;
+  if (e.type === 'payment') what = `payment: ${e.kind}`;
+  else if (e.type === 'debt.status_changed') what = `status → ${statusWord(e.status)}`;
   const details = [
     e.type === 'occurrence.closed' ? `${statusWord(e.status)}` : '',
     e.runId ? `run ${e.runId}` : '',

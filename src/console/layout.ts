@@ -57,7 +57,8 @@ button.primary{background:#1f6feb;border-color:#1f6feb;color:#fff}
 dl.def{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dl.def dt{color:#57606a}
 dl.def dd{margin:0}
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;border:1px solid #eaeef2;border-radius:4px;padding:6px;margin:4px 0 0;font-size:12px;max-height:160px;overflow:auto}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;border:1px solid #eaeef2;border-radius:4px;padding:6px;
+  margin:4px 0 0;font-size:12px;max-height:160px;overflow:auto}
 svg.chart{width:100%;max-width:760px;height:auto;background:#fff}
 svg.chart .bar{fill:#54aeff}
 svg.chart .bar.neg{fill:#4ac26b}
@@ -74,7 +75,8 @@ svg.chart .tick{font-size:11px;fill:#57606a}
 // browser's reload does the rest.
 const SCRIPT = `
 (function(){
-  var fmt = new Intl.DateTimeFormat(undefined,{year:'numeric',month:'short',day:'numeric',hour:'2-digit',minute:'2-digit',timeZoneName:'short'});
+  var fmt = new Intl.DateTimeFormat(undefined,
+    {year:'numeric',month:'short',day:'numeric',hour:'2-digit',minute:'2-digit',timeZoneName:'short'});
   function localize(root){
     root.querySelectorAll('time[data-local]').forEach(function(t){
       var d = new Date(t.getAttribute('datetime'));
@@ -86,7 +88,8 @@ const SCRIPT = `
   if (!every) return;
   setInterval(function(){
     if (document.hidden) return;
-    fetch(location.href,{headers:{accept:'text/html'},credentials:'same-origin'}).then(function(r){ return r.ok ? r.text() : null; }).then(function(text){
+    fetch(location.href,{headers:{accept:'text/html'},credentials:'same-origin'})
+    .then(function(r){ return r.ok ? r.text() : null; }).then(function(text){
       if (!text) return;
       var next = new DOMParser().parseFromString(text,'text/html').getElementById('live');
       var live = document.getElementById('live');
@@ -114,7 +117,11 @@ export function page(frame: PageFrame, content: Html): Html {
         <header>
           <div class="bar">
             <a class="brand" href="/">compter</a>
-            ${frame.who ? html`<nav aria-label="Sections">${nav('debts', '/', 'Debts')}${nav('slos', '/console/slos', 'SLOs and trends')}</nav>` : ''}
+            ${
+              frame.who
+                ? html`<nav aria-label="Sections">${nav('debts', '/', 'Debts')}${nav('slos', '/console/slos', 'SLOs and trends')}</nav>`
+                : ''
+            }
             ${
               frame.who
                 ? html`<div class="who">

@@ -13,6 +13,6 @@ export function loginContent(error: string | null) {
         </p>
         <p><button type="submit" class="primary">Log in</button></p>
       </form>
-      <p class="small muted">The token is kept in an HttpOnly, SameSite=Strict cookie for this browser session; “Log out” removes it.</p>
+      <p class="small muted">The token is kept in an HttpOnly, SameSite=Strict cookie for this session; “Log out” removes it.</p>
     </div>`;
 }

@@ -59,13 +59,18 @@ export function barChart(
       const top = Math.min(y(p.value), y(0));
       const height = Math.max(1, Math.abs(y(p.value) - y(0)));
       const cls = p.value < 0 ? 'bar neg' : 'bar';
-      return `<rect class="${cls}" x="${(PAD.left + i * step + (step - barW) / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${height.toFixed(1)}"><title>${escapeXml(p.label)}: ${escapeXml(format(p.value))}</title></rect>`;
+      const x = (PAD.left + i * step + (step - barW) / 2).toFixed(1);
+      const box = `x="${x}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${height.toFixed(1)}"`;
+      return `<rect class="${cls}" ${box}><title>${escapeXml(p.label)}: ${escapeXml(format(p.value))}</title></rect>`;
     })
     .join('');
   const trend = linearTrend(points);
-  const trendLine = trend
-    ? `<line class="trend" x1="${(PAD.left + step / 2).toFixed(1)}" y1="${y(trend.intercept).toFixed(1)}" x2="${(PAD.left + (points.length - 0.5) * step).toFixed(1)}" y2="${y(trend.intercept + trend.slope * (points.length - 1)).toFixed(1)}"/>`
-    : '';
+  let trendLine = '';
+  if (trend) {
+    const [x1, x2] = [PAD.left + step / 2, PAD.left + (points.length - 0.5) * step].map((v) => v.toFixed(1));
+    const [y1, y2] = [trend.intercept, trend.intercept + trend.slope * (points.length - 1)].map((v) => y(v).toFixed(1));
+    trendLine = `<line class="trend" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"/>`;
+  }
   const axis = `<line class="axis" x1="${PAD.left}" y1="${y(0).toFixed(1)}" x2="${WIDTH - PAD.right}" y2="${y(0).toFixed(1)}"/>`;
   const labels =
     `<text class="tick" x="${PAD.left - 6}" y="${(y(max) + 4).toFixed(1)}" text-anchor="end">${escapeXml(format(max))}</text>` +

@@ -11,23 +11,14 @@ import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
-import {
-  debtJson,
-  debtMetricsView,
-  iso,
-  openOccurrenceJson,
-  type DebtBrief,
-  type DebtJson,
-  type ExtraRunJson,
-  type OccurrenceJson,
-} from './debt-view.js';
+import { debtJson, debtMetricsView, type DebtBrief, type DebtJson, type OccurrenceJson } from './debt-view.js';
+import { ledgerOf } from './debt-ledger.js';
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { makeLogEvent } from './event-factory.js';
 import { derivedEventId } from '../domain/event-id.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
-import { deadlineOf } from '../domain/debts/deadline.js';
 
 /** Where the engine sends events; resolves once they are durable (group commit). */
 export interface EventSink {
@@ -480,96 +471,8 @@ export class DebtEngine implements Projection {
   }
 
   /** Closed, current and upcoming occurrences with a scheduled time in [from, to]. */
-  async occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
-    const state = this.require(project, id);
-    const now = this.deps.clock.now();
-    const closedEvents = await this.deps.store.query({
-      project,
-      debt: id,
-      types: ['occurrence.closed'],
-      fromTs: from,
-      toTs: to + 40 * 86_400_000,
-      limit: 10_000,
-      order: 'asc',
-    });
-    const extraRuns = await this.extraRunsByOccurrence(project, id, from, to);
-    const out: OccurrenceJson[] = [];
-    for (const e of closedEvents) {
-      if (e.type !== 'occurrence.closed') continue;
-      const { scheduledAt, deadline } = e.attributes;
-      if (scheduledAt < from || scheduledAt > to) continue;
-      const paidAt = e.attributes.paidAt ?? null;
-      out.push({
-        scheduledAt: iso(scheduledAt)!,
-        deadline: iso(deadline)!,
-        businessDate: e.businessDate,
-        outcome: e.status,
-        startedAt: paidAt !== null && e.durationMs !== null ? iso(paidAt - e.durationMs) : null,
-        paidAt: iso(paidAt),
-        runId: e.runId || null,
-        durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
-        latenessSeconds: e.latenessMs === null ? null : e.latenessMs / 1000,
-        extraRuns: extraRuns.get(scheduledAt) ?? [],
-      });
-    }
-    for (const occ of state.open) {
-      if (occ.scheduledAt >= from && occ.scheduledAt <= to) out.push(openOccurrenceJson(state, occ, now));
-    }
-    out.push(...this.upcoming(state, Math.max(from, now), to));
-    return out;
-  }
-
-  /** The extra runs recorded for occurrences scheduled in [from, to], by scheduled time. */
-  private async extraRunsByOccurrence(project: string, id: string, from: number, to: number): Promise<Map<number, ExtraRunJson[]>> {
-    const payments = await this.deps.store.query({
-      project,
-      debt: id,
-      types: ['payment'],
-      fromTs: from,
-      toTs: to + 40 * 86_400_000,
-      limit: 10_000,
-      order: 'asc',
-    });
-    const byOccurrence = new Map<number, ExtraRunJson[]>();
-    for (const e of payments) {
-      if (e.type !== 'payment' || (e.kind !== 'success' && e.kind !== 'fail')) continue;
-      const { occurrenceAt, isExtraRun } = e.attributes;
-      if (isExtraRun !== true || occurrenceAt == null || occurrenceAt < from || occurrenceAt > to) continue;
-      const runs = byOccurrence.get(occurrenceAt) ?? [];
-      runs.push({
-        endedAt: iso(e.ts)!,
-        kind: e.kind,
-        runId: e.runId || null,
-        durationSeconds: e.durationMs === null ? null : e.durationMs / 1000,
-      });
-      byOccurrence.set(occurrenceAt, runs);
-    }
-    return byOccurrence;
-  }
-
-  private upcoming(state: DebtState, from: number, to: number): OccurrenceJson[] {
-    const { def } = state;
-    if (def.paused || !def.schedule || def.schedule.kind === 'every') return [];
-    const timeline = this.ctx.timelineFor(def);
-    const lastOpen = state.open.at(-1)?.scheduledAt ?? state.cursorAt ?? state.epochAt;
-    const out: OccurrenceJson[] = [];
-    let slot = timeline?.after(Math.max(lastOpen, from - 1));
-    for (let n = 0; slot && slot.at <= to && n < 1000; n++) {
-      out.push({
-        scheduledAt: iso(slot.at)!,
-        deadline: iso(deadlineOf(slot.at, def))!,
-        businessDate: slot.businessDate,
-        outcome: 'upcoming',
-        startedAt: null,
-        paidAt: null,
-        runId: null,
-        durationSeconds: null,
-        latenessSeconds: null,
-        extraRuns: [],
-      });
-      slot = timeline!.after(slot.at);
-    }
-    return out;
+  occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
+    return ledgerOf(this.require(project, id), { store: this.deps.store, ctx: this.ctx, now: this.deps.clock.now() }, from, to);
   }
 
   /** The debt's most recent events, newest first. */

@@ -174,17 +174,24 @@ export function bindPolicy(host: string, tokenCount: number, allowOpen: boolean)
   if (isLoopbackHost(host)) {
     return {
       mode: 'open',
-      message: `no tokens are configured: every request acts for project "${OPEN_PROJECT}" with every scope; serving on loopback address ${host} only`,
+      message:
+        `no tokens are configured: every request acts for project "${OPEN_PROJECT}" with every scope; ` +
+        `serving on loopback address ${host} only`,
     };
   }
   if (allowOpen) {
     return {
       mode: 'open-warned',
-      message: `no tokens are configured and COMPTER_ALLOW_OPEN is set: anyone who can reach ${host} can read, write and delete every debt of project "${OPEN_PROJECT}"`,
+      message:
+        `no tokens are configured and COMPTER_ALLOW_OPEN is set: anyone who can reach ${host} ` +
+        `can read, write and delete every debt of project "${OPEN_PROJECT}"`,
     };
   }
   return {
     mode: 'refuse',
-    message: `refusing to listen on ${host} without tokens: anyone who can reach it could read and change every debt. Declare tokens in compter.yaml (compter token new --project <p> --scopes ping,read), listen on a loopback address (COMPTER_HOST=127.0.0.1), or set COMPTER_ALLOW_OPEN=1 to run open anyway`,
+    message:
+      `refusing to listen on ${host} without tokens: anyone who can reach it could read and change every debt. ` +
+      'Declare tokens in compter.yaml (compter token new --project <p> --scopes ping,read), ' +
+      'listen on a loopback address (COMPTER_HOST=127.0.0.1), or set COMPTER_ALLOW_OPEN=1 to run open anyway',
   };
 }

@@ -127,7 +127,8 @@ export function registerPingRoutes(
       if (err instanceof DomainError && err.code === 'not_found' && canCreate) {
         throw new DomainError(
           'not_found',
-          `no debt "${debtId}"; add ?create=1 to create it from this ping (with a schedule: &every=1h, or &cron=0+2+*+*+*&tz=UTC, and &grace=15m; without one: every 1 day, grace 1 hour)`,
+          `no debt "${debtId}"; add ?create=1 to create it from this ping ` +
+            '(with a schedule: &every=1h, or &cron=0+2+*+*+*&tz=UTC, and &grace=15m; without one: every 1 day, grace 1 hour)',
         );
       }
       throw err;

@@ -23,7 +23,9 @@ export const JOB_FAMILIES: readonly EntityFamily[] = [
 
 /** The sample lines of one job; both statuses are always present (jobs are few, increase() needs the 0). */
 export function renderJobSeries(view: JobMetricsView): string[] {
-  const labels = `{project="${escapeLabelValue(view.project)}",application="${escapeLabelValue(view.application)}",job="${escapeLabelValue(view.job)}"`;
+  const labels =
+    `{project="${escapeLabelValue(view.project)}",application="${escapeLabelValue(view.application)}",` +
+    `job="${escapeLabelValue(view.job)}"`;
   return [
     `${METRIC.jobRunsTotal}${labels},status="succeed"} ${view.succeeded}\n${METRIC.jobRunsTotal}${labels},status="fail"} ${view.failed}\n`,
     view.lastDurationMs === null ? '' : `${METRIC.jobLastDuration}${labels}} ${formatSampleValue(view.lastDurationMs / 1000)}\n`,

@@ -42,7 +42,9 @@ export const SLO_FAMILIES: readonly EntityFamily[] = [
  * always present, so `increase()` sees a delivery's first count and alerts see a 0 before a 1.
  */
 export function renderSloSeries(view: SloMetricsView): string[] {
-  const labels = `{project="${escapeLabelValue(view.project)}",slo="${escapeLabelValue(view.slo)}",application="${escapeLabelValue(view.application)}"`;
+  const labels =
+    `{project="${escapeLabelValue(view.project)}",slo="${escapeLabelValue(view.slo)}",` +
+    `application="${escapeLabelValue(view.application)}"`;
   const gauge = (name: string, value: number): string => `${name}${labels}} ${formatSampleValue(value)}\n`;
   let status = '';
   for (const s of SLO_STATUSES) status += `${METRIC.sloStatus}${labels},status="${s}"} ${s === view.status ? 1 : 0}\n`;

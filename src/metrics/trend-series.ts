@@ -38,7 +38,9 @@ export interface JobTrendGauges {
 
 /** The sample lines of one job, one string per entry of TREND_FAMILIES. */
 export function renderTrendSeries(project: string, gauges: JobTrendGauges): string[] {
-  const labels = `{project="${escapeLabelValue(project)}",application="${escapeLabelValue(gauges.application)}",job="${escapeLabelValue(gauges.job)}"}`;
+  const labels =
+    `{project="${escapeLabelValue(project)}",application="${escapeLabelValue(gauges.application)}",` +
+    `job="${escapeLabelValue(gauges.job)}"}`;
   return [
     gauges.durationSlopeSecondsPerDay === null
       ? ''

@@ -231,7 +231,8 @@ export class ClickHouseEventStore implements EventStore {
     const page = (after: string | null, limit: number): Promise<EventReadRow[]> => {
       const conditions = after === null ? where : [...where, sql`event_id ${beyond} ${after}`];
       return this.select<EventReadRow>(
-        sql`SELECT ${EVENT_READ_COLUMNS} FROM ${this.events} WHERE ${sql.join(conditions, ' AND ')} ORDER BY event_id ${direction} LIMIT ${limit}`,
+        sql`SELECT ${EVENT_READ_COLUMNS} FROM ${this.events}
+            WHERE ${sql.join(conditions, ' AND ')} ORDER BY event_id ${direction} LIMIT ${limit}`,
       );
     };
     return take(distinctById(keysetRows(page, eventIdOf, null, q.limit), eventIdOf, fromEventRow), q.limit);
