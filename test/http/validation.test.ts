@@ -37,7 +37,7 @@ describe('Sentry check-ins follow the rule', () => {
       status: 'ok',
       check_in_id: 'run-1',
       duration: -1,
-      monitor_config: { schedule: { type: 'interval', value: 1, unit: 'month' }, checkin_margin: -5, max_runtime: 0 },
+      monitor_config: { schedule: { type: 'interval', value: 0, unit: 'month' }, checkin_margin: -5, max_runtime: 0 },
     });
     expect(res.status).toBe(422);
     expect(paths(res)).toEqual([
@@ -45,7 +45,7 @@ describe('Sentry check-ins follow the rule', () => {
       'duration',
       'monitor_config.checkin_margin',
       'monitor_config.max_runtime',
-      'monitor_config.schedule.unit',
+      'monitor_config.schedule.value',
     ]);
   });
 
