@@ -1,22 +1,12 @@
 import { html } from 'hono/html';
+import { DEBT_STATUSES } from '../domain/debts/debt-types.js';
 import type { DebtBrief, DebtJson } from '../engine/debt-view.js';
 import { durationInWords } from './schedule-in-words.js';
 import { relativeTime, statusWord, toneOf } from './format.js';
 import { instant, pill } from './layout.js';
 
-/** The debt statuses a person can filter by, in the order the filter offers them. */
-export const DEBT_STATUSES = [
-  'new',
-  'up',
-  'running',
-  'late',
-  'overdue',
-  'failed',
-  'timed_out',
-  'paused',
-  'maintenance',
-  'blocked',
-] as const;
+/** The debt statuses a person can filter by, in the order the filter offers them: the domain's. */
+export { DEBT_STATUSES };
 
 /** What the list is filtered by. */
 export interface DebtFilter {

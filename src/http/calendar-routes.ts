@@ -4,6 +4,7 @@ import { calendarDefinitionSchema } from '../domain/time/calendar.js';
 import type { SloEngine } from '../engine/slo-engine.js';
 import { calendarJsonSchema } from '../engine/slo-view.js';
 import type { AppEnv } from './env.js';
+import { defineResourceRoutes } from './resource-routes.js';
 import { defineRoute } from './route.js';
 import { errorResponses, idParams, jsonResponse } from './schemas.js';
 
@@ -19,37 +20,20 @@ const daysQuery = z.object({
 /** The business calendar routes (docs/semantics.md, "Calendars, job status and SLOs"). */
 export function registerCalendarRoutes(app: OpenAPIHono<AppEnv>, engine: SloEngine): void {
   const tags = ['calendars'];
-  defineRoute(
-    app,
-    {
-      method: 'put',
-      path: '/v1/calendars/:id',
-      scope: 'write',
-      summary: 'Create or replace a business calendar',
-      tags,
-      params: idParams,
-      body: calendarBodySchema,
-      responses: { 200: jsonResponse('replaced', calendarJsonSchema), 201: jsonResponse('created', calendarJsonSchema), ...errorResponses },
+  defineResourceRoutes(app, {
+    path: '/v1/calendars',
+    tags,
+    noun: 'a business calendar',
+    json: calendarJsonSchema,
+    input: calendarBodySchema,
+    // An absent body is checked as an empty definition, so the answer lists what is missing.
+    emptyBody: () => ({}),
+    define: async (project, id, input) => {
+      const { calendar, created } = await engine.defineCalendar(project, id, input);
+      return { json: calendar, created };
     },
-    async (c, { params, body }) => {
-      const { calendar, created } = await engine.defineCalendar(c.get('project'), params.id, body ?? {});
-      return c.json(calendar, created ? 201 : 200);
-    },
-  );
-
-  defineRoute(
-    app,
-    {
-      method: 'get',
-      path: '/v1/calendars/:id',
-      scope: 'read',
-      summary: 'Get a business calendar',
-      tags,
-      params: idParams,
-      responses: { 200: jsonResponse('the calendar', calendarJsonSchema), ...errorResponses },
-    },
-    (c, { params }) => c.json(engine.getCalendar(c.get('project'), params.id)),
-  );
+    get: (project, id) => engine.getCalendar(project, id),
+  });
 
   defineRoute(
     app,

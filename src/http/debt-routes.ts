@@ -9,6 +9,7 @@ import type { DebtEngine } from '../engine/debt-engine.js';
 import { debtJsonSchema, iso, occurrenceJsonSchema } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom, vivifyFrom } from './payment-input.js';
+import { defineResourceRoutes } from './resource-routes.js';
 import { defineRoute } from './route.js';
 import { errorResponses, queryNumber, eventSchema, idParams, jsonResponse, vivifyQuery } from './schemas.js';
 
@@ -50,67 +51,22 @@ function instantParam(value: string | undefined, name: string, fallback: number)
 /** The v1 debt routes (README, API). */
 export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine, clock: Clock): void {
   const tags = ['debts'];
-  defineRoute(
-    app,
-    {
-      method: 'get',
-      path: '/v1/debts',
-      scope: 'read',
-      summary: 'List debts',
-      tags,
-      responses: { 200: jsonResponse('debts', z.object({ debts: z.array(debtJsonSchema) })) },
+  defineResourceRoutes(app, {
+    path: '/v1/debts',
+    tags,
+    noun: 'a debt',
+    json: debtJsonSchema,
+    input: debtInputSchema,
+    // Every field of a debt is optional: an absent body defines a debt that only counts payments.
+    emptyBody: () => ({}),
+    list: { key: 'debts', summary: 'List debts', run: (project) => engine.list(project) },
+    define: async (project, id, input) => {
+      const { debt, created } = await engine.define(project, id, input);
+      return { json: debt, created };
     },
-    (c) => c.json({ debts: engine.list(c.get('project')) }),
-  );
-
-  defineRoute(
-    app,
-    {
-      method: 'put',
-      path: '/v1/debts/:id',
-      scope: 'write',
-      summary: 'Create or replace a debt',
-      tags,
-      params: idParams,
-      body: debtInputSchema,
-      responses: { 200: jsonResponse('replaced', debtJsonSchema), 201: jsonResponse('created', debtJsonSchema), ...errorResponses },
-    },
-    async (c, { params, body }) => {
-      const { debt, created } = await engine.define(c.get('project'), params.id, body ?? {});
-      return c.json(debt, created ? 201 : 200);
-    },
-  );
-
-  defineRoute(
-    app,
-    {
-      method: 'get',
-      path: '/v1/debts/:id',
-      scope: 'read',
-      summary: 'Get a debt',
-      tags,
-      params: idParams,
-      responses: { 200: jsonResponse('the debt', debtJsonSchema), ...errorResponses },
-    },
-    (c, { params }) => c.json(engine.get(c.get('project'), params.id)),
-  );
-
-  defineRoute(
-    app,
-    {
-      method: 'delete',
-      path: '/v1/debts/:id',
-      scope: 'write',
-      summary: 'Delete a debt (its history stays in the log)',
-      tags,
-      params: idParams,
-      responses: { 204: { description: 'deleted' }, ...errorResponses },
-    },
-    async (c, { params }) => {
-      await engine.delete(c.get('project'), params.id);
-      return c.body(null, 204);
-    },
-  );
+    get: (project, id) => engine.get(project, id),
+    remove: (project, id) => engine.delete(project, id),
+  });
 
   defineRoute(
     app,
