@@ -385,6 +385,9 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       await runJob(first, 'dss-load', '2026-11-24', 'r-2', '2026-11-24T07:40:00Z', '2026-11-24T10:10:00Z');
       await runJob(first, 'summary-build', '2026-11-24', 's-1', '2026-11-24T11:00:00Z', '2026-11-24T11:05:00Z');
       await at(first, '2026-11-25T12:00:00Z');
+      // Predicted ends use the p90 the trend refresh read from the store; the periodic refresh may
+      // or may not have run since the last report, so both sides read fresh statistics.
+      await first.trends.refresh();
       const before = {
         dss: await rows(first, 'dss', '2026-11-23', '2026-11-26'),
         summary: await rows(first, 'summary', '2026-11-24', '2026-11-24'),
@@ -395,6 +398,7 @@ export function describeSloScenarios(storeName: string, start: CompterFactory): 
       const second = await start({ now: '2026-11-25T12:00:00Z', dataDir, env });
       open.push(second);
       expect(second.rebuilt.fromSnapshot).toBe(snapshotEvery !== '0');
+      await second.trends.refresh();
       const after = {
         dss: await rows(second, 'dss', '2026-11-23', '2026-11-26'),
         summary: await rows(second, 'summary', '2026-11-24', '2026-11-24'),
