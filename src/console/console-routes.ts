@@ -205,15 +205,20 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: ConsoleDep
       const to = new Date(deps.clock.now() + DAY_MS).toISOString().slice(0, 10);
       const from = new Date(deps.clock.now() - SLO_DAYS * DAY_MS).toISOString().slice(0, 10);
       const rows = await deps.slos.performance(project, id, from, to);
-      const [sloTrends, jobTrends] = deps.trends
-        ? await Promise.all([deps.trends.sloTrends(project), deps.trends.jobTrends(project)])
-        : [[], []];
+      const [sloTrends, jobTrends, durations] = deps.trends
+        ? await Promise.all([
+            deps.trends.sloTrends(project),
+            deps.trends.jobTrends(project),
+            deps.trends.sloJobDurations?.(project, id) ?? [],
+          ])
+        : [[], [], []];
       const jobs = jobTrends.filter((j) => slo.jobs.some((s) => s.application === j.application && s.job === j.job));
       const content = sloContent(
         slo,
         rows,
         sloTrends.find((t) => t.sloId === id),
         jobs,
+        durations,
       );
       return render(c, frame(slo.name || slo.id, 'slos', session, nonce), content);
     }),

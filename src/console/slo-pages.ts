@@ -1,7 +1,7 @@
 import { html } from 'hono/html';
 import { durationInWords } from './schedule-in-words.js';
 import type { PerformanceRowJson, SloJson } from '../engine/slo-view.js';
-import type { JobTrendJson, SloTrendJson } from '../engine/trend-service.js';
+import type { JobDurationSeries, JobTrendJson, SloTrendJson } from '../engine/trend-service.js';
 import { latenessInWords, statusWord, toneOf } from './format.js';
 import { instant, pill } from './layout.js';
 import { barChart } from './svg-chart.js';
@@ -102,6 +102,7 @@ export function sloContent(
   rows: readonly PerformanceRowJson[],
   trend: SloTrendJson | undefined,
   jobs: readonly JobTrendJson[],
+  durations: readonly JobDurationSeries[] = [],
 ) {
   const closed = rows.filter((r) => r.status !== 'not_scheduled');
   const points = closed
@@ -197,5 +198,19 @@ export function sloContent(
       </div>
     </section>
     <h2>Its jobs' trends</h2>
-    ${jobTrendsTable(jobs)}`;
+    ${jobTrendsTable(jobs)} ${durations.map(jobDurationChart)}`;
+}
+
+/** One job's run duration per business date with its least-squares trend. */
+function jobDurationChart(series: JobDurationSeries) {
+  const name = `${series.application}/${series.job}`;
+  const points = series.points.map((p) => ({ label: p.businessDate, value: p.durationSeconds }));
+  return html`<section class="card job-duration" aria-label="Run duration of ${name}">
+    <h3>Run duration of ${name}</h3>
+    ${
+      points.length
+        ? barChart(points, `Run duration of ${name} per business date, with its trend`, durationInWords)
+        : html`<p class="muted">No successful run in the window yet.</p>`
+    }
+  </section>`;
 }

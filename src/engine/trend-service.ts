@@ -111,6 +111,13 @@ interface JobTrendResult {
   gauges: JobTrendGauges;
 }
 
+/** One job's run durations by business date, for a chart. */
+export interface JobDurationSeries {
+  application: string;
+  job: string;
+  points: { businessDate: string; durationSeconds: number | null }[];
+}
+
 /** Computes trends from fresh SQL and keeps the job trend gauges refreshed. */
 export class TrendService {
   private readonly queries: TrendQueries;
@@ -139,6 +146,27 @@ export class TrendService {
   /** `/v1/trends/jobs`: every job with a successful run in its calendar's last `window` business dates. */
   async jobTrends(project: string, window = DEFAULT_TREND_WINDOW): Promise<JobTrendJson[]> {
     return (await this.computeJobTrends(project, checkWindow(window))).map((r) => r.json);
+  }
+
+  /**
+   * Each of an SLO's jobs with the duration of its latest success per business date over the
+   * SLO calendar's last `window` business dates (the series its duration trend is fitted to).
+   */
+  async sloJobDurations(project: string, sloId: string, window = DEFAULT_TREND_WINDOW): Promise<JobDurationSeries[]> {
+    const slo = [...this.inputs.slos(project)].find((s) => s.id === sloId);
+    if (!slo || slo.jobs.length === 0) return [];
+    const dates = this.windowOf(slo.calendar, checkWindow(window));
+    if (dates.length === 0) return [];
+    const jobs = slo.jobs.slice(0, MAX_TREND_FILTER);
+    const points = await this.run(() => this.queries.jobEndSeries({ project, dates, jobs: [...jobs] }));
+    return jobs.map((job) => ({
+      application: job.application,
+      job: job.job,
+      points: points
+        .filter((p) => p.application === job.application && p.job === job.job)
+        .sort((a, b) => compare(a.businessDate, b.businessDate))
+        .map((p) => ({ businessDate: p.businessDate, durationSeconds: p.durationMs === null ? null : p.durationMs / 1000 })),
+    }));
   }
 
   /** `/v1/trends/slos`: every SLO of the project, over its calendar's last `window` business dates. */

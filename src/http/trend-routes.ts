@@ -13,7 +13,8 @@ import { defineRoute } from './route.js';
 import { errorResponses, jsonResponse, queryNumber } from './schemas.js';
 
 /** What the routes ask of the trend service. */
-export type TrendReader = Pick<TrendService, 'jobTrends' | 'sloTrends'>;
+/** What the trend routes and the console read; the per-job series only the console's charts need. */
+export type TrendReader = Pick<TrendService, 'jobTrends' | 'sloTrends'> & Partial<Pick<TrendService, 'sloJobDurations'>>;
 
 const windowQuery = z.object({
   window: queryNumber(z.number().int().min(MIN_TREND_WINDOW).max(MAX_TREND_WINDOW))

@@ -126,6 +126,33 @@ describe('console, running open', () => {
   });
 });
 
+describe('console SLO page', () => {
+  it("charts each job's run duration per business date, one bar per date with a run", async () => {
+    const c = await startTestCompter({ now: '2026-11-20T12:00:00Z' });
+    try {
+      await c.json('PUT', '/v1/calendars/every-day', { tz: 'UTC', weekdays: [0, 1, 2, 3, 4, 5, 6] });
+      const reports = [];
+      // Three past business dates, each run a minute longer than the one before.
+      for (const [i, date] of ['2026-11-17', '2026-11-18', '2026-11-19'].entries()) {
+        const runId = `r-${i}`;
+        reports.push({ application: 'deposits', job: 'load', status: 'start', time: `${date}T01:00:00Z`, businessDate: date, runId });
+        reports.push({ application: 'deposits', job: 'load', status: 'succeed', time: `${date}T01:0${i + 1}:00Z`, runId });
+      }
+      expect((await c.json('POST', '/v1/job-status', reports)).status).toBeLessThan(300);
+      const slo = { application: 'deposits', calendar: 'every-day', jobs: [{ job: 'load', expectedEnd: '03:00' }] };
+      expect((await c.json('PUT', '/v1/slos/load-by-3', slo)).status).toBe(201);
+      const res = await page(c, '/console/slos/load-by-3');
+      expect(res.status).toBe(200);
+      const section = /<section class="card job-duration"[\s\S]*?<\/section>/.exec(res.text)?.[0] ?? '';
+      expect(section).toContain('Run duration of deposits/load');
+      const bars = [...section.matchAll(/<rect class="bar[^"]*"[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
+      expect(bars).toEqual(['2026-11-17: 1 min', '2026-11-18: 2 min', '2026-11-19: 3 min']);
+    } finally {
+      await c.cleanup();
+    }
+  });
+});
+
 describe('console upcoming deadlines', () => {
   it('lists the next deadlines across the end of summer time', async () => {
     const c = await startTestCompter({ now: '2026-10-22T12:00:00Z' });
