@@ -198,7 +198,9 @@ describe('console in a real browser, running open', () => {
     const row = page.locator('#performance tbody tr', { has: page.locator(`td:text-is("${today}")`) });
     expect(await row.locator('.pill').getAttribute('data-status')).toBe('late');
     expect(await row.locator('td:nth-child(7)').textContent()).toMatch(/ late$/);
-    expect(await page.locator('svg.chart rect.bar').count()).toBe(1);
+    // One lateness bar (today's row); each job has its run-duration chart below the trends.
+    expect(await page.locator('section[aria-labelledby="chart-h"] svg.chart rect.bar').count()).toBe(1);
+    expect(await page.locator('section.job-duration').count()).toBeGreaterThan(0);
     await expectAccessible(page);
     await page.screenshot({ path: join(SHOTS, 'slo.png'), fullPage: true });
   });
