@@ -178,10 +178,10 @@ describe('DurableEventStore', () => {
     expect(inner.appended).toEqual(a);
     expect(store.state).toBe('ok');
     expect(await store.health()).toEqual({ state: 'ok', spooledEvents: 0 });
-    // Fully stored segments are deleted (rotateMs 0 here).
-    const { readdir } = await import('node:fs/promises');
-    await waitFor(() => true);
-    expect((await readdir(dir)).filter((f) => f.endsWith('.seg'))).toEqual([]);
+    // Fully stored segments are deleted (rotateMs 0 here), a moment after they count as stored.
+    const { readdirSync } = await import('node:fs');
+    await waitFor(() => readdirSync(dir).filter((f) => f.endsWith('.seg')).length === 0);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.seg'))).toEqual([]);
   });
 
   it('acknowledges at once while the store hangs, and stores everything after', async () => {
