@@ -97,6 +97,9 @@ if (!summary) {
   process.exit(run.status || 1);
 }
 const skippedNote = summary.skipped ? `, ${summary.skipped} skipped` : '';
-const failed = summary.failed + lintCounts.failed;
+// vitest exits non-zero for an error outside any test (an unhandled rejection after a test
+// ended): that is a failure too, so the line never says "0 failed" for a run that failed.
+const strayErrors = run.status !== 0 && summary.failed === 0 ? 1 : 0;
+const failed = summary.failed + lintCounts.failed + strayErrors;
 console.log(`Tests: ${summary.passed + lintCounts.passed} passed, ${failed} failed${skippedNote}`);
 process.exit(run.status === 0 && failed === 0 ? 0 : 1);
