@@ -57,6 +57,11 @@ export class DeadlineTimer {
     return this.wakes.popDue(now);
   }
 
+  /** Like popDue, with the instant each key was due at (the same on every instance). */
+  popDueAt(now: number): { key: string; at: number }[] {
+    return this.wakes.popDueAt(now);
+  }
+
   private arm(): void {
     if (!this.isStarted) return;
     if (this.timer) clearTimeout(this.timer);

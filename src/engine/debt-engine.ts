@@ -510,9 +510,12 @@ export class DebtEngine implements Projection {
     return debtJson(state, now, this.ctx, this.surroundings(state, now));
   }
 
-  /** Advances a debt to `now`, adds `drafts`' effects (already applied), updates status; logs all. */
-  private settle(state: DebtState, now: number, drafts: DebtEventDraft[]): LogEvent[] {
-    return this.finish(state, now, [...advanceDebt(state, now, this.ctx), ...drafts]);
+  /**
+   * Advances a debt to `now`, adds `drafts`' effects (already applied), updates status; logs all.
+   * `dueAt` is the wake-up instant when the timer is the cause (see timeDrivenId).
+   */
+  private settle(state: DebtState, now: number, drafts: DebtEventDraft[], dueAt?: number): LogEvent[] {
+    return this.finish(state, now, [...advanceDebt(state, now, this.ctx), ...drafts], dueAt);
   }
 
   /**
@@ -520,15 +523,15 @@ export class DebtEngine implements Projection {
    * passes down to the debts that run after this one, which may become (or stop being) blocked;
    * cycles are refused at definition, and `depth` bounds the walk all the same.
    */
-  private finish(state: DebtState, now: number, drafts: DebtEventDraft[], depth = 0): LogEvent[] {
+  private finish(state: DebtState, now: number, drafts: DebtEventDraft[], dueAt?: number, depth = 0): LogEvent[] {
     const before = state.status;
     const all = [...drafts, ...updateStatus(state, now, this.ctx, this.surroundings(state, now))];
     this.afterChange(state, now);
-    const events = all.map((d) => this.toLogEvent(state.def, d, now));
+    const events = all.map((d) => this.toLogEvent(state.def, d, now, dueAt));
     if (state.status !== before && depth < MAX_CHAIN_DEPTH) {
       for (const key of this.dependents.get(keyOf(state.def.project, state.def.id)) ?? []) {
         const dependent = this.debts.get(key);
-        if (dependent) events.push(...this.finish(dependent, now, advanceDebt(dependent, now, this.ctx), depth + 1));
+        if (dependent) events.push(...this.finish(dependent, now, advanceDebt(dependent, now, this.ctx), dueAt, depth + 1));
       }
     }
     return events;
@@ -540,8 +543,9 @@ export class DebtEngine implements Projection {
     if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.ctx));
   }
 
-  private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number): LogEvent {
-    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now, timeDrivenId(def, d));
+  private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number, dueAt?: number): LogEvent {
+    const id = timeDrivenId(def, d, dueAt);
+    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now, id);
   }
 
   private async commit(events: LogEvent[]): Promise<void> {
@@ -565,19 +569,26 @@ export class DebtEngine implements Projection {
   tick(): Promise<void> {
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
-    for (const key of this.wakes.popDue(now)) {
+    for (const { key, at } of this.wakes.popDueAt(now)) {
       const state = this.debts.get(key);
-      if (state) events.push(...this.settle(state, now, []));
+      if (state) events.push(...this.settle(state, now, [], at));
     }
     return events.length ? this.commitInBackground(events) : Promise.resolve();
   }
 }
 
 /**
- * Facts the timer derives (a run timed out, an occurrence missed) get the same id on every
- * instance: each instance's timer derives them, and the log must hold each once.
+ * Facts the timer derives (a run timed out, an occurrence missed, the status that follows)
+ * get the same id on every instance: each instance's timer derives them, and the log must
+ * hold each once. A status change is keyed to the wake-up instant that caused it (`dueAt`),
+ * which every instance with the same state computes alike; one a request caused is made only
+ * by the instance that took the request and keeps a fresh id.
  */
-function timeDrivenId(def: DebtDefinition, d: DebtEventDraft): string | undefined {
+function timeDrivenId(def: DebtDefinition, d: DebtEventDraft, dueAt?: number): string | undefined {
+  if (d.type === 'debt.status_changed' && dueAt !== undefined) {
+    const from = (d.attributes as { from: string }).from;
+    return derivedEventId(dueAt, [def.project, def.id, d.type, from, d.status]);
+  }
   if (d.type === 'run.timed_out') {
     const at = (d.attributes as { timedOutAt: number }).timedOutAt;
     return derivedEventId(at, [def.project, def.id, d.type, d.runId]);

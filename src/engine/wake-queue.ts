@@ -41,14 +41,19 @@ export class WakeQueue {
 
   /** Removes and returns every key due at or before `now`, earliest first. */
   popDue(now: number): string[] {
-    const due: string[] = [];
+    return this.popDueAt(now).map((due) => due.key);
+  }
+
+  /** Like popDue, with the instant each key was due at. */
+  popDueAt(now: number): { key: string; at: number }[] {
+    const due: { key: string; at: number }[] = [];
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
       if (!top || top.at > now) return due;
       this.pop();
       this.liveAt.delete(top.key);
-      due.push(top.key);
+      due.push({ key: top.key, at: top.at });
     }
   }
 

@@ -13,18 +13,20 @@ afterEach(async () => {
   for (const c of open.splice(0)) await c.cleanup();
 });
 
-async function timerFacts(c: TestCompter): Promise<LogEvent[]> {
+/** What the timer wrote from `since` on: closings, time-outs and the status changes they caused. */
+async function timerFacts(c: TestCompter, since: number): Promise<LogEvent[]> {
+  const types = new Set(['occurrence.closed', 'run.timed_out', 'debt.status_changed']);
   for (let i = 0; i < 100; i++) {
     const events = await c.store.query({ project: 'default', debt: 'hourly', limit: 100, order: 'asc' });
-    const facts = events.filter((e) => e.type === 'occurrence.closed' || e.type === 'run.timed_out');
-    if (facts.length >= 3) return facts;
+    const facts = events.filter((e) => types.has(e.type) && e.ts >= since);
+    if (facts.some((e) => e.type === 'debt.status_changed') && facts.length >= 4) return facts;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('the timer derived no facts');
 }
 
 describe('derived event ids', () => {
-  it('two instances deriving the same missed occurrences and timed-out run make the same ids', async () => {
+  it('two instances deriving the same missed occurrences, timed-out run and status change make the same ids', async () => {
     const [a, b] = [await startTestCompter(), await startTestCompter()];
     open.push(a, b);
     for (const c of [a, b]) {
@@ -33,12 +35,14 @@ describe('derived event ids', () => {
     // The run is started on each (a start another instance relays has the same run id).
     for (const c of [a, b]) expect((await c.json('POST', '/v1/debts/hourly/payments', { kind: 'start', runId: 'r-1' })).status).toBe(200);
     // A different moment on each: the ids still agree.
+    const since = a.clock.now() + 3 * 3_600_000;
     a.clock.advance(3 * 3_600_000);
     b.clock.advance(3 * 3_600_000 + 1234);
     await a.engine.tick();
     await b.engine.tick();
-    const [onA, onB] = [await timerFacts(a), await timerFacts(b)];
+    const [onA, onB] = [await timerFacts(a, since), await timerFacts(b, since)];
     expect(onA.map((e) => `${e.type}:${e.status}`)).toContain('run.timed_out:');
+    expect(onA.map((e) => `${e.type}:${e.status}`)).toContain('debt.status_changed:timed_out');
     expect(onA.map((e) => e.eventId)).toEqual(onB.map((e) => e.eventId));
     for (const e of onA) expect(eventIdTime(e.eventId)).toBeLessThanOrEqual(e.ts);
   });
