@@ -74,15 +74,7 @@ export function requestLimits(options: RequestLimitOptions = {}): MiddlewareHand
   const limiterFor = (maxSize: number): MiddlewareHandler => {
     let limiter = limiters.get(maxSize);
     if (!limiter) {
-      limiter = bodyLimit({
-        maxSize,
-        onError: (c) => {
-          // The rest of the body is still on the wire; reusing the connection would make the
-          // client's next request on it fail. Close it once the 413 is written.
-          c.header('Connection', 'close');
-          return errorResponse(c, 413, 'too_large', `request body exceeds ${maxSize} bytes for this route`);
-        },
-      });
+      limiter = bodyLimit({ maxSize, onError: (c) => tooLarge(c, maxSize) });
       limiters.set(maxSize, limiter);
     }
     return limiter;
@@ -92,8 +84,15 @@ export function requestLimits(options: RequestLimitOptions = {}): MiddlewareHand
       return errorResponse(c, 414, 'uri_too_long', `request target longer than ${MAX_URL_LENGTH} bytes`);
     }
     const maxSize = c.req.method === 'GET' || c.req.method === 'HEAD' ? null : bodyLimitFor(rulesOf(c).body, options);
+    const declared = maxSize === null ? null : declaredLength(c);
     if (maxSize === null) await next();
-    else {
+    else if (declared !== null) {
+      // A Content-Length bounds what Node's parser delivers, so the header alone decides, and
+      // the body is then read straight from the socket. Hono's limiter would wrap it in a web
+      // stream, which costs more than the rest of a payment's handling.
+      if (declared > maxSize) return tooLarge(c, maxSize);
+      await next();
+    } else {
       // The limiter answers an over-size body itself (413) without calling next().
       const refused = await limiterFor(maxSize)(c, next);
       if (refused instanceof Response) c.res = refused;
@@ -103,6 +102,22 @@ export function requestLimits(options: RequestLimitOptions = {}): MiddlewareHand
     // request on the same keep-alive connection.
     if (hasBody(c.req.raw) && !c.req.raw.bodyUsed) closeAfter(c);
   };
+}
+
+function tooLarge(c: Context, maxSize: number): Response {
+  // The rest of the body is still on the wire; reusing the connection would make the client's
+  // next request on it fail. Close it once the 413 is written.
+  c.header('Connection', 'close');
+  return errorResponse(c, 413, 'too_large', `request body exceeds ${maxSize} bytes for this route`);
+}
+
+/** The body's Content-Length when it is the framing (no Transfer-Encoding), else null. */
+function declaredLength(c: Context): number | null {
+  if (c.req.header('transfer-encoding') !== undefined) return null;
+  const length = c.req.header('content-length');
+  if (length === undefined) return null;
+  const n = Number(length);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 /** Marks the response to close the connection after it is written (the request body was not all read). */
