@@ -95,16 +95,22 @@ request = function()
 end
 `,
     );
-    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, healthchecks-style pings to ${DEBTS} debts`);
-    const ping = wrk(url, { connections: CONNECTIONS, seconds, script: pingScript });
-    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, JSON payments to ${DEBTS} debts`);
-    const pay = withPayments
-      ? wrk(url, { connections: CONNECTIONS, seconds, script: payScript })
-      : { rps: NaN, p50: NaN, p99: NaN, non2xx: 0 };
     // The bench's own pooled connection from the definitions above sat idle through the load
     // and the server closed it (keep-alive timeout 5 s): a first fetch may hit it. Retry once.
     const readMetrics = async () => (await fetch(`${url}/metrics`)).text();
-    const metrics = await readMetrics().catch(readMetrics);
+    const scrape = () => readMetrics().catch(readMetrics);
+    // prom-client's event-loop delay histogram restarts at every scrape, so a scrape before
+    // and one after a run give the delay during it. It samples every 10 ms and records the
+    // whole interval: the delay is the figure minus those 10 ms.
+    const loopDelayP99 = (text) => Number(/^nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1]) * 1000 - 10;
+    await scrape();
+    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, healthchecks-style pings to ${DEBTS} debts`);
+    const ping = { ...wrk(url, { connections: CONNECTIONS, seconds, script: pingScript }), loopP99: loopDelayP99(await scrape()) };
+    progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, JSON payments to ${DEBTS} debts`);
+    const pay = withPayments
+      ? { ...wrk(url, { connections: CONNECTIONS, seconds, script: payScript }), loopP99: loopDelayP99(await scrape()) }
+      : { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, loopP99: NaN };
+    const metrics = await scrape();
     const appended = Number(/^compter_events_appended_total (\d+)/m.exec(metrics)?.[1] ?? 0);
     return { ...ping, payments: strip(pay), appended };
   } finally {
@@ -127,63 +133,26 @@ try {
   await clickhouse.stop();
 }
 progress('done\n');
+/** One table row: a run's rate, latency, ratio to bare Hono and event-loop delay. */
+function row(server, r) {
+  return {
+    server,
+    'req/s': r.rps.toFixed(0),
+    'p50 ms': r.p50.toFixed(2),
+    'p99 ms': r.p99.toFixed(2),
+    'vs bare': (r.rps / bare.rps).toFixed(2),
+    'loop delay p99 ms': r.loopP99 === undefined ? '' : r.loopP99.toFixed(1),
+    'non-2xx': r.non2xx,
+  };
+}
 const rows = [
-  {
-    server: 'bare Hono handler',
-    'req/s': bare.rps.toFixed(0),
-    'p50 ms': bare.p50.toFixed(2),
-    'p99 ms': bare.p99.toFixed(2),
-    'vs bare': '1.00',
-    'non-2xx': bare.non2xx,
-  },
-  {
-    server: 'Pushgateway push',
-    'req/s': push.rps.toFixed(0),
-    'p50 ms': push.p50.toFixed(2),
-    'p99 ms': push.p99.toFixed(2),
-    'vs bare': (push.rps / bare.rps).toFixed(2),
-    'non-2xx': push.non2xx,
-  },
-  {
-    server: 'compter duckdb: GET /ping/{id} (durable)',
-    'req/s': duck.rps.toFixed(0),
-    'p50 ms': duck.p50.toFixed(2),
-    'p99 ms': duck.p99.toFixed(2),
-    'vs bare': (duck.rps / bare.rps).toFixed(2),
-    'non-2xx': duck.non2xx,
-  },
-  {
-    server: 'compter duckdb: POST payments (durable)',
-    'req/s': duck.payments.rps.toFixed(0),
-    'p50 ms': duck.payments.p50.toFixed(2),
-    'p99 ms': duck.payments.p99.toFixed(2),
-    'vs bare': (duck.payments.rps / bare.rps).toFixed(2),
-    'non-2xx': duck.payments.non2xx,
-  },
-  {
-    server: 'diagnostic: compter with the commit skipped, GET /ping/{id}',
-    'req/s': ceiling.rps.toFixed(0),
-    'p50 ms': ceiling.p50.toFixed(2),
-    'p99 ms': ceiling.p99.toFixed(2),
-    'vs bare': (ceiling.rps / bare.rps).toFixed(2),
-    'non-2xx': ceiling.non2xx,
-  },
-  {
-    server: 'compter clickhouse: GET /ping/{id} (durable)',
-    'req/s': house.rps.toFixed(0),
-    'p50 ms': house.p50.toFixed(2),
-    'p99 ms': house.p99.toFixed(2),
-    'vs bare': (house.rps / bare.rps).toFixed(2),
-    'non-2xx': house.non2xx,
-  },
-  {
-    server: 'compter clickhouse: POST payments (durable)',
-    'req/s': house.payments.rps.toFixed(0),
-    'p50 ms': house.payments.p50.toFixed(2),
-    'p99 ms': house.payments.p99.toFixed(2),
-    'vs bare': (house.payments.rps / bare.rps).toFixed(2),
-    'non-2xx': house.payments.non2xx,
-  },
+  row('bare Hono handler', bare),
+  row('Pushgateway push', push),
+  row('compter duckdb: GET /ping/{id} (durable)', duck),
+  row('compter duckdb: POST payments (durable)', duck.payments),
+  row('diagnostic: compter with the commit skipped, GET /ping/{id}', ceiling),
+  row('compter clickhouse: GET /ping/{id} (durable)', house),
+  row('compter clickhouse: POST payments (durable)', house.payments),
 ];
 printTable(rows);
 console.log(`events appended by compter during the run: ${duck.appended}`);
@@ -196,6 +165,15 @@ console.log(
 console.log(
   `compter duckdb vs Pushgateway: ${(duck.rps / push.rps).toFixed(1)}x (target ≥ 10x); vs bare Hono: ${(duck.rps / bare.rps).toFixed(2)} (target ≥ 0.50)`,
 );
+for (const [store, r] of [
+  ['duckdb', duck],
+  ['clickhouse', house],
+]) {
+  console.log(
+    `compter ${store}: ping p99 ${r.p99.toFixed(1)} ms, JSON payments p99 ${r.payments.p99.toFixed(1)} ms (targets ≤ 25 ms); ` +
+      `JSON payments ${(r.payments.rps / bare.rps).toFixed(2)} of bare Hono (target ≥ 0.30)`,
+  );
+}
 saveResults('ping', {
   measuredAt: new Date().toISOString(),
   seconds,
@@ -209,6 +187,8 @@ saveResults('ping', {
   ratioClickhouseToBare: house.rps / bare.rps,
   ratioDuckdbToBare: duck.rps / bare.rps,
   ratioDuckdbToPushgateway: duck.rps / push.rps,
+  ratioDuckdbPaymentsToBare: duck.payments.rps / bare.rps,
+  ratioClickhousePaymentsToBare: house.payments.rps / bare.rps,
 });
 
 function strip({ raw, ...rest }) {

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { printTable, progress, resultsDir, root } from './lib.mjs';
+import { ensureSystemPackages } from '../test/support/system-packages.mjs';
 
 /** Each benchmark: a script, its arguments, and what it measures. */
 const benches = [
@@ -24,6 +25,15 @@ const only = process.argv.slice(2);
 const selected = benches.filter((b) => only.length === 0 || only.includes(b.name));
 const started = Date.now();
 
+ensureSystemPackages(
+  [
+    { bin: 'wrk', pkg: 'wrk' },
+    { bin: 'prometheus-pushgateway', pkg: 'prometheus-pushgateway' },
+    { bin: 'clickhouse-server', pkg: 'clickhouse-server' },
+  ],
+  "compter's benchmarks",
+  'npm run bench',
+);
 progress('building compter');
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { ensureSystemPackages } from './support/system-packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsFile = join(root, '.test-results.json');
@@ -19,30 +20,6 @@ const systemPackages = [
   { bin: 'amtool', pkg: 'prometheus-alertmanager' },
   { bin: 'chromium', pkg: 'chromium' },
 ];
-
-function onPath(bin) {
-  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
-}
-
-function ensureSystemPackages() {
-  const missing = [...new Set(systemPackages.filter((p) => !onPath(p.bin)).map((p) => p.pkg))];
-  if (missing.length === 0) return;
-  const install = `apt-get update && apt-get install -y ${missing.join(' ')}`;
-  if (process.getuid?.() !== 0) {
-    console.error(`compter's integration tests need Debian packages that are missing: ${missing.join(', ')}.`);
-    console.error(`Install them as root, then run npm test again:\n  ${install}`);
-    process.exit(2);
-  }
-  console.log(`installing ${missing.join(', ')} (needed by the integration tests)`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const cmd of ['apt-get update', `apt-get install -y --no-install-recommends ${missing.join(' ')}`]) {
-    const r = spawnSync('sh', ['-c', cmd], { stdio: 'inherit', env });
-    if (r.status !== 0) {
-      console.error(`"${cmd}" failed (exit ${r.status}); install ${missing.join(', ')} and retry.`);
-      process.exit(2);
-    }
-  }
-}
 
 function build() {
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
@@ -80,7 +57,7 @@ function lint() {
   return r.status === 0;
 }
 
-ensureSystemPackages();
+ensureSystemPackages(systemPackages, "compter's integration tests", 'npm test');
 build();
 const isLintClean = lint();
 rmSync(resultsFile, { force: true });
