@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/time/clock.js';
 import { applyDebtEvent, redefineDebt } from '../domain/debts/debt-apply.js';
-import { advanceDebt, deriveStatus, nextWakeAt, payDebt, updateStatus, type DebtEventDraft } from '../domain/debts/debt-decide.js';
+import {
+  advanceDebt,
+  deriveStatus,
+  lifecycleDraft,
+  nextWakeAt,
+  payDebt,
+  updateStatus,
+  type DebtEventDraft,
+} from '../domain/debts/debt-decide.js';
 import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debts/debt-definition.js';
 import { newDebtState, type DebtContext, type DebtState, type DebtSurroundings } from '../domain/debts/debt-state.js';
 import { BLOCKING_STATUSES, type ClosedOutcome, type DebtMetricsView } from '../domain/debts/debt-types.js';
@@ -289,22 +297,7 @@ export class DebtEngine implements Projection {
 
   private defineEvents(def: DebtDefinition, now: number): LogEvent[] {
     const key = keyOf(def.project, def.id);
-    const defined = this.toLogEvent(
-      def,
-      {
-        type: 'debt.defined',
-        ts: now,
-        kind: '',
-        status: '',
-        runId: '',
-        host: '',
-        businessDate: '',
-        durationMs: null,
-        latenessMs: null,
-        attributes: { definition: def },
-      },
-      now,
-    );
+    const defined = this.toLogEvent(def, lifecycleDraft('debt.defined', now, { definition: def }), now);
     this.applyLogEvent(defined);
     const state = this.debts.get(key)!;
     return [defined, ...this.settle(state, now, [])];
@@ -355,22 +348,7 @@ export class DebtEngine implements Projection {
   async delete(project: string, id: string): Promise<void> {
     const state = this.require(project, id);
     const now = this.deps.clock.now();
-    const event = this.toLogEvent(
-      state.def,
-      {
-        type: 'debt.deleted',
-        ts: now,
-        kind: '',
-        status: '',
-        runId: '',
-        host: '',
-        businessDate: '',
-        durationMs: null,
-        latenessMs: null,
-        attributes: {},
-      },
-      now,
-    );
+    const event = this.toLogEvent(state.def, lifecycleDraft('debt.deleted', now), now);
     const dependents = [...(this.dependents.get(keyOf(project, id)) ?? [])];
     this.applyLogEvent(event);
     this.wakes.remove(keyOf(project, id));
@@ -390,20 +368,7 @@ export class DebtEngine implements Projection {
     const now = this.deps.clock.now();
     if (state.def.paused === isPaused) return this.json(state);
     const pre = this.settle(state, now, []);
-    const drafts: DebtEventDraft[] = [
-      {
-        type: isPaused ? 'debt.paused' : 'debt.resumed',
-        ts: now,
-        kind: '',
-        status: '',
-        runId: '',
-        host: '',
-        businessDate: '',
-        durationMs: null,
-        latenessMs: null,
-        attributes: {},
-      },
-    ];
+    const drafts = [lifecycleDraft(isPaused ? 'debt.paused' : 'debt.resumed', now)];
     applyDebtEvent(state, drafts[0]!, this.ctx);
     const events = [...pre, ...this.settle(state, now, drafts)];
     await this.commit(events);

@@ -42,6 +42,15 @@ const CATCH_UP_LIMIT = 10_000;
 /** The columns a debt event leaves empty unless it says otherwise. */
 const BLANK = { kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null } as const;
 
+/** A draft of a debt's own lifecycle event (defined, deleted, paused, resumed): every column empty. */
+export function lifecycleDraft(
+  type: 'debt.defined' | 'debt.deleted' | 'debt.paused' | 'debt.resumed',
+  now: number,
+  attributes: DebtEventDraft['attributes'] = {},
+): DebtEventDraft {
+  return { ...BLANK, type, ts: now, attributes } as DebtEventDraft;
+}
+
 /** Applies each draft to the state as it is decided, so later decisions see earlier ones. */
 function emit(state: DebtState, ctx: DebtContext, out: DebtEventDraft[], event: DebtEventDraft): void {
   applyDebtEvent(state, event, ctx);
