@@ -228,6 +228,26 @@ describe('several instances on one ClickHouse', () => {
         expect(await series('ALERTS{alertname="CompterDebtOverdue",debt="unpaid"}')).toBe(1);
         await sleep(1000);
       }
+      // Both timers moved the debt to overdue and closed its missed occurrences: the log holds
+      // each of those facts once, under one id.
+      const inspector = new ClickHouseInspector(clickhouse.url, database);
+      try {
+        const facts = await inspector.rows<{ type: string; status: string; ids: string }>(
+          `SELECT type, status, uniqExact(event_id) AS ids FROM ${database}.events
+           WHERE debt = 'unpaid' AND type IN ('debt.status_changed', 'occurrence.closed') GROUP BY type, status`,
+        );
+        const idsOf = (type: string, status: string) => Number(facts.find((f) => f.type === type && f.status === status)?.ids ?? 0);
+        expect(idsOf('debt.status_changed', 'overdue')).toBe(1);
+        const missed = idsOf('occurrence.closed', 'missed');
+        expect(missed).toBeGreaterThan(0);
+        const [{ closings }] = await inspector.rows<{ closings: string }>(
+          `SELECT count() AS closings FROM (SELECT DISTINCT attributes FROM ${database}.events
+           WHERE debt = 'unpaid' AND type = 'occurrence.closed' AND status = 'missed')`,
+        );
+        expect(missed).toBe(Number(closings));
+      } finally {
+        await inspector.close();
+      }
     } finally {
       await prometheus.stop();
     }
