@@ -194,6 +194,7 @@ export async function createCompter(
   // The trend service reads the SLO engine's definitions, and the SLO engine predicts ends from the
   // trend service's p90: bound late so each can be built.
   let trendStats: { p90DurationMs(project: string, application: string, job: string): number | null } | undefined;
+  const maintenance = new MaintenanceWindows({ clock, sink: writer, ids, position });
   const slos = new SloEngine({
     clock,
     sink: writer,
@@ -204,8 +205,8 @@ export async function createCompter(
     sloMetrics: sloSeries,
     jobMetrics: jobSeries,
     p90DurationMs: (p, a, j) => trendStats?.p90DurationMs(p, a, j) ?? null,
+    maintenance,
   });
-  const maintenance = new MaintenanceWindows({ clock, sink: writer, ids, position });
   const engine = new DebtEngine({
     clock,
     sink: writer,
@@ -219,8 +220,12 @@ export async function createCompter(
   });
   const pingKeys = new PingKeys({ clock, sink: writer, ids, position });
   pingKeys.setDeclared(config?.pingKeys);
+  // A window defined or deleted re-derives what it may cover: debts and SLO rows alike.
+  maintenance.onChange = async (project) => {
+    await engine.resettleProject(project);
+    await slos.resettleProject(project);
+  };
   // The SLO engine first: calendars must exist when rrule debts that name them replay.
-  maintenance.onChange = (project) => engine.resettleProject(project);
   // Windows before debts: catching debts up at start asks which windows cover them.
   const projections: Projection[] = [slos, maintenance, engine, pingKeys];
   const tail =

@@ -45,12 +45,15 @@ function withStatus(expr: string): string {
   return `(${expr}) * on (project, application, slo) group_left (status) (${statusNow})`;
 }
 
-/** Closed deliveries in the time range, one row per event (the log may hold a resent one twice). */
-function closedDeliveries(columns: string): string {
+/**
+ * Closed deliveries in the time range, one row per event (the log may hold a resent one twice).
+ * Rows excused by a maintenance window are no deliveries: left out unless `withExcused`.
+ */
+function closedDeliveries(columns: string, withExcused = false): string {
   return [
     `SELECT event_id, ${columns}`,
     `FROM ${EVENTS}`,
-    `WHERE type = 'slo.closed' AND $__timeFilter(ts)`,
+    `WHERE type = 'slo.closed'${withExcused ? '' : " AND status != 'excused'"} AND $__timeFilter(ts)`,
     `  AND ${sqlMatch('project', 'project')} AND ${sqlMatch('application', 'application')} AND ${sqlMatch('slo', 'slo')}`,
     'LIMIT 1 BY event_id',
   ].join('\n');
@@ -202,7 +205,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
       .title('Lateness per business date')
       .description(
         'From slo.closed rows in the event log: actual end minus expected end per business date (the latest slot for intra-day SLOs); ' +
-          'negative is early. Deliveries never met have no lateness and are left out.',
+          'negative is early. Deliveries never met have no lateness and are left out, as are rows excused by a maintenance window.',
       )
       .datasource(chDs)
       .withTarget(
@@ -235,7 +238,10 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
   b.withPanel(
     new timeseries.PanelBuilder()
       .title('On-time ratio per business date')
-      .description('From slo.closed rows: on-time deliveries over all deliveries closed for each business date (all selected SLOs).')
+      .description(
+        'From slo.closed rows: on-time deliveries over all deliveries closed for each business date (all selected SLOs); ' +
+          'rows excused by a maintenance window are not deliveries.',
+      )
       .datasource(chDs)
       .withTarget(
         ch(
@@ -264,7 +270,10 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
   b.withPanel(
     new table.PanelBuilder()
       .title('Deliveries')
-      .description('Every slo.closed row in the time range, newest business date first: status, lateness, expected and actual end.')
+      .description(
+        'Every slo.closed row in the time range, newest business date first: status (excused: due inside a maintenance window), ' +
+          'lateness, expected and actual end.',
+      )
       .datasource(chDs)
       .withTarget(
         ch(
@@ -279,6 +288,7 @@ export function sloPerformanceDashboard(): dashboard.Dashboard {
               closedDeliveries(
                 "business_date, visitParamExtractString(attributes, 'slot') AS slot, application, slo, status, lateness_ms, " +
                   "visitParamExtractInt(attributes, 'expectedEnd') AS expected_end_ms, visitParamExtractInt(attributes, 'actualEnd') AS actual_end_ms, ts",
+                true,
               ),
             ),
             ')',

@@ -52,12 +52,15 @@ function succeededRuns(columns: string): string {
   ].join('\n');
 }
 
-/** Closed SLO deliveries in the time range, one row per event; `metOnly` keeps those with a lateness. */
+/**
+ * Closed SLO deliveries in the time range, one row per event; `metOnly` keeps those with a
+ * lateness. Rows excused by a maintenance window are no deliveries and are left out.
+ */
 function closedDeliveries(columns: string, metOnly: boolean): string {
   return [
     `SELECT event_id, ${columns}`,
     `FROM ${EVENTS}`,
-    `WHERE type = 'slo.closed'${metOnly ? ' AND lateness_ms IS NOT NULL' : ''} AND $__timeFilter(ts)`,
+    `WHERE type = 'slo.closed' AND status != 'excused'${metOnly ? ' AND lateness_ms IS NOT NULL' : ''} AND $__timeFilter(ts)`,
     `  AND ${sqlMatch('project', 'project')} AND ${sqlMatch('application', 'application')}`,
     'LIMIT 1 BY event_id',
   ].join('\n');

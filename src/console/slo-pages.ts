@@ -96,6 +96,16 @@ export function slosContent(slos: readonly SloJson[], sloTrends: ReadonlyMap<str
     ${jobTrendsTable(jobs)}`;
 }
 
+/** A row's status pill, with the upstream SLOs that hold it up (`blockedBy`) beside it. */
+function rowStatus(r: PerformanceRowJson) {
+  const status = pill(r.status, toneOf(r.status), statusWord(r.status));
+  if (!r.blockedBy?.length) return status;
+  return html`${status}
+    <div class="small muted">
+      blocked by ${r.blockedBy.map((id, i) => html`${i > 0 ? ', ' : ''}<a href="/console/slos/${id}">${id}</a>`)}
+    </div>`;
+}
+
 /** An SLO's page: definition, lateness chart with trend, the performance rows, its jobs' trends. */
 export function sloContent(
   slo: SloJson,
@@ -104,7 +114,8 @@ export function sloContent(
   jobs: readonly JobTrendJson[],
   durations: readonly JobDurationSeries[] = [],
 ) {
-  const closed = rows.filter((r) => r.status !== 'not_scheduled');
+  // Excused rows (maintenance) are left out of the lateness chart, as they are of the trends.
+  const closed = rows.filter((r) => r.status !== 'not_scheduled' && r.status !== 'excused');
   const points = closed
     .filter((r) => r.latenessSeconds !== null)
     .slice(-60)
@@ -130,6 +141,12 @@ export function sloContent(
           }
           <dt>Slack</dt>
           <dd>${durationInWords(slo.slack)}</dd>
+          ${
+            slo.after.length
+              ? html`<dt>Runs after</dt>
+                  <dd>${slo.after.map((id, i) => html`${i > 0 ? ', ' : ''}<a class="id" href="/console/slos/${id}">${id}</a>`)}</dd>`
+              : ''
+          }
           <dt>Jobs</dt>
           <dd>
             ${slo.jobs.map(
@@ -185,7 +202,7 @@ export function sloContent(
                 html`<tr>
                   <td>${r.businessDate}</td>
                   <td>${r.slot ?? '—'}</td>
-                  <td>${pill(r.status, toneOf(r.status), statusWord(r.status))}</td>
+                  <td>${rowStatus(r)}</td>
                   <td>${instant(r.expectedEnd)}</td>
                   <td>${instant(r.actualStart)}</td>
                   <td>${instant(r.actualEnd)}</td>

@@ -1,7 +1,7 @@
 import type { DebtDefinition } from './debts/debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debts/debt-types.js';
 import type { JobStatusValue } from './slos/job-status.js';
-import type { SloDefinition, SloOutcome } from './slos/slo.js';
+import type { SloClosedStatus, SloDefinition } from './slos/slo.js';
 import type { CalendarDefinition } from './time/calendar.js';
 import type { MaintenanceWindow } from './maintenance/maintenance-window.js';
 
@@ -204,7 +204,7 @@ export interface SloClosedAttributes {
 
 export interface SloClosedEvent extends EventColumns {
   type: 'slo.closed';
-  status: SloOutcome;
+  status: SloClosedStatus;
   attributes: SloClosedAttributes;
 }
 

@@ -8,7 +8,7 @@ import type { CalendarDefinedEvent, SloDefinedEvent, SloDeletedEvent } from '../
 import { DomainError } from '../domain/problems.js';
 import { sloCalendarEntry } from '../domain/slos/slo-business-day.js';
 import { compileSlo, type CompiledSlo, type RowExpectation } from '../domain/slos/slo-expectations.js';
-import type { SloDefinition, SloOutcome } from '../domain/slos/slo.js';
+import type { SloClosedStatus, SloDefinition, SloOutcome } from '../domain/slos/slo.js';
 import type { CalendarJson } from './slo-view.js';
 
 export interface CalendarEntry {
@@ -23,7 +23,7 @@ export interface CalendarEntry {
 export interface ClosedRow {
   businessDate: string;
   slot: string | null;
-  status: SloOutcome;
+  status: SloClosedStatus;
   expectedStart: number | null;
   expectedEnd: number;
   actualStart: number | null;
@@ -52,8 +52,9 @@ export interface SloState {
   cursor: string | null;
   /** Row key → closed row: every closed row from the cursor on, and the most recent others. */
   closed: Map<string, ClosedRow>;
+  /** Closings by outcome; excused rows are no deliveries and are not counted. */
   deliveries: Record<SloOutcome, number>;
-  /** Lateness of the latest delivered (met) row. */
+  /** Lateness of the latest delivered (met, not excused) row. */
   lastLatenessMs: number | null;
 }
 
@@ -102,6 +103,8 @@ export class SloDefinitions {
   readonly slos = new Map<string, SloState>();
   /** job key → keys of the SLOs that include it. */
   readonly slosByJob = new Map<string, Set<string>>();
+  /** SLO key → keys of the SLOs that name it in `after` (defined or not). */
+  private readonly dependents = new Map<string, Set<string>>();
   private readonly contexts = new Map<string, SloContext>();
 
   /** Folds a `calendar.defined` event. */
@@ -135,6 +138,7 @@ export class SloDefinitions {
     let state = this.slos.get(key);
     if (state) {
       this.indexSloJobs(state.def, false);
+      this.indexUpstreams(state.def, false);
       state.def = def;
       state.updated = event.ts;
       if (isRecomputed) {
@@ -163,6 +167,7 @@ export class SloDefinitions {
       this.slos.set(key, state);
     }
     this.indexSloJobs(def, true);
+    this.indexUpstreams(def, true);
     return state;
   }
 
@@ -173,6 +178,7 @@ export class SloDefinitions {
     state.generation ??= null;
     this.slos.set(keyOf(state.def.project, state.def.id), state);
     this.indexSloJobs(state.def, true);
+    this.indexUpstreams(state.def, true);
   }
 
   /** Folds a `slo.deleted` event; false when the SLO was not known. */
@@ -181,6 +187,7 @@ export class SloDefinitions {
     const state = this.slos.get(key);
     if (!state) return false;
     this.indexSloJobs(state.def, false);
+    this.indexUpstreams(state.def, false);
     this.slos.delete(key);
     this.contexts.delete(key);
     return true;
@@ -205,6 +212,53 @@ export class SloDefinitions {
     return this.slosByJob.get(jobKey) ?? [];
   }
 
+  /**
+   * The SLOs whose rows wait for one of `states` (`after`), directly or down a chain, in the
+   * order found and none of `states` themselves: what must be looked at again when those change.
+   */
+  dependentsOf(states: Iterable<SloState>): SloState[] {
+    const seen = new Set<string>();
+    const queue: string[] = [];
+    for (const state of states) {
+      const key = keyOf(state.def.project, state.def.id);
+      seen.add(key);
+      queue.push(key);
+    }
+    const out: SloState[] = [];
+    while (queue.length > 0) {
+      for (const key of this.dependents.get(queue.shift()!) ?? []) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        queue.push(key);
+        const state = this.slos.get(key);
+        if (state) out.push(state);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A problem naming the cycle when `def`'s upstreams (`after`) lead back to it through the SLOs
+   * defined now, else undefined.
+   */
+  cycleProblem(def: SloDefinition): { path: string; message: string } | undefined {
+    const afterOf = (id: string): string[] =>
+      id === def.id ? (def.after ?? []) : (this.slos.get(keyOf(def.project, id))?.def.after ?? []);
+    const seen = new Set<string>();
+    const walk = (id: string, path: string[]): string[] | null => {
+      for (const next of afterOf(id)) {
+        if (next === def.id) return [...path, next];
+        if (seen.has(next)) continue;
+        seen.add(next);
+        const found = walk(next, [...path, next]);
+        if (found) return found;
+      }
+      return null;
+    };
+    const cycle = walk(def.id, [def.id]);
+    return cycle ? { path: 'after', message: `dependencies may not form a cycle: ${cycle.join(' → ')}` } : undefined;
+  }
+
   /** The calendar, or not_found. */
   requireCalendar(project: string, id: string): CalendarEntry {
     const entry = this.calendars.get(keyOf(project, id));
@@ -217,6 +271,21 @@ export class SloDefinitions {
     const state = this.slos.get(keyOf(project, id));
     if (!state) throw new DomainError('not_found', `no SLO "${id}"`);
     return state;
+  }
+
+  private indexUpstreams(def: SloDefinition, add: boolean): void {
+    const sloKey = keyOf(def.project, def.id);
+    for (const upstream of def.after ?? []) {
+      const key = keyOf(def.project, upstream);
+      let set = this.dependents.get(key);
+      if (add) {
+        if (!set) this.dependents.set(key, (set = new Set()));
+        set.add(sloKey);
+      } else if (set) {
+        set.delete(sloKey);
+        if (set.size === 0) this.dependents.delete(key);
+      }
+    }
   }
 
   private indexSloJobs(def: SloDefinition, add: boolean): void {

@@ -18,7 +18,7 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { JobRuns, foldRun, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
 import { SloDefinitions, calendarJson, keyOf, type ClosedRow, type SloState } from './slo-definitions.js';
 import { LAST_DATE, loadHistory, performanceRows } from './slo-history.js';
-import { SloRows } from './slo-rows.js';
+import { SloRows, type SloMaintenanceLookup } from './slo-rows.js';
 
 export { RUN_DATES_PER_JOB } from './job-runs.js';
 export { MAX_PERFORMANCE_DAYS, MAX_PERFORMANCE_ROWS } from './slo-history.js';
@@ -50,6 +50,8 @@ export interface SloEngineDeps {
    * of recent runs on the SLO's calendar stands in.
    */
   p90DurationMs?: (project: string, application: string, job: string) => number | null;
+  /** Maintenance windows: a row whose deadline falls inside one over its SLO is excused. */
+  maintenance?: SloMaintenanceLookup;
 }
 
 type SnapshotItem =
@@ -85,6 +87,7 @@ export class SloEngine implements Projection {
       makeEvent: (project, fields, now, eventId) => this.makeEvent(project, fields, now, eventId),
       sloMetrics: deps.sloMetrics,
       p90DurationMs: deps.p90DurationMs,
+      maintenance: deps.maintenance,
     });
   }
 
@@ -187,10 +190,9 @@ export class SloEngine implements Projection {
     const now = this.deps.clock.now();
     const events = [this.makeEvent(project, { type: 'calendar.defined', ts: now, attributes: { calendar: id, definition: def } }, now)];
     this.applyLogEvent(events[0]!);
-    // Business days changed: every SLO on this calendar re-reads its rows.
-    for (const state of this.defs.slos.values()) {
-      if (state.def.project === project && state.def.calendar === id) events.push(...this.rows.settle(state, now));
-    }
+    // Business days changed: every SLO on this calendar re-reads its rows, and what waits for them.
+    const onCalendar = [...this.defs.slos.values()].filter((s) => s.def.project === project && s.def.calendar === id);
+    events.push(...this.settleWithDependents(onCalendar, now));
     await this.commit(events);
     return { calendar: calendarJson(this.defs.calendars.get(key)!), created: !existed };
   }
@@ -277,6 +279,9 @@ export class SloEngine implements Projection {
       }
       events.push(...this.rows.settle(state, now));
     }
+    // Rows that wait for the touched ones (`after`) predict from theirs.
+    const touched = [...touchedSlos.keys()].map((key) => this.defs.slos.get(key)).filter((state) => state !== undefined);
+    for (const state of this.defs.dependentsOf(touched)) events.push(...this.rows.settle(state, now));
     for (const jobKey of touchedJobs) this.deps.jobMetrics?.update(jobMetricsView(this.runs.jobs.get(jobKey)!));
     const write = this.commit(events);
     for (const { identity } of written) this.inFlight.set(identity, write);
@@ -307,6 +312,8 @@ export class SloEngine implements Projection {
         message: `no calendar "${input.calendar}" in this project; define it first (PUT /v1/calendars/${input.calendar})`,
       });
     }
+    const cycle = definition ? this.defs.cycleProblem(definition) : undefined;
+    if (cycle) problems.push(cycle);
     assertNoProblems(problems, 'invalid SLO definition');
     const existed = this.defs.slos.has(keyOf(project, id));
     const state = await this.recompute(definition!);
@@ -331,7 +338,9 @@ export class SloEngine implements Projection {
     );
     this.applyLogEvent(defined);
     const state = this.defs.slos.get(keyOf(project, id))!;
-    await this.commit([defined, ...this.rows.settle(state, now, history.older)]);
+    const closings = this.rows.settle(state, now, history.older);
+    for (const dependent of this.defs.dependentsOf([state])) closings.push(...this.rows.settle(dependent, now));
+    await this.commit([defined, ...closings]);
     return state;
   }
 
@@ -373,8 +382,21 @@ export class SloEngine implements Projection {
     const state = this.defs.requireSlo(project, id);
     const now = this.deps.clock.now();
     const event = this.makeEvent(project, { type: 'slo.deleted', ts: now, slo: id, attributes: { definition: state.def } }, now);
+    const dependents = this.defs.dependentsOf([state]);
     this.applyLogEvent(event);
-    await this.commit([event]);
+    // What waited for it no longer does.
+    await this.commit([event, ...dependents.flatMap((dependent) => this.rows.settle(dependent, now))]);
+  }
+
+  /**
+   * Re-derives every SLO of a project now (a maintenance window was defined or deleted), so
+   * open rows follow the new windows at once. Resolves when the closings are durable.
+   */
+  async resettleProject(project: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const events: LogEvent[] = [];
+    for (const state of this.defs.slos.values()) if (state.def.project === project) events.push(...this.rows.settle(state, now));
+    await this.commit(events);
   }
 
   /**
@@ -393,15 +415,23 @@ export class SloEngine implements Projection {
   /** Settles every SLO whose wake-up is due; resolves when its events are written. */
   tick(): Promise<void> {
     const now = this.deps.clock.now();
-    const events: LogEvent[] = [];
+    const due: SloState[] = [];
     for (const key of this.wakes.popDue(now)) {
       const state = this.defs.slos.get(key);
-      if (state) events.push(...this.rows.settle(state, now));
+      if (state) due.push(state);
     }
+    const events = this.settleWithDependents(due, now);
     return events.length ? this.commitInBackground(events) : Promise.resolve();
   }
 
   /* ---------------------------------------------------------------- helpers */
+
+  /** Settles `states`, then the SLOs that wait for them (`after`): their predictions follow the upstream rows. */
+  private settleWithDependents(states: readonly SloState[], now: number): LogEvent[] {
+    const events: LogEvent[] = [];
+    for (const state of [...states, ...this.defs.dependentsOf(states)]) events.push(...this.rows.settle(state, now));
+    return events;
+  }
 
   /** Re-settles dates whose runs the index no longer holds, reading them from the log (late reports for old dates). */
   private async resettleFromLog(items: { state: SloState; date: string }[]): Promise<void> {

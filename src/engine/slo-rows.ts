@@ -16,8 +16,9 @@ import {
   type PerformanceRow,
   type RowInput,
   type RowVerdict,
+  type UpstreamRows,
 } from '../domain/slos/slo-performance.js';
-import { SLO_OUTCOMES, type SloMetricsView } from '../domain/slos/slo.js';
+import { SLO_CLOSED_STATUSES, type SloMetricsView } from '../domain/slos/slo.js';
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { DeadlineTimer } from './deadline-timer.js';
 import type { JobRuns, RunState } from './job-runs.js';
@@ -50,6 +51,13 @@ export interface SloRowsDeps {
   makeEvent(project: string, fields: ProjectlessEventDraft, now: number, eventId?: string): LogEvent;
   sloMetrics?: { update(view: SloMetricsView): void };
   p90DurationMs?: (project: string, application: string, job: string) => number | null;
+  /** Maintenance windows; without them no row is excused. */
+  maintenance?: SloMaintenanceLookup;
+}
+
+/** Whether a maintenance window of the project covers the SLO at an instant. */
+export interface SloMaintenanceLookup {
+  isSloInMaintenance(project: string, sloId: string, t: number): boolean;
 }
 
 /** Settles and shows the rows of every SLO from the definitions and the job-run index. */
@@ -190,6 +198,8 @@ export class SloRows {
     const key = rowKeyOf(row.businessDate, row.slot);
     state.closed.delete(key);
     state.closed.set(key, row);
+    // An excused row is no delivery: it counts in no outcome and sets no lateness.
+    if (row.status === 'excused') return;
     state.deliveries[row.status] = (state.deliveries[row.status] ?? 0) + 1;
     if (row.latenessMs !== null) state.lastLatenessMs = row.latenessMs;
   }
@@ -216,20 +226,72 @@ export class SloRows {
     return closed ? closedRowToRow(state.def.id, closed) : firstOpen;
   }
 
-  /** The inputs of one row's verdict: its expectation, the runs of each job and their p90 durations. */
-  rowInput(state: SloState, ctx: SloContext, expectation: RowExpectation, runsByJob: readonly JobRun[][], now: number): RowInput {
+  /**
+   * The inputs of one row's verdict: its expectation, the runs of each job and their p90
+   * durations, whether a maintenance window covers its deadline, and its upstream rows.
+   * `seen` holds the SLOs already on the way down a chain of `after` (a guard against cycles).
+   */
+  rowInput(
+    state: SloState,
+    ctx: SloContext,
+    expectation: RowExpectation,
+    runsByJob: readonly JobRun[][],
+    now: number,
+    seen?: ReadonlySet<string>,
+  ): RowInput {
+    const { project, id } = state.def;
     return {
-      sloId: state.def.id,
+      sloId: id,
       expectation,
       slackMs: state.def.slackMs,
       jobs: state.def.jobs.map((j, i) => ({
         runs: runsByJob[i]!,
         p90DurationMs:
-          this.deps.p90DurationMs?.(state.def.project, j.application, j.job) ??
-          this.deps.runs.p90Of(jobKeyOf(state.def.project, j.application, j.job), ctx.entry.calendar),
+          this.deps.p90DurationMs?.(project, j.application, j.job) ??
+          this.deps.runs.p90Of(jobKeyOf(project, j.application, j.job), ctx.entry.calendar),
       })),
       now,
+      isExcused: this.deps.maintenance?.isSloInMaintenance(project, id, expectation.expectedEnd) ?? false,
+      upstream: state.def.after?.length ? this.upstreamRows(state, expectation, now, seen) : null,
     };
+  }
+
+  /**
+   * What the upstream SLOs' rows of the same business date and slot tell a row: the latest end
+   * of those that end (or are predicted to end) after their own expectedEnd, whether one of those
+   * has begun, and which are past their deadline unmet. Upstreams that are not defined, have no
+   * such row, or have no prediction yet tell nothing.
+   */
+  private upstreamRows(state: SloState, expectation: RowExpectation, now: number, seen?: ReadonlySet<string>): UpstreamRows {
+    const out: UpstreamRows = { lateEndAt: null, hasLateBegun: false, blockedBy: [] };
+    const path = new Set(seen);
+    path.add(keyOf(state.def.project, state.def.id));
+    const { businessDate: date, slot } = expectation;
+    for (const id of state.def.after ?? []) {
+      const key = keyOf(state.def.project, id);
+      const upState = this.deps.defs.slos.get(key);
+      const upCtx = upState && !path.has(key) ? this.deps.defs.contextOf(upState) : null;
+      if (!upState || !upCtx) continue;
+      const rows = this.rowsOf(upState, upCtx, date);
+      const k = rows.findIndex((r) => r.slot === slot);
+      if (k < 0) continue;
+      const deadline = rows[k]!.expectedEnd;
+      const closed = upState.closed.get(rowKeyOf(date, slot));
+      let row: { actualEnd: number | null; predictedEnd: number | null; hasBegun: boolean };
+      if (closed) {
+        // Closed unmet, it has not delivered yet: what waits for it can start no earlier than now.
+        row = { actualEnd: closed.actualEnd, predictedEnd: closed.actualEnd ?? now, hasBegun: true };
+      } else {
+        const runs = this.runsOfRows(upState, date, rows)[k]!;
+        row = computeRow(this.rowInput(upState, upCtx, rows[k]!, runs, now, path));
+      }
+      if (row.actualEnd === null && now > deadline) out.blockedBy.push(id);
+      const endAt = row.actualEnd ?? row.predictedEnd;
+      if (endAt === null || endAt <= deadline) continue;
+      if (out.lateEndAt === null || endAt > out.lateEndAt) out.lateEndAt = endAt;
+      if (row.hasBegun) out.hasLateBegun = true;
+    }
+    return out;
   }
 
   /** The rows of a business date the SLO owns (none before it existed, none on non-business days). */
@@ -337,7 +399,7 @@ export class SloRows {
 export function closedRowOf(e: SloClosedEvent): ClosedRow {
   const a = e.attributes;
   // A status no version wrote (a damaged row) reads as the worst outcome rather than vanishing.
-  const status = SLO_OUTCOMES.includes(e.status) ? e.status : 'missed';
+  const status = SLO_CLOSED_STATUSES.includes(e.status) ? e.status : 'missed';
   return {
     businessDate: e.businessDate,
     slot: a.slot ? a.slot : null,

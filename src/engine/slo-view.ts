@@ -16,6 +16,10 @@ export const performanceRowJsonSchema = z.object({
   status: z.enum(SLO_STATUSES),
   latenessSeconds: z.number().nullable(),
   predictedEnd: z.string().nullable(),
+  blockedBy: z
+    .array(z.string())
+    .optional()
+    .describe('upstream SLOs (after) whose row of this date is past its deadline and not met; only on rows not met yet'),
 });
 
 export type PerformanceRowJson = z.infer<typeof performanceRowJsonSchema>;
@@ -32,6 +36,7 @@ export const sloJsonSchema = z.object({
   within: z.object({ cron: z.string() }).nullable(),
   businessDay: z.number().optional().describe('due only on the n-th business day of each month (negative: from the end)'),
   since: z.string().nullable().describe('first business date of the history, when the definition sets it'),
+  after: z.array(z.string()).describe('upstream SLOs whose rows of the same business date this one waits for'),
   created: z.string(),
   updated: z.string(),
   status: z.enum(SLO_STATUSES),
@@ -77,6 +82,7 @@ export function rowJson(row: PerformanceRow): PerformanceRowJson {
     status: row.status,
     latenessSeconds: row.latenessMs === null ? null : row.latenessMs / 1000,
     predictedEnd: iso(row.predictedEnd),
+    ...(row.blockedBy?.length ? { blockedBy: [...row.blockedBy] } : {}),
   };
 }
 
@@ -98,6 +104,7 @@ export function sloJson(
     within: def.within ? { ...def.within } : null,
     ...(def.businessDay === undefined ? {} : { businessDay: def.businessDay }),
     since: def.since ?? null,
+    after: [...(def.after ?? [])],
     created: iso(times.created)!,
     updated: iso(times.updated)!,
     status: current?.status ?? 'pending',

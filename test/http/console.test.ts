@@ -153,6 +153,49 @@ describe('console SLO page', () => {
   });
 });
 
+describe('console SLO page: honest rows', () => {
+  it('shows what a row waits for, an excused row in its own colour, and leaves it out of the lateness chart', async () => {
+    const c = await startTestCompter({ now: '2026-11-20T02:00:00Z' });
+    try {
+      await c.json('PUT', '/v1/calendars/every-day', { tz: 'UTC', weekdays: [0, 1, 2, 3, 4, 5, 6] });
+      const slo = (job: string, expectedEnd: string, after: string[] = []) => ({
+        application: 'deposits',
+        calendar: 'every-day',
+        jobs: [{ job, expectedEnd }],
+        after,
+      });
+      expect((await c.json('PUT', '/v1/slos/extract-by-3', slo('extract', '03:00'))).status).toBe(201);
+      expect((await c.json('PUT', '/v1/slos/publish-by-5', slo('publish', '05:00', ['extract-by-3']))).status).toBe(201);
+      const window = { match: { slos: ['publish-by-5'] }, from: '2026-11-20T04:30:00Z', to: '2026-11-20T05:30:00Z' };
+      expect((await c.json('PUT', '/v1/maintenance/upgrade', window)).status).toBe(201);
+
+      // 04:00: extract is past its 03:00 deadline and has not run.
+      c.clock.set(Date.parse('2026-11-20T04:00:00Z'));
+      let res = await page(c, '/console/slos/publish-by-5');
+      expect(res.text).toMatch(/Runs after<\/dt>\s*<dd><a class="id" href="\/console\/slos\/extract-by-3">extract-by-3<\/a><\/dd>/);
+      const performance = () => /<table id="performance">[\s\S]*?<\/table>/.exec(res.text)?.[0] ?? '';
+      expect(performance()).toMatch(/blocked by\s*<a href="\/console\/slos\/extract-by-3">extract-by-3<\/a>/);
+
+      // publish delivers 20 minutes late, but its deadline fell inside the window.
+      c.clock.set(Date.parse('2026-11-20T05:20:00Z'));
+      const run = { application: 'deposits', job: 'publish', businessDate: '2026-11-20', runId: 'p-1' };
+      await c.json('POST', '/v1/job-status', [
+        { ...run, status: 'start', time: '2026-11-20T05:00:00Z' },
+        { ...run, status: 'succeed', time: '2026-11-20T05:20:00Z' },
+      ]);
+      res = await page(c, '/console/slos/publish-by-5');
+      expect(performance()).toContain('<span class="pill idle" data-status="excused">excused</span>');
+      expect(performance()).not.toContain('blocked by');
+      const chart = /<section aria-labelledby="chart-h">[\s\S]*?<\/section>/.exec(res.text)?.[0] ?? '';
+      expect(chart).not.toContain('2026-11-20');
+      const list = await page(c, '/console/slos');
+      expect(list.text).toMatch(/data-slo="publish-by-5"[\s\S]*?data-status="excused"/);
+    } finally {
+      await c.cleanup();
+    }
+  });
+});
+
 describe('console upcoming deadlines', () => {
   it('lists the next deadlines across the end of summer time', async () => {
     const c = await startTestCompter({ now: '2026-10-22T12:00:00Z' });

@@ -64,7 +64,7 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
 
   it('exports every status and every outcome of an SLO, zeros included', async () => {
     const status = await metricLines('compter_slo_status{project="default",slo="overdraft",application="deposits"');
-    expect(status).toHaveLength(8);
+    expect(status).toHaveLength(9);
     expect(status.filter((l) => l.endsWith(' 1'))).toEqual([
       'compter_slo_status{project="default",slo="overdraft",application="deposits",status="pending"} 1',
     ]);
@@ -122,7 +122,7 @@ describe('PUT, GET, DELETE /v1/slos/{id} and GET /v1/slos', () => {
 
   it('DELETE answers 204, drops the series, keeps the history; then 404', async () => {
     expect((await c.json('PUT', '/v1/slos/short-lived', { ...overdraft, name: 'Short' })).status).toBe(201);
-    expect(await metricLines('compter_slo_status{project="default",slo="short-lived"')).toHaveLength(8);
+    expect(await metricLines('compter_slo_status{project="default",slo="short-lived"')).toHaveLength(9);
     const res = await c.request('/v1/slos/short-lived', { method: 'DELETE' });
     expect(res.status).toBe(204);
     expect((await c.json('GET', '/v1/slos/short-lived')).status).toBe(404);

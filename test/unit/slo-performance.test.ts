@@ -184,6 +184,61 @@ describe('computeRow: every row status', () => {
   });
 });
 
+describe('computeRow: maintenance windows and upstream rows', () => {
+  const input = (now: number, runs: JobRun[], extra: Record<string, unknown>, p90Ms: number | null = HOUR) => ({
+    sloId: 'dss',
+    expectation: expectation(),
+    slackMs: SLACK,
+    jobs: [{ runs, p90DurationMs: p90Ms }],
+    now,
+    ...extra,
+  });
+
+  it('excused replaces at_risk, late, missed and failed; on_time, running and pending stay', () => {
+    const excused = (now: number, runs: JobRun[], p90Ms: number | null = HOUR) =>
+      computeRow(input(now, runs, { isExcused: true }, p90Ms)).status;
+    expect(excused(START - HOUR, [])).toBe('pending');
+    expect(excused(START + 10 * MIN, [run('r1', START)])).toBe('running');
+    expect(excused(START + 10 * MIN, [run('r1', START + 5 * MIN)], 3 * HOUR)).toBe('excused');
+    expect(excused(END + MIN, [run('r1', START)])).toBe('excused');
+    expect(excused(END - MIN, [run('r1', START, START + HOUR, 'fail')])).toBe('excused');
+    expect(excused(END + SLACK + MIN, [])).toBe('excused');
+    expect(excused(END + HOUR, [run('r1', START, END - MIN, 'succeed')])).toBe('on_time');
+    const late = computeRow(input(END + 10 * MIN, [run('r1', START, END + 10 * MIN, 'succeed')], { isExcused: true }));
+    expect(late).toMatchObject({ status: 'excused', isFinal: true, latenessMs: 10 * MIN, actualEnd: END + 10 * MIN });
+  });
+
+  it('a late upstream holds back jobs not started and reruns, not running ones; it makes the row begun', () => {
+    const upstream = { lateEndAt: START + 90 * MIN, hasLateBegun: true, blockedBy: [] };
+    const before = START - 30 * MIN;
+    // Not started: from the upstream's end, not from expectedStart; begun although opensAt is ahead.
+    expect(computeRow(input(before, [], { upstream }, 2 * HOUR))).toMatchObject({
+      status: 'at_risk',
+      hasBegun: true,
+      predictedEnd: START + 210 * MIN,
+    });
+    expect(computeRow(input(before, [], {}, 2 * HOUR))).toMatchObject({ status: 'pending', predictedEnd: START + 2 * HOUR });
+    // An upstream that has not begun moves the prediction but does not begin the row.
+    expect(computeRow(input(before, [], { upstream: { ...upstream, hasLateBegun: false } }, 2 * HOUR))).toMatchObject({
+      status: 'pending',
+      hasBegun: false,
+      predictedEnd: START + 210 * MIN,
+    });
+    // A failed job reruns after the upstream's end.
+    const failed = [run('r1', START, START + 10 * MIN, 'fail')];
+    expect(computeRow(input(START + 20 * MIN, failed, { upstream })).predictedEnd).toBe(START + 150 * MIN);
+    // A running job is past waiting.
+    expect(computeRow(input(START + 20 * MIN, [run('r1', START)], { upstream })).predictedEnd).toBe(START + HOUR);
+  });
+
+  it('blockedBy shows while the row is not met', () => {
+    const upstream = { lateEndAt: END, hasLateBegun: true, blockedBy: ['load'] };
+    expect(computeRow(input(START, [], { upstream })).blockedBy).toEqual(['load']);
+    expect(computeRow(input(END, [run('r1', START, END - MIN, 'succeed')], { upstream })).blockedBy).toBeUndefined();
+    expect(computeRow(input(START, [], {})).blockedBy).toBeUndefined();
+  });
+});
+
 describe('nextChangeAt: when the timer must look again', () => {
   const at = (now: number, runs: JobRun[], p90Ms: number | null = null) =>
     nextChangeAt({ sloId: 'dss', expectation: expectation(), slackMs: SLACK, jobs: [{ runs, p90DurationMs: p90Ms }], now });

@@ -20,7 +20,7 @@ describe('per-SLO series', () => {
     expect(deadline).toBe(`compter_slo_deadline_timestamp_seconds${labels}} 1795514400\n`);
     expect(lateness).toBe(`compter_slo_lateness_seconds${labels}} -90.5\n`);
     expect(status!.split('\n').filter(Boolean)).toEqual(
-      ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed'].map(
+      ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed', 'excused'].map(
         (s) => `compter_slo_status${labels},status="${s}"} ${s === 'at_risk' ? 1 : 0}`,
       ),
     );

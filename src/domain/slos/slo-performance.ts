@@ -13,9 +13,15 @@
  * A row has begun once a job reported a run for it or its `opensAt` (expectedStart, else the
  * start of its day or slot window) has come: an SLO whose jobs usually take longer than its
  * window is not flagged days ahead.
+ *
+ * Honest pages: a row whose deadline falls inside a maintenance window over the SLO (`isExcused`)
+ * is `excused` wherever it would be at_risk, late, missed or failed, and closes so; met on time it
+ * stays `on_time`. A row that waits for upstream SLOs (`after`) whose rows end after their own
+ * expected end cannot start its jobs before they end: that moves its predicted end, and a late
+ * upstream row that has begun makes this row begun too.
  */
 import type { RowExpectation } from './slo-expectations.js';
-import type { SloOutcome, SloStatus } from './slo.js';
+import type { SloClosedStatus, SloStatus } from './slo.js';
 
 /** One run of a job as the SLO logic sees it (one `runId` on one business date). */
 export interface JobRun {
@@ -37,6 +43,18 @@ export interface PerformanceRow {
   status: SloStatus;
   latenessMs: number | null;
   predictedEnd: number | null;
+  /** Upstream SLOs (`after`) whose row of the date is past its deadline and not met, while this row is not met either. */
+  blockedBy?: string[];
+}
+
+/** What the rows a row waits for (`after`) tell it; the engine computes them from the upstream SLOs. */
+export interface UpstreamRows {
+  /** The latest end (actual, else predicted) of the upstream rows that end after their own expectedEnd; null when none does. */
+  lateEndAt: number | null;
+  /** True when one of those late upstream rows has begun. */
+  hasLateBegun: boolean;
+  /** Upstream SLO ids whose row is past its deadline and not met (late, missed, failed, or excused so). */
+  blockedBy: string[];
 }
 
 /** A computed row, whether it has begun, and whether it is final (met, or past its slack): then it closes. */
@@ -52,7 +70,14 @@ export interface RowInput {
   slackMs: number;
   jobs: { runs: readonly JobRun[]; p90DurationMs: number | null }[];
   now: number;
+  /** True when the row's deadline falls inside a maintenance window that covers the SLO. */
+  isExcused?: boolean;
+  /** The upstream rows, for an SLO with `after`. */
+  upstream?: UpstreamRows | null;
 }
+
+/** Statuses a maintenance window over the row's deadline turns into `excused`. */
+const EXCUSABLE: ReadonlySet<SloStatus> = new Set(['at_risk', 'late', 'missed', 'failed']);
 
 /** Fewer recent durations than this give no prediction: one odd run is not a p90. */
 export const MIN_DURATIONS_FOR_P90 = 3;
@@ -78,7 +103,8 @@ export function computeRow(input: RowInput): RowVerdict {
   const predictedEnd = isMet ? actualEnd : predict(input, progress);
   const anyFailed = progress.some((p) => p.isFailed);
   const hasRuns = input.jobs.some((j) => j.runs.length > 0);
-  const hasBegun = hasRuns || now >= exp.opensAt;
+  const upstream = input.upstream ?? null;
+  const hasBegun = hasRuns || now >= exp.opensAt || (upstream !== null && upstream.lateEndAt !== null && upstream.hasLateBegun);
 
   let status: SloStatus;
   // A success that came only after the slack ran out (the timer had not closed the row yet) was
@@ -87,6 +113,8 @@ export function computeRow(input: RowInput): RowVerdict {
   else if (now > deadline) status = anyFailed ? 'failed' : now > closeAt ? 'missed' : 'late';
   else if (anyFailed || (hasBegun && predictedEnd !== null && predictedEnd > deadline)) status = 'at_risk';
   else status = hasRuns ? 'running' : 'pending';
+  if (input.isExcused && EXCUSABLE.has(status)) status = 'excused';
+  const blockedBy = !isMet && upstream !== null && upstream.blockedBy.length > 0 ? { blockedBy: [...upstream.blockedBy] } : {};
 
   return {
     sloId: input.sloId,
@@ -99,6 +127,7 @@ export function computeRow(input: RowInput): RowVerdict {
     status,
     latenessMs: actualEnd === null ? null : actualEnd - deadline,
     predictedEnd,
+    ...blockedBy,
     hasBegun,
     isFinal: isMet || now > closeAt,
   };
@@ -120,10 +149,10 @@ export function notScheduledRow(sloId: string, businessDate: string): Performanc
   };
 }
 
-/** The outcome a final row closes with (its status: on_time, late, missed or failed). */
-export function outcomeOf(row: RowVerdict): SloOutcome {
+/** The status a final row closes with: on_time, late, missed, failed or excused. */
+export function outcomeOf(row: RowVerdict): SloClosedStatus {
   if (!row.isFinal) throw new Error(`row ${row.businessDate} ${row.slot ?? ''} is not final`);
-  return row.status as SloOutcome;
+  return row.status as SloClosedStatus;
 }
 
 /**
@@ -204,10 +233,12 @@ function progressOf(runs: readonly JobRun[]): JobProgress {
  * The predicted end of an unmet row: the latest of its jobs' ends, where a job that succeeded
  * ended then, a running job ends p90 after its start (or now, if it overran), a failed job is
  * rerun now, and a job that has not started starts at its expectedStart (or now, if later).
- * Null when an unfinished job has no p90 yet.
+ * A late upstream row holds back the jobs that have not started or must rerun: they start no
+ * earlier than its end. Null when an unfinished job has no p90 yet.
  */
 function predict(input: RowInput, progress: JobProgress[]): number | null {
   const { now } = input;
+  const upstreamEnd = input.upstream?.lateEndAt ?? -Infinity;
   let end = -Infinity;
   for (let i = 0; i < progress.length; i++) {
     const p = progress[i]!;
@@ -218,8 +249,8 @@ function predict(input: RowInput, progress: JobProgress[]): number | null {
       const p90Ms = input.jobs[i]!.p90DurationMs;
       if (p90Ms === null) return null;
       if (p.isRunning) jobEnd = Math.max(now, p.latest!.startedAt! + p90Ms);
-      else if (p.isFailed) jobEnd = now + p90Ms;
-      else jobEnd = Math.max(now, input.expectation.jobs[i]!.expectedStart ?? now) + p90Ms;
+      else if (p.isFailed) jobEnd = Math.max(now, upstreamEnd) + p90Ms;
+      else jobEnd = Math.max(now, input.expectation.jobs[i]!.expectedStart ?? now, upstreamEnd) + p90Ms;
     }
     if (jobEnd > end) end = jobEnd;
   }

@@ -12,13 +12,20 @@ import { ID_PATTERN, type Problem } from '../problems.js';
 import { parseDayOffsetTime } from '../time/zoned-time.js';
 import { sloBusinessDayProblem } from './slo-business-day.js';
 
-/** Statuses of a performance row (docs/semantics.md), in the contract's order. */
-export const SLO_STATUSES = ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed'] as const;
+/**
+ * Statuses of a performance row (docs/semantics.md), in the contract's order; `excused` last: a row
+ * whose deadline falls inside a maintenance window over the SLO and that was not met on time.
+ */
+export const SLO_STATUSES = ['not_scheduled', 'pending', 'running', 'at_risk', 'on_time', 'late', 'missed', 'failed', 'excused'] as const;
 export type SloStatus = (typeof SLO_STATUSES)[number];
 
-/** Statuses a row closes with; each closing is one `slo.closed` event and one delivery. */
+/** Outcomes a delivered row closes with; each such closing is one `slo.closed` event and one delivery. */
 export const SLO_OUTCOMES = ['on_time', 'late', 'missed', 'failed'] as const;
 export type SloOutcome = (typeof SLO_OUTCOMES)[number];
+
+/** Every status a row closes with: the outcomes, and `excused`, which is no delivery (left out of counts and ratios). */
+export const SLO_CLOSED_STATUSES = [...SLO_OUTCOMES, 'excused'] as const;
+export type SloClosedStatus = (typeof SLO_CLOSED_STATUSES)[number];
 
 /** Application and job names: 1–128 characters, no white space or control characters. */
 export const JOB_NAME_PATTERN = /^[^\s\p{Cc}]{1,128}$/u;
@@ -33,6 +40,8 @@ export const MAX_SLOTS_PER_DAY = 288;
 /** Longest offset of a `within` job time from its slot. */
 const MAX_SLOT_OFFSET_MS = 86_400_000;
 const MAX_JOBS = 100;
+/** Most upstream SLOs one SLO may wait for (as many as a debt). */
+const MAX_UPSTREAMS = 32;
 
 const durationInput = z.union([z.string().max(64), z.number()]).describe('"90s", "15m", "1h30m", "2d", ISO 8601 "PT15M", or seconds');
 
@@ -61,6 +70,11 @@ export const sloInputSchema = z.strictObject({
     .optional()
     .describe('due only on the n-th business day of each month of the calendar (1..23; negative counts from the end, -1: the last)'),
   since: z.string().max(32).optional(),
+  after: z
+    .array(z.string().max(128))
+    .max(MAX_UPSTREAMS)
+    .optional()
+    .describe('ids of upstream SLOs of the project whose rows of the same business date this one waits for'),
 });
 
 export type SloInput = z.infer<typeof sloInputSchema>;
@@ -87,6 +101,8 @@ export interface SloDefinition {
   businessDay?: number;
   /** The first business date of the SLO's history, when the definition moves it (docs/semantics.md). */
   since?: string;
+  /** Upstream SLO ids whose rows of the same business date (and slot) this one waits for; absent: none. */
+  after?: string[];
 }
 
 /** What the metrics exposition needs to know about one SLO (its current row and deliveries). */
@@ -160,6 +176,12 @@ export function normalizeSloInput(
       problems.push({ path: 'slack', message: err instanceof DurationError ? err.message : 'invalid duration' });
     }
   }
+  const after = input.after ?? [];
+  after.forEach((upstream, i) => {
+    if (!ID_PATTERN.test(upstream)) problems.push({ path: `after.${i}`, message: 'must be an SLO id (^[a-z0-9][a-z0-9._-]{0,127}$)' });
+    else if (upstream === identity.id) problems.push({ path: `after.${i}`, message: 'an SLO cannot wait for itself' });
+  });
+  if (new Set(after).size !== after.length) problems.push({ path: 'after', message: 'upstream ids must be unique' });
   if (input.since !== undefined && !isValidDate(input.since)) problems.push({ path: 'since', message: 'must be a date YYYY-MM-DD' });
   // Rows are computed from `since` on; dates past the year 9000 would put day offsets out of range.
   else if (input.since !== undefined && (input.since < '1970-01-01' || input.since > '9000-12-31'))
@@ -178,6 +200,7 @@ export function normalizeSloInput(
       within: within ? { cron: within.cron.trim() } : null,
       ...(input.businessDay === undefined ? {} : { businessDay: input.businessDay }),
       ...(input.since !== undefined ? { since: input.since } : {}),
+      ...(after.length > 0 ? { after } : {}),
     },
   };
 }

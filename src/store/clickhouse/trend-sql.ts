@@ -103,7 +103,10 @@ GROUP BY application, job, business_date
 ORDER BY application, job, business_date`;
 }
 
-/** The SQL of `sloTrend`. `slot` is `''` for once-a-day SLOs. */
+/**
+ * The SQL of `sloTrend`. `slot` is `''` for once-a-day SLOs. A row whose latest closing is
+ * `excused` (maintenance) is left out of every figure.
+ */
 export function sloTrendSql(store: ClickHouseTrendSource, args: SloTrendArgs): SqlFragment {
   const sloFilter = args.slos === undefined ? sql`` : sql`AND slo IN ${args.slos}`;
   return sql`SELECT
@@ -132,6 +135,7 @@ FROM (
     AND ${datesIn(args.dates)} ${sloFilter}
   GROUP BY slo, business_date, slot
 )
+WHERE last_status != 'excused'
 GROUP BY slo
 ORDER BY slo`;
 }

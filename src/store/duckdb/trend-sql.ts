@@ -126,7 +126,10 @@ ORDER BY e.application, e.job, e.business_date`;
   return { sql, values: b.values, types: b.types };
 }
 
-/** The SQL of `sloTrend`, with its parameters. Slot comes from attributes (`''` for daily SLOs). */
+/**
+ * The SQL of `sloTrend`, with its parameters. Slot comes from attributes (`''` for daily SLOs). A
+ * row whose latest closing is `excused` (maintenance) is left out of every figure.
+ */
 export function sloTrendSql(args: SloTrendArgs): BoundSql {
   const b = binder();
   const project = b.bind(args.project, VARCHAR);
@@ -154,6 +157,7 @@ export function sloTrendSql(args: SloTrendArgs): BoundSql {
     count(*) FILTER (WHERE lateness_ms_last IS NULL OR lateness_ms_last > 0) AS late_side,
     count(*) FILTER (WHERE lateness_ms_last < 0) AS early_side
   FROM per_slot
+  WHERE last_status <> 'excused'
   GROUP BY slo
 )
 SELECT
