@@ -225,6 +225,8 @@ export async function createCompter(
     await engine.resettleProject(project);
     await slos.resettleProject(project);
   };
+  // Another instance's change: its debt statuses arrive in the log; SLO rows are re-derived here.
+  maintenance.onRemoteChange = (project) => slos.resettleProject(project);
   // The SLO engine first: calendars must exist when rrule debts that name them replay.
   // Windows before debts: catching debts up at start asks which windows cover them.
   const projections: Projection[] = [slos, maintenance, engine, pingKeys];

@@ -43,12 +43,26 @@ export class MaintenanceWindows implements Projection {
   private readonly timelines = new WeakMap<MaintenanceWindow, Timeline | null>();
   /** Called after a window of `project` is defined or deleted. */
   onChange: (project: string) => Promise<void> = async () => {};
+  /**
+   * Called after another instance's window change was read from the log, once the events read
+   * with it are applied too (the writer's own re-derived debt statuses come with it).
+   */
+  onRemoteChange: (project: string) => Promise<void> = async () => {};
 
   constructor(private readonly deps: MaintenanceWindowsDeps) {}
 
   applyLogEvent(event: LogEvent): void {
     if (event.type === 'maintenance.defined') this.put(event.attributes.window);
     else if (event.type === 'maintenance.deleted') this.remove(event.project, String(event.attributes.id));
+  }
+
+  applyRemoteEvent(event: LogEvent): void {
+    this.applyLogEvent(event);
+    if (event.type !== 'maintenance.defined' && event.type !== 'maintenance.deleted') return;
+    const { project } = event;
+    setImmediate(() => {
+      this.onRemoteChange(project).catch(() => undefined);
+    });
   }
 
   snapshotItems(): unknown[] {

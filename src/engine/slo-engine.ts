@@ -16,7 +16,7 @@ import { makeLogEvent } from './event-factory.js';
 import { sloJson, type CalendarJson, type PerformanceRowJson, type SloJson } from './slo-view.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { JobRuns, foldRun, jobMetricsView, type JobState, type PlannedReport, type RunState } from './job-runs.js';
-import { SloDefinitions, calendarJson, keyOf, type ClosedRow, type SloState } from './slo-definitions.js';
+import { SloDefinitions, calendarJson, jobKeyOf, keyOf, type ClosedRow, type SloState } from './slo-definitions.js';
 import { LAST_DATE, loadHistory, performanceRows } from './slo-history.js';
 import { SloRows, type SloMaintenanceLookup } from './slo-rows.js';
 
@@ -112,6 +112,49 @@ export class SloEngine implements Projection {
   /** Stops the timer. */
   stop(): void {
     this.wakes.stop();
+  }
+
+  /**
+   * Folds in an event another instance wrote (the log tail), while running: the SLOs it touches
+   * (and those that wait for them) settle once the poll's events are all applied, so their
+   * metrics and wake-ups follow here too. Rows they close carry derived ids, as everywhere.
+   */
+  applyRemoteEvent(event: LogEvent): void {
+    this.applyLogEvent(event);
+    if (!this.wakes.isRunning) return;
+    const touched = this.sloKeysTouchedBy(event);
+    if (touched.length === 0) return;
+    if (this.remoteTouched.size === 0) setImmediate(() => this.settleRemoteTouched());
+    for (const key of touched) this.remoteTouched.add(key);
+    if (event.type === 'job.status') {
+      const job = this.runs.jobs.get(jobKeyOf(event.project, event.application, event.job));
+      if (job) this.deps.jobMetrics?.update(jobMetricsView(job));
+    }
+  }
+
+  private readonly remoteTouched = new Set<string>();
+
+  private sloKeysTouchedBy(event: LogEvent): string[] {
+    switch (event.type) {
+      case 'slo.defined':
+      case 'slo.closed':
+        return [keyOf(event.project, event.slo)];
+      case 'job.status':
+        return [...this.defs.slosOfJob(jobKeyOf(event.project, event.application, event.job))];
+      case 'calendar.defined':
+        return [...this.defs.slos.values()].filter((s) => s.def.project === event.project).map((s) => keyOf(s.def.project, s.def.id));
+      default:
+        return [];
+    }
+  }
+
+  private settleRemoteTouched(): void {
+    const states = [...this.remoteTouched].map((key) => this.defs.slos.get(key)).filter((state) => state !== undefined);
+    this.remoteTouched.clear();
+    const now = this.deps.clock.now();
+    const events: LogEvent[] = [];
+    for (const state of [...states, ...this.defs.dependentsOf(states)]) events.push(...this.rows.settle(state, now));
+    if (events.length) void this.commitInBackground(events);
   }
 
   /** Folds one logged event into the projection. */
