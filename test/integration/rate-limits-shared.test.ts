@@ -127,6 +127,47 @@ describe('rate limits on a shared ClickHouse', () => {
     expect(accepted).toBeLessThanOrEqual(15);
     await stop(second, 'graceful');
   });
+
+  it(
+    'ClickHouse down at start: requests are counted locally, never failed, and the counts merge once it answers',
+    { timeout: 120_000 },
+    async () => {
+      const database = freshDatabase();
+      const dir = await dataDirWith('{ perDay: 50 }');
+      const env = clickhouseEnv(clickhouse.url, database, dir);
+      const first = await start(env, dir);
+      expect((await send([first.url], 30)).accepted).toBe(30);
+      await stop(first, 'graceful');
+      await clickhouse.kill();
+      const inspector = new ClickHouseInspector(clickhouse.url, database);
+      try {
+        const second = await start(env, dir);
+        // The 30 stored before are out of reach: the instance counts what it sees, and refuses nothing for it.
+        expect((await send([second.url], 10)).accepted).toBe(10);
+        // A few readings fail meanwhile, said once in the log.
+        await sleep(1500);
+        expect(second.output()).toMatch(/rate-limit counter table failed; counting locally/);
+        await clickhouse.start();
+        // Once the table answers, what it counted alone is added to what it had stored.
+        const started = Date.now();
+        for (;;) {
+          const rows = await inspector
+            .rows<{ n: string }>(`SELECT max(requests) AS n FROM ${database}.rate_counts WHERE project = 'beta' AND window_name = 'day'`)
+            .catch(() => []);
+          if (Number(rows[0]?.n ?? 0) === 40) break;
+          if (Date.now() - started > 20_000) throw new Error(`the day count is ${rows[0]?.n}, not 40:\n${second.output()}`);
+          await sleep(100);
+        }
+        const { accepted } = await send([second.url], 20);
+        expect(accepted).toBeLessThanOrEqual(15);
+        expect(accepted).toBeGreaterThanOrEqual(8);
+        expect(second.output().match(/rate-limit counter table failed/g)).toHaveLength(1);
+        await stop(second, 'graceful');
+      } finally {
+        await inspector.close();
+      }
+    },
+  );
 });
 
 describe('rate limits on the embedded DuckDB store', () => {
