@@ -139,11 +139,18 @@ export class RateLimiter {
       if (limit === undefined) continue;
       const theirs = others?.[name];
       const previous = counter.previous + (theirs?.get(counter.start - windowMs)?.counted ?? 0);
-      const current = counter.current + (theirs?.get(counter.start)?.spent ?? 0);
+      const during = theirs?.get(counter.start) ?? NO_OTHERS;
+      const counted = counter.current + during.counted;
       let waitMs: number;
-      if (!allows(previous, current, elapsed, windowMs, limit)) waitMs = msUntilAllowed(previous, current, elapsed, windowMs, limit);
-      // Over its share but not over the limit: another share may come with the next reading.
-      else if (instances > 1 && counter.current + 1 > counter.cap) waitMs = Math.max(1, this.shared!.nextReadAt - now);
+      // Over the limit by what was accepted: the wait is the window's (exact when alone).
+      if (!allows(previous, counted, elapsed, windowMs, limit)) waitMs = msUntilAllowed(previous, counted, elapsed, windowMs, limit);
+      // Over this instance's share, or over what the others' shares leave: those may be given
+      // back, which this instance learns at its next reading.
+      else if (
+        instances > 1 &&
+        (counter.current + 1 > counter.cap || !allows(previous, counter.current + during.spent, elapsed, windowMs, limit))
+      )
+        waitMs = Math.max(1, this.shared!.nextReadAt - now);
       else continue;
       // Both windows refusing: the request passes only when both allow, so report the later.
       if (!refused || waitMs > refused.waitMs) refused = { window: name, limit, waitMs };

@@ -219,6 +219,12 @@ describe('rate limits shared by several instances', () => {
       after.push(accepted);
     }
     expect(after).toEqual([45, 53, 57, 59]);
+    // Once the limit itself is reached, Retry-After is the window's own wait, not the next reading.
+    sim.runUntil(T0 + 2000 + 5 * 500 + 1);
+    while (a.request()) accepted++;
+    expect(accepted).toBe(60);
+    // Now 12:00:04.5, 60 counted in the minute of 12:00: one more fits once they weigh 59, at 12:01:01.
+    expect(a.refusals.at(-1)).toMatchObject({ window: 'burst', retryAfterSeconds: 57 });
   });
 
   it('a client spread over N instances gets the limit within 10 %, whatever the mix (seeded)', () => {
@@ -325,7 +331,7 @@ describe('rate limits shared by several instances', () => {
     }
   });
 
-  it('a stopped instance’s counts still count, and a reading too old makes an instance count alone', () => {
+  it('a stopped instance’s counts still count, live ones’ shares too, and a reading too old makes an instance count alone', () => {
     const limits = { default: { burstPerMinute: 10 } };
     const limiter = new RateLimiter(limits);
     const start = windowStart(T0, MINUTE);
@@ -338,9 +344,10 @@ describe('rate limits shared by several instances', () => {
     limiter.applyShared(reading, T0);
     // 10 − 4 counted − 3 reserved = 3 free, half of it (rounded up) this instance's share.
     expect([1, 2, 3].map(() => limiter.take('p', T0 + 10).allowed)).toEqual([true, true, false]);
-    // Ten readings missed: the instance no longer divides, but still counts the others' 7.
-    expect(limiter.take('p', T0 + 5001).allowed).toBe(true);
-    expect(limiter.take('p', T0 + 5002).allowed).toBe(false);
+    // Over its share (the others' leave no more), not over what was counted: wait for the next reading.
+    expect(limiter.take('p', T0 + 20)).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
+    // Ten readings missed: the instance counts alone, its 2 and the 5 the others counted.
+    expect([1, 2, 3, 4].map((i) => limiter.take('p', T0 + 5000 + i).allowed)).toEqual([true, true, true, false]);
   });
 
   it('writes only what changed, and the final count of a window that ended after the last write', () => {
