@@ -122,7 +122,8 @@ export class RateLimiter {
     const counters = this.countersOf(project, now);
     counters.isActive = true;
     const { burst, day } = counters;
-    const [burstStart, dayStart] = [burst.start, day.start];
+    const burstStart = burst.start;
+    const dayStart = day.start;
     const burstElapsed = roll(burst, now, WINDOW_MS.burst);
     const dayElapsed = roll(day, now, WINDOW_MS.day);
     if (!counters.hasShare) this.grantBetweenReadings(project, counters, now, instances, WINDOW_NAMES);
