@@ -64,6 +64,8 @@ export const envSchema = z.object({
   COMPTER_TAIL_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(500),
   /** How far back each read of the shared log looks again, for events stored late or made by a skewed clock, ms. */
   COMPTER_TAIL_OVERLAP_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+  /** How often the rate-limit counts are written to and read from the store, ms; 0 keeps them in memory (docs/security.md). */
+  COMPTER_RATE_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(500),
   /** How often the job trend gauges are recomputed from the event store, seconds. */
   COMPTER_TRENDS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });

@@ -23,7 +23,10 @@ import { LogTail, tailSourceOf } from './engine/log-tail.js';
 import { PingKeys } from './engine/ping-keys.js';
 import { EventIdGenerator } from './domain/event-id.js';
 import { bindPolicy, TokenRegistry } from './http/auth.js';
-import { RateLimiter } from './http/rate-limit.js';
+import { RateLimiter } from './domain/rate-limits.js';
+import { RateLimitSync } from './engine/rate-limit-sync.js';
+import { instanceIdIn } from './store/instance-id.js';
+import { rateCountsOf } from './store/rate-counts.js';
 import { SERVER_LIMITS } from './http/request-limits.js';
 import { TimelineCache } from './engine/timelines.js';
 import type { Readiness } from './http/ops-routes.js';
@@ -281,6 +284,9 @@ export async function createCompter(
   };
   const tokens = new TokenRegistry(config?.tokens ?? []);
   const limiter = new RateLimiter(config?.limits);
+  // Loaded before serving, so a restarted instance goes on from the counts it stored.
+  const rateSync = rateSyncFor(limiter, store, env, clock, logger);
+  await rateSync?.start(isStoreUp);
   const app = createApp({
     engine,
     slos,
@@ -331,6 +337,7 @@ export async function createCompter(
     close: () =>
       (closing ??= (async () => {
         isClosing = true;
+        await rateSync?.stop();
         await tail?.stop();
         engine.stop();
         slos.stop();
@@ -342,6 +349,19 @@ export async function createCompter(
         await store.close();
       })()),
   };
+}
+
+/** The rate limits' counts kept in the store's counter table, under this instance's stable id; null when off. */
+function rateSyncFor(limiter: RateLimiter, store: EventStore, env: Env, clock: Clock, logger: Logger): RateLimitSync | null {
+  const counts = env.COMPTER_RATE_SYNC_INTERVAL_MS > 0 ? rateCountsOf(store) : null;
+  if (!counts) return null;
+  const instance = instanceIdIn(env.COMPTER_DATA_DIR);
+  if (!instance.isStable)
+    logger.warn(
+      { dir: env.COMPTER_DATA_DIR, err: (instance.error as Error | undefined)?.message },
+      'cannot keep an instance id in the data directory; rate-limit counts will not survive a restart',
+    );
+  return new RateLimitSync({ limiter, store: counts, instance: instance.id, clock, logger, intervalMs: env.COMPTER_RATE_SYNC_INTERVAL_MS });
 }
 
 /**

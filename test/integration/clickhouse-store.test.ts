@@ -97,9 +97,17 @@ describe('ClickHouseEventStore migrations', () => {
     await store.migrate();
     await openStore(database).migrate();
     const tables = await adminRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['events', 'schema_migrations', 'snapshots', 'trend_rows', 'trend_rows_mv']);
+    expect(tables.map((t) => t.name)).toEqual([
+      'events',
+      'rate_counts',
+      'rate_instances',
+      'schema_migrations',
+      'snapshots',
+      'trend_rows',
+      'trend_rows_mv',
+    ]);
     const versions = await adminRows<{ version: number }>(`SELECT DISTINCT version FROM ${database}.schema_migrations ORDER BY version`);
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
     expect(await collect(store.scan(null, 10))).toHaveLength(1);
   });
 
@@ -108,7 +116,7 @@ describe('ClickHouseEventStore migrations', () => {
     const stores = Array.from({ length: 4 }, () => openStore(database));
     await Promise.all(stores.map((s) => s.migrate()));
     const versions = await adminRows<{ version: number }>(`SELECT DISTINCT version FROM ${database}.schema_migrations ORDER BY version`);
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
     await stores[0]!.append([event()]);
     expect((await collect(stores[3]!.scan(null, 10))).flat()).toHaveLength(1);
   });

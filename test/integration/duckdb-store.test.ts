@@ -108,7 +108,7 @@ describe('DuckDbEventStore', () => {
     const { store, path } = await openStore();
     await store.migrate();
     await store.close();
-    expect(await rawSql(path, 'SELECT version FROM schema_migrations ORDER BY version')).toEqual([[1], [2]]);
+    expect(await rawSql(path, 'SELECT version FROM schema_migrations ORDER BY version')).toEqual([[1], [2], [3]]);
   });
 
   it('collapses a re-sent id on read; the raw table keeps each batch as written', async () => {

@@ -87,9 +87,12 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 200_000; i++) limiter.take(`p${i % 100}`, T0 + i);
     const counters = (limiter as any).counters as Map<string, unknown>;
     expect(counters.size).toBe(100);
+    const window = { start: expect.any(Number), cap: expect.any(Number), written: null };
     expect(counters.get('p1')).toEqual({
-      burst: { start: expect.any(Number), current: expect.any(Number), previous: expect.any(Number) },
-      day: { start: expect.any(Number), current: 2000, previous: 0 },
+      burst: { ...window, current: expect.any(Number), previous: expect.any(Number) },
+      day: { ...window, current: 2000, previous: 0 },
+      isActive: true,
+      hasShare: true,
     });
     expect(limiter.take('p1', T0 + MINUTE).allowed).toBe(true);
   });

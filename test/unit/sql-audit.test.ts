@@ -56,6 +56,9 @@ const AUDITED: Record<string, string> = {
   "src/store/duckdb/trend-sql.ts: slope('lateness_ms_last')": 'a constant column name',
   'src/store/duckdb/trend-sql.ts: j.application': 'a JS Map key (deduplication), not SQL text',
   'src/store/duckdb/trend-sql.ts: j.job': 'a JS Map key (deduplication), not SQL text',
+  // DuckDB rate counts: the windows asked for are one bound list of `name@start` keys.
+  'src/store/duckdb/rate-count-sql.ts: w.window': 'part of a bound list value (a window key), not SQL text',
+  'src/store/duckdb/rate-count-sql.ts: w.windowStart': 'part of a bound list value (a window key), not SQL text',
   // ClickHouse: a snapshot id made of a number and random hex, sent as a JSON row value.
   'src/store/clickhouse/clickhouse-store.ts: seq': 'part of a snapshot id inserted as JSONEachRow, not SQL text',
   "src/store/clickhouse/clickhouse-store.ts: randomBytes(8).toString('hex')": 'part of a snapshot id inserted as JSONEachRow, not SQL text',

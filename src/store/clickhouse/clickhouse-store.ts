@@ -24,6 +24,8 @@ import { insertBlocks, isPartitionLimitError, isPermanentInsertError } from './i
 import { sql, sqlDateTimeMs, sqlIdentifier, type SqlFragment } from './sql.js';
 import type { TrendQueries } from '../trend-queries.js';
 import { clickHouseTrendQueries } from './trend-sql.js';
+import type { RateCountStore } from '../rate-counts.js';
+import { clickHouseRateCounts } from './rate-count-sql.js';
 
 export interface ClickHouseEventStoreOptions {
   /** e.g. `http://127.0.0.1:8123` */
@@ -314,6 +316,18 @@ GROUP BY snapshot_id ORDER BY seq DESC, snapshot_id DESC`,
   /** The trend queries in ClickHouse's dialect, reading this store's database. */
   trendQueries(): TrendQueries {
     return clickHouseTrendQueries(this);
+  }
+
+  /** The rate limits' counter table in this store's database (clickhouse/rate-count-sql.ts). */
+  rateCounts(): RateCountStore {
+    return clickHouseRateCounts({
+      database: this.database,
+      selectRows: (statement) => this.select(statement),
+      insertRows: async (table, rows) => {
+        await this.client.insert({ table: table.text, values: [...rows], format: 'JSONEachRow' });
+      },
+      runCommand: (statement) => this.command(statement),
+    });
   }
 
   async close(): Promise<void> {

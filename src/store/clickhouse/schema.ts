@@ -13,6 +13,8 @@ export const SNAPSHOTS_TABLE = 'snapshots';
 export const TREND_ROWS_TABLE = 'trend_rows';
 export const TREND_ROWS_VIEW = 'trend_rows_mv';
 export const MIGRATIONS_TABLE = 'schema_migrations';
+export const RATE_COUNTS_TABLE = 'rate_counts';
+export const RATE_INSTANCES_TABLE = 'rate_instances';
 
 /** One schema change; each statement must be idempotent (`IF NOT EXISTS`), see `migrate()`. */
 export interface Migration {
@@ -170,6 +172,40 @@ export function trendRowsBackfillSql(database: string): SqlFragment {
 }
 
 /**
+ * `rate_counts`: each instance's absolute count per project and fixed window, and how far it
+ * may go before its next write (`reserved`), for the rate limits of several instances
+ * (docs/security.md). Written every half second or so while requests arrive, so one row per
+ * key survives merges: the latest written (`written_at_ms` is the version; counts only grow
+ * within a window, so the latest is also the highest). Readers still take `max(requests)` and
+ * the latest `reserved` per key, as merges are eventual. Sorted by window first, so the read
+ * of the current and previous windows is an index range; partitioned by the window's day, so
+ * old rows go with a `DROP PARTITION` (18.16 has no TTL).
+ */
+export function rateCountsTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, RATE_COUNTS_TABLE)} (
+  window_name String,
+  window_start UInt64,
+  project String,
+  instance String,
+  requests UInt64,
+  reserved UInt64,
+  written_at_ms UInt64
+) ENGINE = ReplacingMergeTree(written_at_ms)
+PARTITION BY intDiv(window_start, 86400000)
+ORDER BY (window_name, window_start, project, instance)`;
+}
+
+/** `rate_instances`: each instance's latest heartbeat; a graceful stop writes `stopped = 1`. */
+export function rateInstancesTableSql(database: string): SqlFragment {
+  return sql`CREATE TABLE IF NOT EXISTS ${qualified(database, RATE_INSTANCES_TABLE)} (
+  instance String,
+  seen_at_ms UInt64,
+  stopped UInt8
+) ENGINE = ReplacingMergeTree(seen_at_ms)
+ORDER BY instance`;
+}
+
+/**
  * In version order. Append only; never edit an applied one. 18.16 has no
  * `ADD COLUMN IF NOT EXISTS`: a future column migration must check `system.columns` first.
  */
@@ -177,6 +213,7 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: 'create events', statements: (db) => [eventsTableSql(db)] },
   { version: 2, name: 'create snapshots', statements: (db) => [snapshotsTableSql(db)] },
   { version: 3, name: 'trend rows', statements: (db) => [trendRowsTableSql(db), trendRowsViewSql(db), trendRowsBackfillSql(db)] },
+  { version: 4, name: 'rate counts', statements: (db) => [rateCountsTableSql(db), rateInstancesTableSql(db)] },
 ];
 
 /** The `events` row as written with JSONEachRow. */

@@ -20,6 +20,8 @@ import { checkEventQuery, entityFilters, requireCount } from '../query-rules.js'
 import { latestCompleteSnapshot, snapshotsToDrop } from '../snapshot-chunks.js';
 import type { TrendQueries } from '../trend-queries.js';
 import { duckDbTrendQueries } from './trend-sql.js';
+import type { RateCountStore } from '../rate-counts.js';
+import { duckDbRateCounts, type BoundStatement } from './rate-count-sql.js';
 
 /*
  * Schema choices (docs/events.md):
@@ -93,6 +95,29 @@ const MIGRATIONS: readonly Migration[] = [
         up_to_event_id VARCHAR NOT NULL,
         taken_at TIMESTAMP NOT NULL,
         chunk_count INTEGER NOT NULL
+      )`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'rate counts',
+    // The rate limits' counts (duckdb/rate-count-sql.ts): one row per key, updated in place,
+    // and pruned to the windows still current or previous, so the key's index stays small.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS rate_counts (
+        window_name VARCHAR NOT NULL,
+        window_start BIGINT NOT NULL,
+        project VARCHAR NOT NULL,
+        instance VARCHAR NOT NULL,
+        requests BIGINT NOT NULL,
+        reserved BIGINT NOT NULL,
+        written_at BIGINT NOT NULL,
+        PRIMARY KEY (window_name, window_start, project, instance)
+      )`,
+      `CREATE TABLE IF NOT EXISTS rate_instances (
+        instance VARCHAR PRIMARY KEY,
+        seen_at BIGINT NOT NULL,
+        stopped BOOLEAN NOT NULL
       )`,
     ],
   },
@@ -382,12 +407,28 @@ export class DuckDbEventStore implements EventStore {
     return (await this.read(sql, values, types)).getRows();
   }
 
-  /** Waits for writes in progress, checkpoints the WAL into the file and releases the file lock. */
+  /** Runs write statements with bound parameters in one transaction, after the writes queued before them. */
+  async writeRows(statements: readonly BoundStatement[]): Promise<void> {
+    this.requireOpen();
+    if (statements.length === 0) return;
+    return this.exclusive(() =>
+      this.inTransaction(async () => {
+        for (const s of statements) await this.writer.run(s.sql, s.values, s.types);
+      }),
+    );
+  }
+
   /** The trend queries in DuckDB's dialect, reading this store's tables. */
   trendQueries(): TrendQueries {
     return duckDbTrendQueries(this);
   }
 
+  /** The rate limits' counter table in this file (duckdb/rate-count-sql.ts). */
+  rateCounts(): RateCountStore {
+    return duckDbRateCounts(this);
+  }
+
+  /** Waits for writes in progress, checkpoints the WAL into the file and releases the file lock. */
   close(): Promise<void> {
     // Refuse new work at once; writes queued before this still run before the teardown.
     this.isClosed = true;
