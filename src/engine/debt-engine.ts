@@ -23,7 +23,7 @@ import { debtJson, debtMetricsView, type DebtBrief, type DebtJson, type Occurren
 import { ledgerOf } from './debt-ledger.js';
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { makeLogEvent } from './event-factory.js';
+import { makeEntityEvent, makeLogEvent } from './event-factory.js';
 import { derivedEventId } from '../domain/event-id.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
@@ -510,7 +510,7 @@ export class DebtEngine implements Projection {
 
   private toLogEvent(def: DebtDefinition, d: DebtEventDraft, now: number, dueAt?: number): LogEvent {
     const id = timeDrivenId(def, d, dueAt);
-    return makeLogEvent(this.deps.ids, this.deps.position, { ...d, project: def.project, debt: def.id }, now, id);
+    return makeEntityEvent(this.deps.ids, this.deps.position, d, def.project, def.id, now, id);
   }
 
   private async commit(events: LogEvent[]): Promise<void> {

@@ -1,5 +1,5 @@
 import type { EventIdGenerator } from '../domain/event-id.js';
-import type { EventDraft, LogEvent } from '../domain/event.js';
+import type { EventDraft, LogEvent, ProjectlessEventDraft } from '../domain/event.js';
 import type { LogPosition } from './rebuild.js';
 
 /**
@@ -9,24 +9,45 @@ import type { LogPosition } from './rebuild.js';
  * is given for facts every instance derives alike (domain/event-id.ts `derivedEventId`).
  */
 export function makeLogEvent(ids: EventIdGenerator, position: LogPosition, draft: EventDraft, now: number, eventId?: string): LogEvent {
+  return makeEntityEvent(ids, position, draft, draft.project, draft.debt ?? '', now, eventId);
+}
+
+/**
+ * makeLogEvent for a draft that names its project and debt apart (the debt engine's drafts).
+ * Every column is written out in one order, so every event has one object shape: spreading the
+ * draft over defaults cost more than deciding the payment did.
+ */
+export function makeEntityEvent(
+  ids: EventIdGenerator,
+  position: LogPosition,
+  draft: ProjectlessEventDraft,
+  project: string,
+  debt: string,
+  now: number,
+  eventId?: string,
+): LogEvent {
   // A draft fills its type, attributes and every column its type narrows, so over the
   // defaults it is that type's event.
-  const event: LogEvent = {
+  const d = draft as Partial<LogEvent> & Pick<LogEvent, 'type' | 'ts' | 'attributes'>;
+  const event = {
     eventId: eventId ?? ids.next(now),
-    debt: '',
-    application: '',
-    job: '',
-    slo: '',
-    ingestedAt: now,
-    kind: '',
-    status: '',
-    runId: '',
-    host: '',
-    businessDate: '',
-    durationMs: null,
-    latenessMs: null,
-    ...draft,
-  };
+    project,
+    debt,
+    application: d.application ?? '',
+    job: d.job ?? '',
+    slo: d.slo ?? '',
+    type: d.type,
+    ts: d.ts,
+    ingestedAt: d.ingestedAt ?? now,
+    kind: d.kind ?? '',
+    status: d.status ?? '',
+    runId: d.runId ?? '',
+    host: d.host ?? '',
+    businessDate: d.businessDate ?? '',
+    durationMs: d.durationMs ?? null,
+    latenessMs: d.latenessMs ?? null,
+    attributes: d.attributes,
+  } as LogEvent;
   position.noteMade(event.eventId);
   return event;
 }

@@ -39,8 +39,38 @@ const EARLY_TOLERANCE_MS = 60_000;
 /** How many slots far behind "now" one call may open and close (a long outage); the rest on the next wake. */
 const CATCH_UP_LIMIT = 10_000;
 
-/** The columns a debt event leaves empty unless it says otherwise. */
-const BLANK = { kind: '', status: '', runId: '', host: '', businessDate: '', durationMs: null, latenessMs: null } as const;
+/** The columns a debt event may fill; the rest stay empty ('' or null). */
+interface DraftColumns {
+  kind?: string;
+  status?: string;
+  runId?: string;
+  host?: string;
+  businessDate?: string;
+  durationMs?: number | null;
+  latenessMs?: number | null;
+}
+
+const NO_COLUMNS: DraftColumns = {};
+
+/**
+ * A draft with every column present, always in one order: every debt event then has one object
+ * shape, which V8 builds and reads fast (spreading defaults and overwriting them cost a tenth
+ * of a ping's CPU). The caller's type and attributes must agree, as the event types say.
+ */
+function draft(type: DebtDraftType, ts: number, attributes: object, c: DraftColumns = NO_COLUMNS): DebtEventDraft {
+  return {
+    type,
+    ts,
+    kind: c.kind ?? '',
+    status: c.status ?? '',
+    runId: c.runId ?? '',
+    host: c.host ?? '',
+    businessDate: c.businessDate ?? '',
+    durationMs: c.durationMs ?? null,
+    latenessMs: c.latenessMs ?? null,
+    attributes,
+  } as DebtEventDraft;
+}
 
 /** A draft of a debt's own lifecycle event (defined, deleted, paused, resumed): every column empty. */
 export function lifecycleDraft(
@@ -48,7 +78,7 @@ export function lifecycleDraft(
   now: number,
   attributes: DebtEventDraft['attributes'] = {},
 ): DebtEventDraft {
-  return { ...BLANK, type, ts: now, attributes } as DebtEventDraft;
+  return draft(type, now, attributes);
 }
 
 /** Applies each draft to the state as it is decided, so later decisions see earlier ones. */
@@ -69,14 +99,8 @@ export function advanceDebt(state: DebtState, now: number, ctx: DebtContext): De
     for (const run of [...state.runs]) {
       const timesOutAt = run.startedAt + maxRuntimeMs;
       if (timesOutAt > now) continue;
-      emit(state, ctx, out, {
-        ...BLANK,
-        type: 'run.timed_out',
-        ts: now,
-        runId: run.key,
-        durationMs: now - run.startedAt,
-        attributes: { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages },
-      });
+      const attributes = { startedAt: run.startedAt, timedOutAt: timesOutAt, stagesDone: run.stages };
+      emit(state, ctx, out, draft('run.timed_out', now, attributes, { runId: run.key, durationMs: now - run.startedAt }));
       const occ = findOpen(state, run.occurrenceAt);
       if (occ) emit(state, ctx, out, closeDraft(occ, 'timed_out', now, { runId: run.key }));
     }
@@ -115,17 +139,13 @@ interface ClosingRun {
 function closeDraft(occ: OpenOccurrence, outcome: ClosedOutcome, now: number, by: ClosingRun = {}, paidAt?: number): DebtEventDraft {
   const attributes: OccurrenceClosedAttributes = { scheduledAt: occ.scheduledAt, deadline: occ.deadline, ...by.attributes };
   if (paidAt !== undefined) attributes.paidAt = paidAt;
-  return {
-    ...BLANK,
-    type: 'occurrence.closed',
-    ts: now,
+  return draft('occurrence.closed', now, attributes, {
     runId: by.runId ?? '',
     durationMs: by.durationMs ?? null,
     status: outcome,
     businessDate: occ.businessDate,
     latenessMs: paidAt === undefined ? null : paidAt - occ.deadline,
-    attributes,
-  };
+  });
 }
 
 /** The occurrence a payment belongs to (in order: business date, run, time), or none. */
@@ -235,18 +255,8 @@ export function payDebt(state: DebtState, payment: Payment, ctx: DebtContext): D
   const minRuntimeMs = state.def.minRuntimeMs;
   if (payment.kind === 'success' && durationMs !== null && minRuntimeMs !== null && durationMs < minRuntimeMs) attributes.isTooFast = true;
   const latenessMs = outcome && occ && payment.kind === 'success' ? payment.at - occ.deadline : null;
-  emit(state, ctx, out, {
-    ...BLANK,
-    type: 'payment',
-    ts: payment.at,
-    kind: payment.kind,
-    runId: runKey,
-    host: payment.host ?? '',
-    businessDate: match.businessDate,
-    durationMs,
-    latenessMs,
-    attributes,
-  });
+  const columns = { kind: payment.kind, runId: runKey, host: payment.host ?? '', businessDate: match.businessDate, durationMs, latenessMs };
+  emit(state, ctx, out, draft('payment', payment.at, attributes, columns));
   if (outcome && occ) {
     const extra: NonNullable<ClosingRun['attributes']> = {};
     if (attributes.isTooFast) extra.isTooFast = true;
@@ -322,7 +332,7 @@ export function updateStatus(
   if (status === state.status) return [];
   const attributes: { from: DebtStatus; blockedBy?: string[] } = { from: state.status };
   if (status === 'blocked') attributes.blockedBy = [...around.blockedBy];
-  const event: DebtEventDraft = { ...BLANK, type: 'debt.status_changed', ts: now, status, attributes };
+  const event = draft('debt.status_changed', now, attributes, { status });
   applyDebtEvent(state, event, ctx);
   return [event];
 }
