@@ -16,11 +16,22 @@ import type { LogPosition } from './rebuild.js';
  * in the log position's `made` set and are skipped.
  */
 
-/** A store that can list ids alone, so a poll fetches only the rows it has not seen. */
+/**
+ * A store that can list ids alone, so a poll fetches only the rows it has not seen. The
+ * ClickHouse adapter lists only rows another process wrote, and with `storedSinceSec` only
+ * those stored (by the server's clock, `serverNowSec`) since then.
+ */
 export interface TailSource {
-  idsAfter(afterEventId: string): Promise<string[]>;
+  idsAfter(afterEventId: string, storedSinceSec?: number): Promise<string[]>;
   byIds(ids: readonly string[]): Promise<LogEvent[]>;
+  serverNowSec?(): Promise<number>;
 }
+
+/**
+ * How far before the previous poll's server time a poll reads rows stored: an insert stamped
+ * before that poll's read may become visible only after it.
+ */
+const STORED_MARGIN_SEC = 15;
 
 /** `store` as a TailSource when it is one (the ClickHouse adapter). */
 export function tailSourceOf(store: unknown): TailSource | undefined {
@@ -55,6 +66,8 @@ export class LogTail {
   private readonly overlapMs: number;
   private fromMs: number | null;
   private readonly seen = new Set<string>();
+  /** The server's clock at the last good poll (Unix seconds); null: read the whole overlap. */
+  private storedFromSec: number | null = null;
   /** Ids up to this one are in the snapshot start-up restored. */
   private coveredThrough: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -98,10 +111,14 @@ export class LogTail {
     let count = 0;
     const { source } = this.options;
     if (after !== null && source) {
-      const unseen = (await source.idsAfter(after)).filter((id) => this.isNew(id));
+      const serverNow = source.serverNowSec ? await source.serverNowSec() : null;
+      const since = this.storedFromSec === null ? undefined : this.storedFromSec - STORED_MARGIN_SEC;
+      const unseen = (await source.idsAfter(after, since)).filter((id) => this.isNew(id));
       if (unseen.length > 0) count += this.applyAll(await source.byIds(unseen));
+      this.storedFromSec = serverNow;
     } else {
       for await (const page of this.options.store.scan(after, 5000)) count += this.applyAll(page);
+      this.storedFromSec = null;
     }
     this.fromMs = startedMs;
     this.forgetBefore(startedMs - this.overlapMs);
@@ -130,9 +147,18 @@ export class LogTail {
     return count;
   }
 
+  /**
+   * Drops ids older than `ms`. A set iterates in insertion order, and ids are made (and seen)
+   * in about time order, so the walk stops at the first id still inside the window: a poll
+   * costs what it forgets, not what the window holds (at 10k events/s that is 600k ids). An id
+   * made out of order (a fact derived for an earlier instant) only stays a little longer.
+   */
   private forgetBefore(ms: number): void {
     for (const ids of [this.seen, this.options.position.made]) {
-      for (const id of ids) if (eventIdTime(id) < ms) ids.delete(id);
+      for (const id of ids) {
+        if (eventIdTime(id) >= ms) break;
+        ids.delete(id);
+      }
     }
   }
 

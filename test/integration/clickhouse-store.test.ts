@@ -107,8 +107,33 @@ describe('ClickHouseEventStore migrations', () => {
       'trend_rows_mv',
     ]);
     const versions = await adminRows<{ version: number }>(`SELECT DISTINCT version FROM ${database}.schema_migrations ORDER BY version`);
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
     expect(await collect(store.scan(null, 10))).toHaveLength(1);
+  });
+
+  it('the log tail lists only rows another process wrote, and with a server time only those stored since', async () => {
+    const database = freshDatabase();
+    const [mine, other] = [openStore(database), openStore(database)];
+    await mine.migrate();
+    await other.migrate();
+    const columns = await adminRows<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'events' AND name IN ('origin', 'inserted_at') ORDER BY name`,
+    );
+    expect(columns.map((c) => c.name)).toEqual(['inserted_at', 'origin']);
+    const [own, earlier] = [event(), event()];
+    await mine.append([own]);
+    await other.append([earlier]);
+    const floor = '0';
+    expect(await mine.idsAfter(floor)).toEqual([earlier.eventId]);
+    expect(await other.idsAfter(floor)).toEqual([own.eventId]);
+    // Stored after the server time taken now: a poll from then on sees the new row only.
+    const now = await mine.serverNowSec();
+    expect(Math.abs(now - Date.now() / 1000)).toBeLessThan(60);
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = event();
+    await other.append([later]);
+    expect(await mine.idsAfter(floor, now + 1)).toEqual([later.eventId]);
+    expect(await mine.idsAfter(floor, now - 60)).toEqual([earlier.eventId, later.eventId]);
   });
 
   it('tolerates several instances migrating the same new database at once', async () => {
@@ -116,7 +141,7 @@ describe('ClickHouseEventStore migrations', () => {
     const stores = Array.from({ length: 4 }, () => openStore(database));
     await Promise.all(stores.map((s) => s.migrate()));
     const versions = await adminRows<{ version: number }>(`SELECT DISTINCT version FROM ${database}.schema_migrations ORDER BY version`);
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
     await stores[0]!.append([event()]);
     expect((await collect(stores[3]!.scan(null, 10))).flat()).toHaveLength(1);
   });

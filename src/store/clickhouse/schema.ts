@@ -21,6 +21,16 @@ export interface Migration {
   version: number;
   name: string;
   statements(database: string): SqlFragment[];
+  /**
+   * Columns to add, each only when `system.columns` does not list it yet: 18.16 has no
+   * `ADD COLUMN IF NOT EXISTS`, and instances migrating at once may both try.
+   */
+  columns?(database: string): { table: string; column: string; add: SqlFragment }[];
+}
+
+/** The names of `table`'s columns called `column` (none or one row). */
+export function columnExistsSql(database: string, table: string, column: string): SqlFragment {
+  return sql`SELECT name FROM system.columns WHERE database = ${database} AND table = ${table} AND name = ${column}`;
 }
 
 /** A table name qualified with its database, both validated. */
@@ -214,6 +224,46 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'create snapshots', statements: (db) => [snapshotsTableSql(db)] },
   { version: 3, name: 'trend rows', statements: (db) => [trendRowsTableSql(db), trendRowsViewSql(db), trendRowsBackfillSql(db)] },
   { version: 4, name: 'rate counts', statements: (db) => [rateCountsTableSql(db), rateInstancesTableSql(db)] },
+  { version: 5, name: 'tail columns', statements: () => [], columns: tailColumns },
+];
+
+/**
+ * Two columns for the log tail of other instances (engine/log-tail.ts): `origin`, the writing
+ * process, so a poll leaves out what this one wrote, and `inserted_at`, the server's clock at
+ * the insert, so a poll reads only rows stored since the last one (less a margin) instead of
+ * every id of the last minute. Rows stored before this migration read `origin` empty and
+ * `inserted_at` as the time of the read: a poll takes them for new and skips them as seen.
+ */
+function tailColumns(database: string): { table: string; column: string; add: SqlFragment }[] {
+  const events = qualified(database, EVENTS_TABLE);
+  return [
+    { table: EVENTS_TABLE, column: 'origin', add: sql`ALTER TABLE ${events} ADD COLUMN origin String DEFAULT ''` },
+    { table: EVENTS_TABLE, column: 'inserted_at', add: sql`ALTER TABLE ${events} ADD COLUMN inserted_at DateTime DEFAULT now()` },
+  ];
+}
+
+/** The columns an insert into `events` names: the others (`inserted_at`) take their default there. */
+export const EVENT_INSERT_COLUMNS: readonly [string, ...string[]] = [
+  'event_id',
+  'project',
+  'type',
+  'debt',
+  'application',
+  'job',
+  'slo',
+  'ts',
+  'ts_ms',
+  'ingested_at',
+  'ingested_at_ms',
+  'kind',
+  'status',
+  'run_id',
+  'host',
+  'business_date',
+  'duration_ms',
+  'lateness_ms',
+  'attributes',
+  'origin',
 ];
 
 /** The `events` row as written with JSONEachRow. */
@@ -238,6 +288,8 @@ export interface EventRow {
   duration_ms: number | null;
   lateness_ms: number | null;
   attributes: string;
+  /** The writing process (`ClickHouseEventStore.origin`); empty from tools that import rows. */
+  origin?: string;
 }
 
 /** The columns read back; 64-bit integers arrive as strings in ClickHouse's JSON formats. */
