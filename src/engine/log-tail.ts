@@ -13,7 +13,9 @@ import type { LogPosition } from './rebuild.js';
  * reads the ids from (start of the last good poll − overlapMs) on, and a set of the ids seen
  * in that window makes each event apply once. An outage keeps the start where it was, so the
  * first poll after it reads everything the outage held back. Events this instance made are
- * in the log position's `made` set and are skipped.
+ * in the log position's `made` set and are skipped. A source that knows who wrote a row and
+ * when it was stored (ClickHouse: `origin`, `inserted_at`) lists only other processes' rows
+ * stored since the previous poll's server time, less a margin: what is new, not the window.
  */
 
 /**
