@@ -217,7 +217,12 @@ export class ClickHouseEventStore implements EventStore {
   async idsAfter(afterEventId: string, storedSinceSec?: number): Promise<string[]> {
     // Another process's rows only, and with `storedSinceSec` only those stored since then:
     // without them a poll re-read every id of its overlap, 600k at 10k events/s.
-    const since = storedSinceSec === undefined ? sql`` : sql`AND inserted_at >= toDateTime(${Math.max(0, Math.floor(storedSinceSec))})`;
+    // A zero `inserted_at` is a row from a version that did not name its columns (18.16 stores
+    // an omitted field as the type's zero): when it was stored is unknown, so it is listed.
+    const since =
+      storedSinceSec === undefined
+        ? sql``
+        : sql`AND (inserted_at >= toDateTime(${Math.max(0, Math.floor(storedSinceSec))}) OR toUInt32(inserted_at) = 0)`;
     const rows = await this.select<{ event_id: string }>(
       sql`SELECT DISTINCT event_id FROM ${this.events}
           PREWHERE event_id > ${afterEventId} WHERE origin != ${this.origin} ${since} ORDER BY event_id`,
