@@ -24,6 +24,7 @@ import { ledgerOf } from './debt-ledger.js';
 import type { TimelineCache } from './timelines.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { makeEntityEvent, makeLogEvent } from './event-factory.js';
+import { cycleProblem } from '../domain/dependency-cycles.js';
 import { derivedEventId } from '../domain/event-id.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
@@ -232,20 +233,7 @@ export class DebtEngine implements Projection {
 
   /** A problem naming the cycle when `def`'s upstreams lead back to it, else undefined. */
   private cycleProblem(def: DebtDefinition): { path: string; message: string } | undefined {
-    const afterOf = (id: string): string[] => (id === def.id ? def.after : (this.debts.get(keyOf(def.project, id))?.def.after ?? []));
-    const seen = new Set<string>();
-    const walk = (id: string, path: string[]): string[] | null => {
-      for (const next of afterOf(id)) {
-        if (next === def.id) return [...path, next];
-        if (seen.has(next)) continue;
-        seen.add(next);
-        const found = walk(next, [...path, next]);
-        if (found) return found;
-      }
-      return null;
-    };
-    const cycle = walk(def.id, [def.id]);
-    return cycle ? { path: 'after', message: `dependencies may not form a cycle: ${cycle.join(' → ')}` } : undefined;
+    return cycleProblem(def.id, (id) => (id === def.id ? def.after : (this.debts.get(keyOf(def.project, id))?.def.after ?? [])));
   }
 
   /**

@@ -3,6 +3,7 @@
  * which SLOs include which job, and each SLO's parsed times. It folds `calendar.defined`,
  * `slo.defined` and `slo.deleted`; it decides nothing and writes nothing.
  */
+import { cycleProblem } from '../domain/dependency-cycles.js';
 import { BusinessCalendar, type CalendarDefinition } from '../domain/time/calendar.js';
 import type { CalendarDefinedEvent, SloDefinedEvent, SloDeletedEvent } from '../domain/event.js';
 import { DomainError } from '../domain/problems.js';
@@ -242,21 +243,7 @@ export class SloDefinitions {
    * defined now, else undefined.
    */
   cycleProblem(def: SloDefinition): { path: string; message: string } | undefined {
-    const afterOf = (id: string): string[] =>
-      id === def.id ? (def.after ?? []) : (this.slos.get(keyOf(def.project, id))?.def.after ?? []);
-    const seen = new Set<string>();
-    const walk = (id: string, path: string[]): string[] | null => {
-      for (const next of afterOf(id)) {
-        if (next === def.id) return [...path, next];
-        if (seen.has(next)) continue;
-        seen.add(next);
-        const found = walk(next, [...path, next]);
-        if (found) return found;
-      }
-      return null;
-    };
-    const cycle = walk(def.id, [def.id]);
-    return cycle ? { path: 'after', message: `dependencies may not form a cycle: ${cycle.join(' → ')}` } : undefined;
+    return cycleProblem(def.id, (id) => (id === def.id ? (def.after ?? []) : (this.slos.get(keyOf(def.project, id))?.def.after ?? [])));
   }
 
   /** The calendar, or not_found. */
