@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sharedCountsOf, windowStart, WINDOW_MS, WINDOW_NAMES, type RateLimiter } from '../domain/rate-limits.js';
 import type { Clock } from '../domain/time/clock.js';
-import type { RateCountStore, WindowKey } from '../store/rate-counts.js';
+import type { RateCountStore, StoredWindowCount, WindowKey } from '../store/rate-counts.js';
 
 /*
  * Keeps the rate limits' counts in the store (docs/security.md, "Rate limits"), so they survive
@@ -107,10 +107,11 @@ export class RateLimitSync {
       // Announced before the first reading, so the others divide by one more from now on.
       await store.beat({ instance, seenAt: clock.now(), isStopped: false });
       this.lastBeatAt = clock.now();
-      await this.restore();
     }
     const [rows, beats] = await Promise.all([store.readCounts(windowsAt(clock.now())), store.instances()]);
     const readAt = clock.now();
+    // The first reading also gives back what this instance counted before a restart.
+    if (!this.isRestored) this.restoreFrom(rows, readAt);
     const live = new Set(
       beats.filter((b) => b.instance !== instance && !b.isStopped && b.seenAt >= readAt - this.liveMs).map((b) => b.instance),
     );
@@ -136,10 +137,15 @@ export class RateLimitSync {
 
   /** Adds what this instance counted before a restart to what it counted since. */
   private async restore(): Promise<void> {
-    const { limiter, store, instance, clock } = this.options;
-    const now = clock.now();
-    const own = (await store.readCounts(windowsAt(now))).filter((r) => r.instance === instance);
-    limiter.restore(own, now);
+    const now = this.options.clock.now();
+    this.restoreFrom(await this.options.store.readCounts(windowsAt(now)), now);
+  }
+
+  private restoreFrom(rows: readonly StoredWindowCount[], now: number): void {
+    this.options.limiter.restore(
+      rows.filter((r) => r.instance === this.options.instance),
+      now,
+    );
     this.isRestored = true;
   }
 
