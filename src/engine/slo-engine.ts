@@ -77,6 +77,8 @@ export class SloEngine implements Projection {
   /** Identity of each report being written → that write, so a resend arriving meanwhile can wait for it. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly wakes: DeadlineTimer;
+  /** SLOs another instance's events touched since the last settle of them (applyRemoteEvent). */
+  private readonly remoteTouched = new Set<string>();
 
   constructor(private readonly deps: SloEngineDeps) {
     this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
@@ -131,8 +133,6 @@ export class SloEngine implements Projection {
       if (job) this.deps.jobMetrics?.update(jobMetricsView(job));
     }
   }
-
-  private readonly remoteTouched = new Set<string>();
 
   private sloKeysTouchedBy(event: LogEvent): string[] {
     switch (event.type) {
