@@ -11,8 +11,14 @@ import {
   updateStatus,
   type DebtEventDraft,
 } from '../domain/debts/debt-decide.js';
-import { normalizeDebtInput, type DebtDefinition, type DebtInput, type ScheduleInput } from '../domain/debts/debt-definition.js';
-import { newDebtState, type DebtContext, type DebtState, type DebtSurroundings } from '../domain/debts/debt-state.js';
+import {
+  compactDefinition,
+  normalizeDebtInput,
+  type DebtDefinition,
+  type DebtInput,
+  type ScheduleInput,
+} from '../domain/debts/debt-definition.js';
+import { compactState, newDebtState, type DebtContext, type DebtState, type DebtSurroundings } from '../domain/debts/debt-state.js';
 import { BLOCKING_STATUSES, type ClosedOutcome, type DebtMetricsView } from '../domain/debts/debt-types.js';
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
@@ -156,9 +162,7 @@ export class DebtEngine implements Projection {
     if (!event.debt) return;
     const key = keyOf(event.project, event.debt);
     if (event.type === 'debt.defined') {
-      // Definitions logged before dependencies existed have no `after`.
-      const logged = event.attributes.definition;
-      const def: DebtDefinition = { ...logged, after: logged.after ?? [] };
+      const def = compactDefinition(event.attributes.definition);
       const existing = this.debts.get(key);
       if (existing) {
         this.unindexUpstreams(existing.def);
@@ -442,9 +446,8 @@ export class DebtEngine implements Projection {
   /** Restores debts a snapshot held. */
   restoreItems(items: unknown[]): void {
     for (const state of items as DebtState[]) {
-      // Snapshots taken before outages were recorded lack the list.
-      state.unwatched ??= [];
-      state.def.after ??= [];
+      compactState(state);
+      state.def = compactDefinition(state.def);
       const key = keyOf(state.def.project, state.def.id);
       this.add(key, state);
       this.indexUpstreams(state.def);

@@ -1,36 +1,38 @@
+interface WakeEntry {
+  at: number;
+  key: string;
+}
+
 /**
- * Earliest-deadline-first queue of entity wake-ups. Each key has at most one live entry:
- * rescheduling bumps the key's version and the old heap entry is skipped when popped, so a
- * change never has to search the heap (the "re-check before acting" rule).
+ * Earliest-deadline-first queue of entity wake-ups. Each key has at most one live entry, the
+ * one `live` maps it to: rescheduling replaces it and the old heap entry is skipped when
+ * popped, so a change never has to search the heap (the "re-check before acting" rule).
  */
 export class WakeQueue {
-  private heap: { at: number; key: string; version: number }[] = [];
-  private versions = new Map<string, number>();
-  private liveAt = new Map<string, number>();
+  private heap: WakeEntry[] = [];
+  private live = new Map<string, WakeEntry>();
 
   /** Number of keys with a pending wake-up. */
   get size(): number {
-    return this.liveAt.size;
+    return this.live.size;
   }
 
   /** Schedules `key` to wake at `at` (replacing any earlier schedule), or cancels it when null. */
   schedule(key: string, at: number | null): void {
-    const version = (this.versions.get(key) ?? 0) + 1;
-    this.versions.set(key, version);
     if (at === null) {
-      this.liveAt.delete(key);
+      this.live.delete(key);
       return;
     }
-    this.liveAt.set(key, at);
-    this.push({ at, key, version });
+    const entry = { at, key };
+    this.live.set(key, entry);
+    this.push(entry);
     // Stale entries accumulate when keys are rescheduled often; rebuild when they dominate.
-    if (this.heap.length > 64 && this.heap.length > 4 * this.liveAt.size) this.compact();
+    if (this.heap.length > 64 && this.heap.length > 4 * this.live.size) this.compact();
   }
 
   /** Forgets `key` entirely. */
   remove(key: string): void {
-    this.versions.delete(key);
-    this.liveAt.delete(key);
+    this.live.delete(key);
   }
 
   /** The earliest live wake-up time, or null. */
@@ -52,13 +54,13 @@ export class WakeQueue {
       const top = this.heap[0];
       if (!top || top.at > now) return due;
       this.pop();
-      this.liveAt.delete(top.key);
+      this.live.delete(top.key);
       due.push({ key: top.key, at: top.at });
     }
   }
 
-  private isLive(entry: { key: string; version: number }): boolean {
-    return this.versions.get(entry.key) === entry.version && this.liveAt.has(entry.key);
+  private isLive(entry: WakeEntry): boolean {
+    return this.live.get(entry.key) === entry;
   }
 
   private dropStale(): void {
@@ -70,7 +72,7 @@ export class WakeQueue {
     for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  private push(entry: { at: number; key: string; version: number }): void {
+  private push(entry: WakeEntry): void {
     const h = this.heap;
     h.push(entry);
     let i = h.length - 1;

@@ -1,5 +1,15 @@
 import type { DebtDefinition } from './debt-definition.js';
-import { everyOccurrence, openThrough, type DebtContext, type DebtState, type OpenOccurrence } from './debt-state.js';
+import {
+  addCount,
+  everyOccurrence,
+  openThrough,
+  own,
+  withUnwatchedSpan,
+  type DebtContext,
+  type DebtState,
+  type OpenOccurrence,
+  type OpenRun,
+} from './debt-state.js';
 import type { ClosedOutcome } from './debt-types.js';
 import type { EventOf, EventType, OccurrenceClosedAttributes } from '../event.js';
 import { deadlineOf } from './deadline.js';
@@ -49,8 +59,7 @@ export function applyDebtEvent(state: DebtState, event: DebtEventData, ctx: Debt
     case 'compter.started': {
       const fromAt = event.attributes.unwatchedFrom;
       if (fromAt >= event.ts) return;
-      state.unwatched.push({ fromAt, toAt: event.ts });
-      if (state.unwatched.length > UNWATCHED_LIMIT) state.unwatched.shift();
+      state.unwatched = withUnwatchedSpan(state.unwatched, { fromAt, toAt: event.ts }, UNWATCHED_LIMIT);
       return;
     }
     default:
@@ -80,12 +89,11 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
   const occurrenceAt = a.occurrenceAt ?? null;
   const key = event.runId;
   state.payments += 1;
-  state.paymentsByKind[kind] = (state.paymentsByKind[kind] ?? 0) + 1;
+  state.paymentsByKind = addCount(state.paymentsByKind, kind, 1);
   if (occurrenceAt !== null) openThrough(state, occurrenceAt, ctx);
   switch (kind) {
     case 'start': {
-      state.runs = state.runs.filter((r) => r.key !== key);
-      state.runs.push({ key, startedAt: event.ts, occurrenceAt, stages: [] });
+      state.runs = [...withoutRun(state.runs, key), { key, startedAt: event.ts, occurrenceAt, stages: [] }];
       const occ = findOpen(state, occurrenceAt);
       if (occ && occ.startedAt === null) occ.startedAt = event.ts;
       return;
@@ -95,14 +103,14 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
       if (!run) {
         // A stage without a start begins the run implicitly, so its progress is still tracked.
         run = { key, startedAt: event.ts, occurrenceAt, stages: [] };
-        state.runs.push(run);
+        state.runs = [...state.runs, run];
       }
       const { stage } = a;
       if (stage !== undefined && !run.stages.includes(stage)) run.stages.push(stage);
       return;
     }
     case 'success':
-      state.runs = state.runs.filter((r) => r.key !== key);
+      state.runs = withoutRun(state.runs, key);
       state.lastSuccessAt = Math.max(state.lastSuccessAt ?? event.ts, event.ts);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
       recordSuccess(state);
@@ -111,7 +119,7 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
       return;
     case 'fail':
       // Every fail is a failed run, also one that ends after its occurrence was paid.
-      state.runs = state.runs.filter((r) => r.key !== key);
+      state.runs = withoutRun(state.runs, key);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
       if (a.isExtraRun === true) state.extraRuns += 1;
       countFailedRun(state, 'failed');
@@ -125,7 +133,7 @@ function applyClosed(state: DebtState, outcome: ClosedOutcome, a: OccurrenceClos
   const { schedule } = state.def;
   const { scheduledAt } = a;
   const count = a.count ?? 1;
-  state.occurrencesByOutcome[outcome] = (state.occurrencesByOutcome[outcome] ?? 0) + count;
+  state.occurrencesByOutcome = addCount(state.occurrencesByOutcome, outcome, count);
   if (schedule?.kind === 'every') {
     // The next `every` occurrence is due a period after the payment, or after the missed one.
     const paidAt = a.paidAt ?? null;
@@ -135,6 +143,7 @@ function applyClosed(state: DebtState, outcome: ClosedOutcome, a: OccurrenceClos
     openThrough(state, scheduledAt, ctx);
     state.open = state.open.filter((o) => o.scheduledAt !== scheduledAt);
   }
+  state.recent = own(state.recent);
   state.recent.push({ scheduledAt, outcome });
   if (state.recent.length > RECENT_LIMIT) state.recent.shift();
   // `failed` and `timed_out` were counted by the run's own end (the fail payment, run.timed_out);
@@ -173,4 +182,9 @@ function recordSuccess(state: DebtState): void {
 /** The open occurrence scheduled at `at`, if any. */
 export function findOpen(state: DebtState, at: number | null): OpenOccurrence | undefined {
   return at === null ? undefined : state.open.find((o) => o.scheduledAt === at);
+}
+
+/** The runs without the one keyed `key`: the same array when there is none (a success with no start). */
+function withoutRun(runs: OpenRun[], key: string): OpenRun[] {
+  return runs.some((r) => r.key === key) ? runs.filter((r) => r.key !== key) : runs;
 }

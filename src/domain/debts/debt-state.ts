@@ -99,6 +99,64 @@ export function isExcusedDeadline(state: DebtState, t: number, ctx: DebtContext)
 
 export const FAILURE_OUTCOMES: ReadonlySet<ClosedOutcome> = new Set(['failed', 'incomplete', 'timed_out']);
 
+// Most debts hold no open occurrence, run, closed occurrence or count most of the time: those
+// point at shared frozen empties (about 200 bytes a debt at 100k debts), and `own` gives a
+// debt its own container the first time it writes one.
+const NO_ITEMS = Object.freeze([]) as readonly never[] as never[];
+const NO_COUNTS = Object.freeze({}) as Partial<Record<string, number>>;
+
+/** `list` itself, or a fresh copy when it is a shared frozen one; assign it back, then push. */
+export function own<T>(list: T[]): T[] {
+  return Object.isFrozen(list) ? [...list] : list;
+}
+
+/** `counts` with `n` added to `key`: the same record, or a fresh one in place of the shared empty. */
+export function addCount<K extends string>(counts: Partial<Record<K, number>>, key: K, n: number): Partial<Record<K, number>> {
+  const owned = Object.isFrozen(counts) ? { ...counts } : counts;
+  owned[key] = (owned[key] ?? 0) + n;
+  return owned;
+}
+
+/** A restored state with its empty containers and outage list replaced by the shared ones. */
+export function compactState(state: DebtState): DebtState {
+  const empty = <T>(list: T[]): T[] => (list.length === 0 ? NO_ITEMS : list);
+  const noCounts = <T extends object>(counts: T): T => (Object.keys(counts).length === 0 ? (NO_COUNTS as T) : counts);
+  state.paymentsByKind = noCounts(state.paymentsByKind);
+  state.occurrencesByOutcome = noCounts(state.occurrencesByOutcome);
+  state.open = empty(state.open);
+  state.recent = empty(state.recent);
+  state.runs = empty(state.runs);
+  // Snapshots taken before outages were recorded lack the list.
+  state.unwatched = shareUnwatched(state.unwatched ?? []);
+  return state;
+}
+
+const NO_OUTAGES: UnwatchedSpan[] = NO_ITEMS;
+// The lists of outages seen lately, by their spans: every debt lived through the same outages,
+// so debts share one frozen list rather than holding a copy each.
+const sharedOutages = new Map<string, UnwatchedSpan[]>();
+const MAX_SHARED_OUTAGE_LISTS = 256;
+
+/** The shared frozen list equal to `spans`. */
+export function shareUnwatched(spans: readonly UnwatchedSpan[]): UnwatchedSpan[] {
+  if (spans.length === 0) return NO_OUTAGES;
+  const key = spans.map((s) => `${s.fromAt}-${s.toAt}`).join(',');
+  let shared = sharedOutages.get(key);
+  if (shared === undefined) {
+    if (sharedOutages.size >= MAX_SHARED_OUTAGE_LISTS) sharedOutages.clear();
+    shared = Object.freeze(
+      spans.map((s) => Object.freeze({ fromAt: s.fromAt, toAt: s.toAt })),
+    ) as readonly UnwatchedSpan[] as UnwatchedSpan[];
+    sharedOutages.set(key, shared);
+  }
+  return shared;
+}
+
+/** `spans` with `span` appended, keeping the newest `limit`, as a shared list. */
+export function withUnwatchedSpan(spans: readonly UnwatchedSpan[], span: UnwatchedSpan, limit: number): UnwatchedSpan[] {
+  return shareUnwatched([...spans, span].slice(-limit));
+}
+
 /** A fresh state for a debt defined at `at`. */
 export function newDebtState(def: DebtDefinition, at: number): DebtState {
   return {
@@ -106,9 +164,9 @@ export function newDebtState(def: DebtDefinition, at: number): DebtState {
     createdAt: at,
     updatedAt: at,
     payments: 0,
-    paymentsByKind: {},
+    paymentsByKind: NO_COUNTS,
     extraRuns: 0,
-    occurrencesByOutcome: {},
+    occurrencesByOutcome: NO_COUNTS,
     status: def.paused ? 'paused' : 'new',
     statusSince: at,
     lastSuccessAt: null,
@@ -116,12 +174,12 @@ export function newDebtState(def: DebtDefinition, at: number): DebtState {
     consecutiveFailures: 0,
     lastFailure: null,
     missedDeadlineAt: null,
-    open: [],
+    open: NO_ITEMS,
     cursorAt: null,
     epochAt: at,
-    recent: [],
-    runs: [],
-    unwatched: [],
+    recent: NO_ITEMS,
+    runs: NO_ITEMS,
+    unwatched: NO_OUTAGES,
   };
 }
 
@@ -163,7 +221,7 @@ export function openThrough(state: DebtState, t: number, ctx: DebtContext, limit
   if (def.schedule.kind === 'every') {
     // The chain restarts from the last success (or creation/resume) when nothing is open.
     const anchorAt = Math.max(state.epochAt, state.lastSuccessAt ?? state.epochAt);
-    if (state.open.length === 0) state.open.push(everyOccurrence(def, def.schedule.everyMs, anchorAt));
+    if (state.open.length === 0) state.open = [everyOccurrence(def, def.schedule.everyMs, anchorAt)];
     return;
   }
   const timeline = ctx.timelineFor(def);
@@ -171,6 +229,7 @@ export function openThrough(state: DebtState, t: number, ctx: DebtContext, limit
   let next = timeline.after(state.cursorAt ?? state.epochAt);
   for (let n = 0; next && next.at <= t && n < limit; n++) {
     const following = timeline.after(next.at);
+    state.open = own(state.open);
     state.open.push(openOccurrence(def, next, following ? following.at : null));
     state.cursorAt = next.at;
     next = following;

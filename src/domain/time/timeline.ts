@@ -25,11 +25,20 @@ const BATCH_SIZE = 32;
 
 /** The single slot of a one-off deadline at `atMs`; its business date is the UTC date. */
 export function deadlineTimeline(atMs: number): Timeline {
-  const slot: Slot = { at: atMs, businessDate: dateOfEpochDay(Math.floor(atMs / DAY_MS)) };
-  return {
-    after: (ms) => (atMs > ms ? slot : null),
-    atOrBefore: (ms) => (atMs <= ms ? slot : null),
-  };
+  return new DeadlineTimeline({ at: atMs, businessDate: dateOfEpochDay(Math.floor(atMs / DAY_MS)) });
+}
+
+// A class, not two closures: every one-off debt holds one, so its methods live on the prototype.
+class DeadlineTimeline implements Timeline {
+  constructor(private readonly slot: Slot) {}
+
+  after(ms: number): Slot | null {
+    return this.slot.at > ms ? this.slot : null;
+  }
+
+  atOrBefore(ms: number): Slot | null {
+    return this.slot.at <= ms ? this.slot : null;
+  }
 }
 
 /** Null when `rule` is a usable RFC 5545 rule of dates (YEARLY to DAILY, optional DTSTART), else why not. */
