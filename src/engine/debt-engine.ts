@@ -23,6 +23,7 @@ import { BLOCKING_STATUSES, type ClosedOutcome, type DebtMetricsView } from '../
 import type { LogEvent } from '../domain/event.js';
 import type { EventIdGenerator } from '../domain/event-id.js';
 import type { Payment } from '../domain/debts/payment.js';
+import { debtKey } from '../domain/debts/debt-key.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
 import { debtJson, debtMetricsView, type DebtBrief, type DebtJson, type OccurrenceJson } from './debt-view.js';
@@ -74,10 +75,6 @@ export interface Vivify {
 
 /** Longest chain of dependencies a status change is passed down. */
 const MAX_CHAIN_DEPTH = 64;
-
-function keyOf(project: string, id: string): string {
-  return `${project}\u0000${id}`;
-}
 
 /**
  * The debt front door of the engine: holds the projection of the log (one state per debt),
@@ -160,7 +157,7 @@ export class DebtEngine implements Projection {
       return;
     }
     if (!event.debt) return;
-    const key = keyOf(event.project, event.debt);
+    const key = debtKey(event.project, event.debt);
     if (event.type === 'debt.defined') {
       const def = compactDefinition(event.attributes.definition);
       const existing = this.debts.get(key);
@@ -192,9 +189,9 @@ export class DebtEngine implements Projection {
   }
 
   private indexUpstreams(def: DebtDefinition): void {
-    const key = keyOf(def.project, def.id);
+    const key = debtKey(def.project, def.id);
     for (const upstream of def.after) {
-      const upKey = keyOf(def.project, upstream);
+      const upKey = debtKey(def.project, upstream);
       let set = this.dependents.get(upKey);
       if (!set) this.dependents.set(upKey, (set = new Set()));
       set.add(key);
@@ -202,9 +199,9 @@ export class DebtEngine implements Projection {
   }
 
   private unindexUpstreams(def: DebtDefinition): void {
-    const key = keyOf(def.project, def.id);
+    const key = debtKey(def.project, def.id);
     for (const upstream of def.after) {
-      const upKey = keyOf(def.project, upstream);
+      const upKey = debtKey(def.project, upstream);
       const set = this.dependents.get(upKey);
       set?.delete(key);
       if (set?.size === 0) this.dependents.delete(upKey);
@@ -215,7 +212,7 @@ export class DebtEngine implements Projection {
   private blockedBy(state: DebtState): string[] {
     const { project, after } = state.def;
     return after.filter((id) => {
-      const upstream = this.debts.get(keyOf(project, id));
+      const upstream = this.debts.get(debtKey(project, id));
       return upstream !== undefined && BLOCKING_STATUSES.has(upstream.status);
     });
   }
@@ -237,7 +234,7 @@ export class DebtEngine implements Projection {
 
   /** A problem naming the cycle when `def`'s upstreams lead back to it, else undefined. */
   private cycleProblem(def: DebtDefinition): { path: string; message: string } | undefined {
-    return cycleProblem(def.id, (id) => (id === def.id ? def.after : (this.debts.get(keyOf(def.project, id))?.def.after ?? [])));
+    return cycleProblem(def.id, (id) => (id === def.id ? def.after : (this.debts.get(debtKey(def.project, id))?.def.after ?? [])));
   }
 
   /**
@@ -248,7 +245,7 @@ export class DebtEngine implements Projection {
   applyRemoteEvent(event: LogEvent): void {
     this.applyLogEvent(event);
     if (!event.debt || !this.wakes.isRunning) return;
-    const key = keyOf(event.project, event.debt);
+    const key = debtKey(event.project, event.debt);
     const state = this.debts.get(key);
     if (state) {
       this.afterChange(state, this.deps.clock.now());
@@ -261,7 +258,7 @@ export class DebtEngine implements Projection {
   /** Creates or replaces a debt. A missing id is generated; `created` tells which happened. */
   async define(project: string, id: string | undefined, input: DebtInput): Promise<{ debt: DebtJson; created: boolean }> {
     const debtId = id ?? input.id ?? randomUUID();
-    const key = keyOf(project, debtId);
+    const key = debtKey(project, debtId);
     const existing = this.debts.get(key);
     const { definition, problems } = normalizeDebtInput(input, { id: debtId, project, pingId: existing?.def.pingId ?? randomUUID() });
     if (definition) problems.push(...this.deps.timelines.calendarProblems(definition));
@@ -278,7 +275,7 @@ export class DebtEngine implements Projection {
 
   /** Defines a debt only when it is new or its definition differs (config applied at every start). */
   async defineIfChanged(project: string, id: string, input: DebtInput): Promise<boolean> {
-    const existing = this.debts.get(keyOf(project, id));
+    const existing = this.debts.get(debtKey(project, id));
     if (existing) {
       const { definition } = normalizeDebtInput(input, { id, project, pingId: existing.def.pingId });
       if (definition && JSON.stringify(definition) === JSON.stringify(existing.def)) return false;
@@ -288,7 +285,7 @@ export class DebtEngine implements Projection {
   }
 
   private defineEvents(def: DebtDefinition, now: number): LogEvent[] {
-    const key = keyOf(def.project, def.id);
+    const key = debtKey(def.project, def.id);
     const defined = this.toLogEvent(def, lifecycleDraft('debt.defined', now, { definition: def }), now);
     this.applyLogEvent(defined);
     const state = this.debts.get(key)!;
@@ -341,9 +338,9 @@ export class DebtEngine implements Projection {
     const state = this.require(project, id);
     const now = this.deps.clock.now();
     const event = this.toLogEvent(state.def, lifecycleDraft('debt.deleted', now), now);
-    const dependents = [...(this.dependents.get(keyOf(project, id)) ?? [])];
+    const dependents = [...(this.dependents.get(debtKey(project, id)) ?? [])];
     this.applyLogEvent(event);
-    this.wakes.remove(keyOf(project, id));
+    this.wakes.remove(debtKey(project, id));
     this.deps.metrics?.remove(project, id);
     // Its dependents no longer wait for it.
     const events = [event];
@@ -384,7 +381,7 @@ export class DebtEngine implements Projection {
 
   /** The id of the debt's most recently started open run ('' for an anonymous one), or undefined when none is open. */
   latestOpenRunId(project: string, id: string): string | undefined {
-    const runs = this.debts.get(keyOf(project, id))?.runs;
+    const runs = this.debts.get(debtKey(project, id))?.runs;
     if (!runs || runs.length === 0) return undefined;
     let latest = runs[0]!;
     for (const run of runs) if (run.startedAt >= latest.startedAt) latest = run;
@@ -392,7 +389,7 @@ export class DebtEngine implements Projection {
   }
 
   private async record(project: string, id: string, payment: Payment, vivify?: Vivify): Promise<{ state: DebtState; created: boolean }> {
-    const key = keyOf(project, id);
+    const key = debtKey(project, id);
     const now = this.deps.clock.now();
     let state = this.debts.get(key);
     const events: LogEvent[] = [];
@@ -448,7 +445,7 @@ export class DebtEngine implements Projection {
     for (const state of items as DebtState[]) {
       compactState(state);
       state.def = compactDefinition(state.def);
-      const key = keyOf(state.def.project, state.def.id);
+      const key = debtKey(state.def.project, state.def.id);
       this.add(key, state);
       this.indexUpstreams(state.def);
       this.byPingId.set(state.def.pingId, key);
@@ -456,7 +453,7 @@ export class DebtEngine implements Projection {
   }
 
   private require(project: string, id: string): DebtState {
-    const state = this.debts.get(keyOf(project, id));
+    const state = this.debts.get(debtKey(project, id));
     if (!state) throw new DomainError('not_found', `no debt "${id}"`);
     return state;
   }
@@ -485,7 +482,7 @@ export class DebtEngine implements Projection {
     this.afterChange(state, now);
     const events = all.map((d) => this.toLogEvent(state.def, d, now, dueAt));
     if (state.status !== before && depth < MAX_CHAIN_DEPTH) {
-      for (const key of this.dependents.get(keyOf(state.def.project, state.def.id)) ?? []) {
+      for (const key of this.dependents.get(debtKey(state.def.project, state.def.id)) ?? []) {
         const dependent = this.debts.get(key);
         if (dependent) events.push(...this.finish(dependent, now, advanceDebt(dependent, now, this.ctx), dueAt, depth + 1));
       }
@@ -494,7 +491,7 @@ export class DebtEngine implements Projection {
   }
 
   private afterChange(state: DebtState, now: number): void {
-    const key = keyOf(state.def.project, state.def.id);
+    const key = debtKey(state.def.project, state.def.id);
     this.deps.metrics?.update(debtMetricsView(state, now, this.ctx));
     if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.ctx));
   }

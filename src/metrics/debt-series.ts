@@ -3,6 +3,7 @@
  * metrics view changes and `remove` when the debt is deleted; a scrape hands out cached bytes.
  */
 import { DEBT_STATUSES, OUTCOMES, PAYMENT_KINDS, type DebtMetricsView } from '../domain/debts/debt-types.js';
+import { debtKey } from '../domain/debts/debt-key.js';
 import { METRIC } from './names.js';
 import {
   EntityExposition,
@@ -153,9 +154,4 @@ export class DebtSeries implements ExpositionSource {
     this.flush();
     return this.exposition.render();
   }
-}
-
-// NUL never occurs in a project or debt id, so the pair maps to one key unambiguously.
-function debtKey(project: string, debt: string): string {
-  return `${project}\u0000${debt}`;
 }

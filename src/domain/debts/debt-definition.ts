@@ -34,14 +34,17 @@ const NO_LABELS: Record<string, string> = Object.freeze({});
 const NO_NAMES = Object.freeze([]) as readonly string[] as string[];
 
 /**
- * The definition with empty labels, stages and upstreams replaced by shared empties, and a
- * missing `after` (definitions logged before dependencies existed) read as none.
+ * The definition with empty labels, stages and upstreams replaced by shared empties, a name
+ * equal to the id sharing its string, and a missing `after` (definitions logged before
+ * dependencies existed) read as none.
  */
 export function compactDefinition(def: DebtDefinition): DebtDefinition {
   const after = def.after ?? NO_NAMES;
   const labels = def.labels ?? NO_LABELS;
   return {
     ...def,
+    // A name left as the id (the usual case for monitors created by a ping) holds no copy.
+    name: def.name === def.id ? def.id : def.name,
     stages: def.stages.length === 0 ? NO_NAMES : def.stages,
     labels: isEmptyRecord(labels) ? NO_LABELS : labels,
     after: after.length === 0 ? NO_NAMES : after,

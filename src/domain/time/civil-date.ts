@@ -29,12 +29,22 @@ export function epochDayFromParts(year: number, month: number, day: number): num
 
 /** The `YYYY-MM-DD` date that is `day` days after 1970-01-01; throws RangeError outside 0000-9999. */
 export function dateOfEpochDay(day: number): string {
+  const cached = dateStrings.get(day);
+  if (cached !== undefined) return cached;
   if (!Number.isInteger(day) || day < FIRST_EPOCH_DAY || day > LAST_EPOCH_DAY) {
     throw new RangeError(`epoch day ${day} is outside the years 0000-9999`);
   }
   const [y, m, d] = civilFromDays(day);
-  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+  const date = `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+  if (dateStrings.size >= MAX_CACHED_DATES) dateStrings.clear();
+  dateStrings.set(day, date);
+  return date;
 }
+
+// Every slot of every debt carries its business date, and most debts share the same few days:
+// one string per day, shared by all slots, rather than a 32-byte copy in each.
+const dateStrings = new Map<number, string>();
+const MAX_CACHED_DATES = 4096;
 
 /** The date `n` calendar days after `date` (before it when `n` is negative). */
 export function addDays(date: string, n: number): string {

@@ -25,19 +25,24 @@ const BATCH_SIZE = 32;
 
 /** The single slot of a one-off deadline at `atMs`; its business date is the UTC date. */
 export function deadlineTimeline(atMs: number): Timeline {
-  return new DeadlineTimeline({ at: atMs, businessDate: dateOfEpochDay(Math.floor(atMs / DAY_MS)) });
+  return new DeadlineTimeline(atMs, dateOfEpochDay(Math.floor(atMs / DAY_MS)));
 }
 
 // A class, not two closures: every one-off debt holds one, so its methods live on the prototype.
-class DeadlineTimeline implements Timeline {
-  constructor(private readonly slot: Slot) {}
+// The timeline of one slot is that slot: one object per one-off debt instead of two. As a slot
+// it reads (and serialises) as the plain { at, businessDate }.
+class DeadlineTimeline implements Timeline, Slot {
+  constructor(
+    readonly at: number,
+    readonly businessDate: string,
+  ) {}
 
   after(ms: number): Slot | null {
-    return this.slot.at > ms ? this.slot : null;
+    return this.at > ms ? this : null;
   }
 
   atOrBefore(ms: number): Slot | null {
-    return this.slot.at <= ms ? this.slot : null;
+    return this.at <= ms ? this : null;
   }
 }
 
