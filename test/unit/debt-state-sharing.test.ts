@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyDebtEvent } from '../../src/domain/debts/debt-apply.js';
 import { compactDefinition } from '../../src/domain/debts/debt-definition.js';
-import { compactState, newDebtState } from '../../src/domain/debts/debt-state.js';
+import { compactState, everyOccurrence, newDebtState } from '../../src/domain/debts/debt-state.js';
 import type { LogEvent } from '../../src/domain/event.js';
 import { DebtHarness, debtDef, t } from '../support/debt-builders.js';
 
@@ -10,6 +10,15 @@ const started = (fromAt: number, ts: number) =>
   ({ eventId: `e-${ts}`, project: 'p', type: 'compter.started', ts, attributes: { unwatchedFrom: fromAt } }) as unknown as LogEvent;
 
 describe('debt state shares what most debts hold alike', () => {
+  it('an `every` occurrence is dated by the UTC day it falls on, before 1970 and far ahead too', () => {
+    const def = debtDef({ schedule: { kind: 'every', everyMs: 3_600_000 } });
+    for (const iso of ['2026-12-05T23:30:00Z', '2026-12-31T23:00:00Z', '1969-12-31T23:30:00Z', '9999-12-31T22:00:00Z']) {
+      const anchor = t(iso);
+      const due = new Date(anchor + 3_600_000).toISOString().slice(0, 10);
+      expect(everyOccurrence(def, 3_600_000, anchor).businessDate).toBe(due);
+    }
+  });
+
   it('debts that lived through the same outages hold one frozen list of them', () => {
     const a = new DebtHarness(hourly(), t('2026-11-20T00:00:00Z'));
     const b = new DebtHarness(hourly(), t('2026-11-20T00:00:00Z'));

@@ -2,6 +2,7 @@ import type { DebtDefinition } from './debt-definition.js';
 import type { ClosedOutcome, DebtStatus, PaymentKind } from './debt-types.js';
 import { addUtcMonths, type Slot, type Timeline } from '../time/schedule.js';
 import { deadlineOf } from './deadline.js';
+import { dateOfEpochDay, FIRST_EPOCH_DAY, LAST_EPOCH_DAY } from '../time/civil-date.js';
 
 /** An occurrence that has fallen due (or, for `every`, is the one currently owed) and is not closed. */
 export interface OpenOccurrence {
@@ -199,8 +200,12 @@ function openOccurrence(def: DebtDefinition, slot: Slot, closesAtSlot: number | 
   };
 }
 
+const DAY_MS = 86_400_000;
+
+/** The UTC date of `ms`; one shared string per day (a ping opens an occurrence, and this was its ISO formatting). */
 function utcDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / DAY_MS);
+  return day >= FIRST_EPOCH_DAY && day <= LAST_EPOCH_DAY ? dateOfEpochDay(day) : new Date(ms).toISOString().slice(0, 10);
 }
 
 /** The `every` occurrence due one period after `anchorAt`; its window ends one more period later. */
