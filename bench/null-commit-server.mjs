@@ -2,12 +2,15 @@
 // nothing is stored). The ping bench runs it to separate what the HTTP stack and the engine
 // cost from what the commit costs; it is never a durable figure.
 // Usage: node bench/null-commit-server.mjs   (env as for `compter serve`; build first)
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { loadEnv } from '../dist/src/config.js';
 import { createCompter } from '../dist/src/main.js';
+import { withLanes } from '../dist/src/http/lane.js';
 
 const env = loadEnv(process.env);
 const compter = await createCompter(env);
 compter.store.append = async () => {};
-const server = serve({ fetch: compter.app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT });
+const server = createServer(withLanes(compter.lanes, getRequestListener(compter.app.fetch)));
+server.listen(env.COMPTER_PORT, env.COMPTER_HOST);
 process.on('SIGTERM', () => server.close(() => compter.close().then(() => process.exit(0))));

@@ -19,6 +19,7 @@ import { errorResponse, toErrorResponse } from './http/errors.js';
 import { registerOpsRoutes, type Readiness } from './http/ops-routes.js';
 import { rateLimit, RateLimiter } from './http/rate-limit.js';
 import { requestLimits } from './http/request-limits.js';
+import { requestIdOf } from './http/request-id.js';
 import { registerSeedRoutes } from './http/seed-routes.js';
 import { registerPingKeyRoutes } from './http/ping-key-routes.js';
 import { registerPingRoutes } from './http/ping-routes.js';
@@ -30,6 +31,9 @@ import type { CompterMetrics } from './metrics/registry.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
 import { tracingMiddleware } from './tracing/http-middleware.js';
 import { isTracingActive } from './tracing/tracing.js';
+import type { Lane } from './http/lane.js';
+import { pingLane } from './http/ping-lane.js';
+import { paymentLane } from './http/payment-lane.js';
 
 export interface AppDeps {
   engine: DebtEngine;
@@ -62,9 +66,6 @@ export interface AppDeps {
   maintenance?: MaintenanceWindows;
 }
 
-let requestCounter = 0;
-const requestPrefix = process.pid.toString(36);
-
 /** Builds the HTTP application: middleware, the one onError, every route. Never listens. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.use('*', async (c, next) => {
     const start = performance.now();
-    c.set('requestId', c.req.header('x-request-id')?.slice(0, 128) ?? `${requestPrefix}-${(++requestCounter).toString(36)}`);
+    c.set('requestId', requestIdOf(c.req.header('x-request-id')));
     c.set('project', 'default');
     await next();
     // The matched pattern, never the raw path, keeps the label set bounded.
@@ -127,6 +128,27 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ),
   );
   return app;
+}
+
+/**
+ * The lanes a served process puts in front of the app (http/lane.ts): ping URLs and JSON
+ * payments. None while tracing runs: a lane makes no spans, so every request then goes through
+ * the app.
+ */
+export function createLanes(deps: AppDeps): Lane[] {
+  if (isTracingActive()) return [];
+  const shared = {
+    engine: deps.engine,
+    clock: deps.clock,
+    limiter: deps.limiter ?? new RateLimiter(),
+    metrics: deps.metrics,
+    logger: deps.logger,
+    hardCapBodyBytes: deps.hardCapBodyBytes,
+  };
+  return [
+    pingLane({ ...shared, pingKeys: deps.pingKeys ?? { resolve: () => undefined } }),
+    paymentLane({ ...shared, tokens: deps.tokens ?? new TokenRegistry() }),
+  ];
 }
 
 function safeRoutePath(c: Context<AppEnv>): string {

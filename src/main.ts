@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
-import { createApp } from './app.js';
+import { createApp, createLanes, type AppDeps } from './app.js';
+import { withLanes, type Lane } from './http/lane.js';
 import { configPath, readConfigFile, type Env, type FileConfig } from './config.js';
 import { systemClock, type Clock } from './domain/time/clock.js';
 import { DebtEngine } from './engine/debt-engine.js';
@@ -136,6 +138,8 @@ async function applyConfig(engine: DebtEngine, config: FileConfig, slos: SloEngi
 /** Everything compter is made of, wired, with the projection rebuilt; not yet listening. */
 export interface Compter {
   app: ReturnType<typeof createApp>;
+  /** What a served process answers before the app (http/lane.ts). */
+  lanes: Lane[];
   engine: DebtEngine;
   /** Calendars, job runs and SLOs. */
   slos: SloEngine;
@@ -287,7 +291,7 @@ export async function createCompter(
   // Loaded before serving, so a restarted instance goes on from the counts it stored.
   const rateSync = rateSyncFor(limiter, store, env, clock, logger);
   await rateSync?.start(isStoreUp);
-  const app = createApp({
+  const appDeps: AppDeps = {
     engine,
     slos,
     clock,
@@ -304,10 +308,12 @@ export async function createCompter(
     pingKeys,
     trends,
     maintenance,
-  });
+  };
+  const app = createApp(appDeps);
   let closing: Promise<void> | null = null;
   return {
     app,
+    lanes: createLanes(appDeps),
     engine,
     slos,
     trends,
@@ -432,17 +438,17 @@ function isAllowOpen(env: Env): boolean {
 export async function startServer(env: Env, clock: Clock = systemClock): Promise<RunningServer> {
   const startedAt = performance.now();
   const compter = await createCompter(env, clock);
-  const { app, logger, store, rebuilt } = compter;
+  const { app, lanes, logger, store, rebuilt } = compter;
   const access = bindPolicy(env.COMPTER_HOST, compter.tokens.size, isAllowOpen(env));
   if (access.mode === 'refuse') {
     await compter.close();
     throw new Error(access.message);
   }
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: env.COMPTER_HOST, port: env.COMPTER_PORT, serverOptions: { ...SERVER_LIMITS } }, () =>
-      resolve(s),
-    );
-  });
+  const server: Server = createServer(
+    { ...SERVER_LIMITS },
+    withLanes(lanes, getRequestListener(app.fetch, { hostname: env.COMPTER_HOST })),
+  );
+  await new Promise<void>((resolve) => server.listen(env.COMPTER_PORT, env.COMPTER_HOST, resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.COMPTER_HOST.includes(':') ? `[${env.COMPTER_HOST}]` : env.COMPTER_HOST}:${port}`;
   logger.info(
@@ -468,7 +474,7 @@ export async function startServer(env: Env, clock: Clock = systemClock): Promise
       logger.info('shutting down: closing the listener, draining the writer');
       // Idle keep-alive connections close at once; busy ones get a moment to finish.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const forced = setTimeout(() => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 5000);
+      const forced = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
       clearTimeout(forced);
       await compter.close();

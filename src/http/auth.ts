@@ -65,6 +65,11 @@ export class TokenRegistry {
 export function requireScope(c: Context<AppEnv>, scope: Scope): void {
   const principal = c.get('principal');
   if (!principal) throw new DomainError('unauthorized', 'this route needs a bearer token');
+  assertScope(principal, scope);
+}
+
+/** Throws `forbidden` unless `principal` holds `scope`. */
+function assertScope(principal: Principal, scope: Scope): void {
   if (!grantsScope(principal.scopes, scope)) {
     throw new DomainError(
       'forbidden',
@@ -124,25 +129,40 @@ export function authenticate(tokens: TokenRegistry): MiddlewareHandler<AppEnv> {
       c.set('project', OPEN_PROJECT);
       return next();
     }
-    if (tokens.isOpen) {
-      c.set('principal', OPEN_PRINCIPAL);
-      c.set('project', OPEN_PROJECT);
-      return next();
-    }
-    const token = bearerToken(c.req.header('authorization'));
-    const principal = token === null ? null : tokens.lookup(token);
-    if (!principal) {
-      c.header('WWW-Authenticate', 'Bearer realm="compter"');
-      throw new DomainError(
-        'unauthorized',
-        token === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'unknown or revoked token',
-      );
+    let principal: Principal;
+    try {
+      principal = principalFor(tokens, c.req.header('authorization'), scope);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'unauthorized') c.header(...WWW_AUTHENTICATE);
+      throw err;
     }
     c.set('principal', principal);
     c.set('project', principal.project);
-    requireScope(c, scope);
     return next();
   };
+}
+
+/** The header a 401 for a missing or unknown token carries. */
+export const WWW_AUTHENTICATE = ['WWW-Authenticate', 'Bearer realm="compter"'] as const;
+
+/**
+ * Who a request with this Authorization header acts as on a route that needs `scope`: everyone
+ * (project `default`) when compter runs open, else the token's principal. Throws `unauthorized`
+ * for a missing or unknown token (answer with WWW_AUTHENTICATE) and `forbidden` for a scope the
+ * token lacks.
+ */
+export function principalFor(tokens: TokenRegistry, authorization: string | undefined, scope: Scope): Principal {
+  if (tokens.isOpen) return OPEN_PRINCIPAL;
+  const token = bearerToken(authorization);
+  const principal = token === null ? null : tokens.lookup(token);
+  if (!principal) {
+    throw new DomainError(
+      'unauthorized',
+      token === null ? 'missing bearer token (Authorization: Bearer <token>)' : 'unknown or revoked token',
+    );
+  }
+  assertScope(principal, scope);
+  return principal;
 }
 
 /** How compter may listen, given its address and whether tokens are configured (README, API). */

@@ -6,11 +6,11 @@ import { paymentInputSchema, parseInstant } from '../domain/debts/payment.js';
 import { DomainError } from '../domain/problems.js';
 import type { Clock } from '../domain/time/clock.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
-import { debtJsonSchema, iso, occurrenceJsonSchema } from '../engine/debt-view.js';
+import { debtJsonSchema, iso, occurrenceJsonSchema, type DebtJson } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
 import { paymentFrom, vivifyFrom } from './payment-input.js';
 import { defineResourceRoutes } from './resource-routes.js';
-import { defineRoute } from './route.js';
+import { defineRoute, type RouteSpec, type Validated } from './route.js';
 import { errorResponses, queryNumber, eventSchema, idParams, jsonResponse, vivifyQuery } from './schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -36,6 +36,37 @@ export function eventJson(e: LogEvent) {
     latenessSeconds: e.latenessMs === null ? null : e.latenessMs / 1000,
     attributes: e.attributes,
   };
+}
+
+/** `POST /v1/debts/{id}/payments`: what it takes and answers (served by the app and the payment lane). */
+export const PAYMENT_ROUTE = {
+  method: 'post',
+  path: '/v1/debts/:id/payments',
+  scope: 'ping',
+  bodyLimit: 'payment',
+  summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule',
+  tags: ['debts'],
+  params: idParams,
+  query: vivifyQuery,
+  body: paymentInputSchema,
+  responses: {
+    200: jsonResponse('recorded', debtJsonSchema),
+    201: jsonResponse('debt created by this payment', debtJsonSchema),
+    ...errorResponses,
+  },
+} as const satisfies RouteSpec<typeof idParams, typeof vivifyQuery, typeof paymentInputSchema>;
+
+/** Records a validated payment of `project`'s debt; resolves once durable, with the debt and whether it was created. */
+export async function recordPayment(
+  engine: DebtEngine,
+  clock: Clock,
+  project: string,
+  { params, query, body }: Validated<z.infer<typeof idParams>, z.infer<typeof vivifyQuery>, z.infer<typeof paymentInputSchema> | undefined>,
+): Promise<{ debt: DebtJson; created: boolean }> {
+  const { schedule, grace, ...fields } = body ?? {};
+  const payment = paymentFrom(fields, clock.now());
+  const vivify = vivifyFrom(query, { schedule, grace });
+  return engine.pay(project, params.id, payment, vivify);
 }
 
 function instantParam(value: string | undefined, name: string, fallback: number): number {
@@ -68,32 +99,10 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
     remove: (project, id) => engine.delete(project, id),
   });
 
-  defineRoute(
-    app,
-    {
-      method: 'post',
-      path: '/v1/debts/:id/payments',
-      scope: 'ping',
-      bodyLimit: 'payment',
-      summary: 'Pay a debt (start, stage, success, fail, log); vivifies an unknown debt given a schedule',
-      tags,
-      params: idParams,
-      query: vivifyQuery,
-      body: paymentInputSchema,
-      responses: {
-        200: jsonResponse('recorded', debtJsonSchema),
-        201: jsonResponse('debt created by this payment', debtJsonSchema),
-        ...errorResponses,
-      },
-    },
-    async (c, { params, query, body }) => {
-      const { schedule, grace, ...fields } = body ?? {};
-      const payment = paymentFrom(fields, clock.now());
-      const vivify = vivifyFrom(query, { schedule, grace });
-      const { debt, created } = await engine.pay(c.get('project'), params.id, payment, vivify);
-      return c.json(debt, created ? 201 : 200);
-    },
-  );
+  defineRoute(app, PAYMENT_ROUTE, async (c, input) => {
+    const { debt, created } = await recordPayment(engine, clock, c.get('project'), input);
+    return c.json(debt, created ? 201 : 200);
+  });
 
   for (const action of ['pause', 'resume'] as const) {
     defineRoute(

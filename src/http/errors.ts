@@ -44,17 +44,31 @@ export function errorResponse(
   const requestId: unknown = c.get('requestId');
   const body: ErrorBody = { error: { code, message, requestId: typeof requestId === 'string' ? requestId : '' } };
   if (problems && problems.length) body.error.problems = problems;
-  if (retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  if (retryAfterSeconds !== undefined) c.header('Retry-After', retryAfterValue(retryAfterSeconds));
   return c.json(body, status);
 }
 
+/** How a thrown error is answered: status, code, message, and what else the one error shape carries. */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  code: string;
+  message: string;
+  problems?: Problem[];
+  retryAfterSeconds?: number;
+}
+
 /**
- * Maps anything thrown by a route to the one error shape. Client mistakes get 4xx with every
- * problem listed; an unexpected error is logged and answered 500 without internals.
+ * The answer to anything thrown while handling a request, or null when it is unexpected (a
+ * bug: logged, and answered 500 without internals). Client mistakes get 4xx with every problem
+ * listed; nothing a client sends maps to a 5xx.
  */
-export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: unknown) => void): Response {
-  if (err instanceof BadRequestError) return errorResponse(c, 400, 'bad_request', err.message, err.problems);
-  if (err instanceof DomainError) return errorResponse(c, STATUS_OF[err.code], err.code, err.message, err.problems, err.retryAfterSeconds);
+export function errorAnswer(err: unknown): ErrorAnswer | null {
+  if (err instanceof BadRequestError) return { status: 400, code: 'bad_request', message: err.message, problems: err.problems };
+  if (err instanceof DomainError) {
+    const answer: ErrorAnswer = { status: STATUS_OF[err.code], code: err.code, message: err.message, problems: err.problems };
+    if (err.retryAfterSeconds !== undefined) answer.retryAfterSeconds = err.retryAfterSeconds;
+    return answer;
+  }
   if (err instanceof HTTPException) {
     const status = err.status;
     const code =
@@ -67,11 +81,38 @@ export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: un
             : status >= 500
               ? 'unavailable'
               : 'bad_request';
-    return errorResponse(c, status, code, err.message || 'request refused');
+    return { status, code, message: err.message || 'request refused' };
   }
   // The writer's queue is full or it is shutting down: nothing was made durable; retry.
-  if (err instanceof BackpressureError) return errorResponse(c, 503, 'unavailable', err.message, undefined, err.retryAfterSeconds);
-  if (err instanceof WriterClosedError) return errorResponse(c, 503, 'unavailable', 'compter is shutting down; retry', undefined, 5);
-  onUnexpected(err);
-  return errorResponse(c, 500, 'internal', 'unexpected error; it has been logged');
+  if (err instanceof BackpressureError)
+    return { status: 503, code: 'unavailable', message: err.message, retryAfterSeconds: err.retryAfterSeconds };
+  if (err instanceof WriterClosedError)
+    return { status: 503, code: 'unavailable', message: 'compter is shutting down; retry', retryAfterSeconds: 5 };
+  return null;
+}
+
+/** The answer to an unexpected error: the one shape, no internals. */
+export const UNEXPECTED_ANSWER: ErrorAnswer = { status: 500, code: 'internal', message: 'unexpected error; it has been logged' };
+
+/** The one error body for `answer`, as JSON text. */
+export function errorBodyText(answer: ErrorAnswer, requestId: string): string {
+  const body: ErrorBody = { error: { code: answer.code, message: answer.message, requestId } };
+  if (answer.problems && answer.problems.length) body.error.problems = answer.problems;
+  return JSON.stringify(body);
+}
+
+/** The Retry-After header value for an answer that carries one. */
+export function retryAfterValue(seconds: number): string {
+  return String(Math.max(1, Math.ceil(seconds)));
+}
+
+/**
+ * Maps anything thrown by a route to the one error shape (`errorAnswer`); an unexpected error
+ * is passed to `onUnexpected` and answered 500.
+ */
+export function toErrorResponse(err: unknown, c: Context, onUnexpected: (err: unknown) => void): Response {
+  const answer = errorAnswer(err);
+  if (!answer) onUnexpected(err);
+  const { status, code, message, problems, retryAfterSeconds } = answer ?? UNEXPECTED_ANSWER;
+  return errorResponse(c, status, code, message, problems, retryAfterSeconds);
 }

@@ -59,7 +59,11 @@ export interface Validated<P, Q, B> {
 
 /** Reads a JSON body whatever the content type says (curl -d sends form type); empty means absent. */
 export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  return parseJsonBody(await c.req.text());
+}
+
+/** A request body's JSON: undefined when empty, a 400 when too deep, too wide, not JSON or not valid Unicode. */
+export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return undefined;
   assertJsonShape(text);
   let value: unknown;
@@ -70,6 +74,35 @@ export async function readJson(c: Context): Promise<unknown> {
   }
   assertWellFormedStrings(value);
   return value;
+}
+
+/** The route's input validated by its schemas and check, or the one 400/422 answer listing every problem. */
+export function validateInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
+  spec: Pick<RouteSpec<P, Q, B>, 'params' | 'query' | 'body' | 'check'>,
+  raw: RawInput,
+): Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined> {
+  const problems: SortedProblems = { malformed: [], invalid: [] };
+  let params: unknown = {};
+  let query: unknown = {};
+  let body: unknown;
+  if (spec.params) {
+    const r = spec.params.safeParse(raw.params);
+    if (r.success) params = r.data;
+    else sortIssues(r.error, 'path', problems);
+  }
+  if (spec.query) {
+    const r = spec.query.safeParse(raw.query);
+    if (r.success) query = r.data;
+    else sortIssues(r.error, 'query', problems);
+  }
+  if (spec.body && raw.body !== undefined) {
+    const r = spec.body.safeParse(raw.body);
+    if (r.success) body = r.data;
+    else sortIssues(r.error, '', problems);
+  }
+  spec.check?.(raw, problems);
+  throwIfProblems(problems);
+  return { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>;
 }
 
 /**
@@ -111,32 +144,8 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
     spec.method.toUpperCase(),
     spec.path,
     withRules(async (c: Context<AppEnv>) => {
-      const problems: SortedProblems = { malformed: [], invalid: [] };
-      let params: unknown = {};
-      let query: unknown = {};
-      let body: unknown;
-      const raw: RawInput = { params: c.req.param(), query: c.req.query(), body: undefined };
-      if (spec.params) {
-        const r = spec.params.safeParse(raw.params);
-        if (r.success) params = r.data;
-        else sortIssues(r.error, 'path', problems);
-      }
-      if (spec.query) {
-        const r = spec.query.safeParse(raw.query);
-        if (r.success) query = r.data;
-        else sortIssues(r.error, 'query', problems);
-      }
-      if (spec.body) {
-        raw.body = await readJson(c);
-        if (raw.body !== undefined) {
-          const r = spec.body.safeParse(raw.body);
-          if (r.success) body = r.data;
-          else sortIssues(r.error, '', problems);
-        }
-      }
-      spec.check?.(raw, problems);
-      throwIfProblems(problems);
-      return handler(c, { params, query, body } as Validated<z.infer<P>, z.infer<Q>, z.infer<B> | undefined>);
+      const raw: RawInput = { params: c.req.param(), query: c.req.query(), body: spec.body ? await readJson(c) : undefined };
+      return handler(c, validateInput(spec, raw));
     }, rules),
   );
 }

@@ -8,7 +8,7 @@ import { DomainError, ID_PATTERN } from '../domain/problems.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { DebtJson } from '../engine/debt-view.js';
 import type { AppEnv } from './env.js';
-import type { PingKeyLookup } from './ping-routes.js';
+import type { PingKeyLookup } from './ping-request.js';
 import { defineRoute, type RawInput } from './route.js';
 import type { SortedProblems } from './validation.js';
 import { errorResponses } from './schemas.js';

@@ -79,7 +79,9 @@ describe('a large ping body is cut to Ping-Body-Limit and the ping counts', () =
       expect(res.status).toBe(413);
       expect(await res.json()).toMatchObject({ error: { code: 'too_large', message: expect.stringMatching(/recorded/) } });
       expect(res.headers.get('connection')).toBe('close');
-      expect(stream.sentBytes()).toBeLessThan(HARD_CAP * 4);
+      // Called in process, the app stops pulling the body at the cap. Over a socket Node's server
+      // reads and drops the rest of a body its handler left, so the client sends it all.
+      if (c.transport === 'app') expect(stream.sentBytes()).toBeLessThan(HARD_CAP * 4);
       const [paid] = await payments(debt.id);
       expect(paid.kind).toBe('start');
       expect(paid.attributes.message).toBe('a'.repeat(KEPT));

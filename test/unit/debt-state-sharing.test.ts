@@ -7,7 +7,10 @@ import { DebtHarness, debtDef, t } from '../support/debt-builders.js';
 
 const hourly = () => debtDef({ schedule: { kind: 'cron', cron: '0 * * * *', tz: 'UTC' } });
 const started = (fromAt: number, ts: number) =>
-  ({ eventId: `e-${ts}`, project: 'p', type: 'compter.started', ts, attributes: { unwatchedFrom: fromAt } }) as unknown as LogEvent;
+  ({ eventId: `e-${ts}`, project: 'p', type: 'compter.started', ts, attributes: { unwatchedFrom: fromAt } }) as unknown as Extract<
+    LogEvent,
+    { type: 'compter.started' }
+  >;
 
 describe('debt state shares what most debts hold alike', () => {
   it('an `every` occurrence is dated by the UTC day it falls on, before 1970 and far ahead too', () => {
