@@ -1,28 +1,51 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 // Crockford base32, as ULID uses: lexicographic order equals time order.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (ch) => ch.charCodeAt(0));
+
+/** Random bytes drawn from the OS at a time, so a fresh millisecond costs no system call. */
+const RANDOM_POOL_BYTES = 4096;
 
 /**
  * Makes time-ordered, globally unique event ids (ULID layout: 48-bit ms time, 80 random
  * bits). Within one millisecond the random part is incremented, so ids from one generator
  * are strictly increasing even when the clock stalls or steps back.
+ *
+ * Every event gets an id, so this is on every payment's path: the 26 characters are written
+ * into one reused buffer and read out as one string, the time part is encoded once per
+ * millisecond, and randomness comes from a pool refilled 4 KiB at a time.
  */
 export class EventIdGenerator {
   private lastMs = -1;
   private readonly rand = new Uint8Array(10);
+  /** The id being built: ten time characters, then sixteen random ones (ASCII). */
+  private readonly chars = Buffer.alloc(26);
+  private readonly pool = Buffer.alloc(RANDOM_POOL_BYTES);
+  private poolAt = RANDOM_POOL_BYTES;
 
   /** Returns a new 26-character id for an event at (about) `ms`. */
   next(ms: number): string {
     if (ms > this.lastMs) {
       this.lastMs = ms;
-      randomBytes(10).copy(this.rand);
+      this.fillRandom();
       // Keep headroom so increments within one ms never overflow the 80 bits.
       this.rand[0] = this.rand[0]! & 0x7f;
+      writeTime(this.chars, ms);
     } else {
       incrementBytes(this.rand);
     }
-    return encodeTime(this.lastMs) + encodeRandom(this.rand);
+    writeRandom(this.chars, this.rand);
+    return this.chars.toString('latin1', 0, 26);
+  }
+
+  private fillRandom(): void {
+    if (this.poolAt + this.rand.length > RANDOM_POOL_BYTES) {
+      randomFillSync(this.pool);
+      this.poolAt = 0;
+    }
+    this.pool.copy(this.rand, 0, this.poolAt, this.poolAt + this.rand.length);
+    this.poolAt += this.rand.length;
   }
 }
 
@@ -46,6 +69,31 @@ function incrementBytes(bytes: Uint8Array): void {
       bytes[i] = bytes[i]! + 1;
       return;
     }
+  }
+}
+
+/** Writes `ms` as ten base32 characters at the start of `out`. */
+function writeTime(out: Uint8Array, ms: number): void {
+  let t = ms;
+  for (let i = 9; i >= 0; i--) {
+    out[i] = ALPHABET_CODES[t % 32]!;
+    t = Math.floor(t / 32);
+  }
+}
+
+/** Writes 80 random bits as sixteen base32 characters after the time part of `out`. */
+function writeRandom(out: Uint8Array, bytes: Uint8Array): void {
+  let buffer = 0;
+  let bits = 0;
+  let at = 10;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = (buffer << 8) | bytes[i]!;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out[at++] = ALPHABET_CODES[(buffer >> bits) & 31]!;
+    }
+    buffer &= (1 << bits) - 1;
   }
 }
 
