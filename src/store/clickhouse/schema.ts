@@ -321,8 +321,17 @@ export interface EventReadRow {
 // DateTime is unsigned 32-bit seconds on every ClickHouse version.
 const MAX_DATETIME_MS = 4_294_967_295_999;
 
+/** Throws (RangeError) when the event has a time DateTime cannot hold or a non-integer ms value. */
+export function checkEventRow(e: LogEvent): void {
+  checkTime('ts', e.ts, e.eventId);
+  checkTime('ingestedAt', e.ingestedAt, e.eventId);
+  checkNullableInt('durationMs', e.durationMs, e.eventId);
+  checkNullableInt('latenessMs', e.latenessMs, e.eventId);
+}
+
 /** The row for an event; throws on times DateTime cannot hold and non-integer ms values. */
 export function toEventRow(e: LogEvent): EventRow {
+  checkEventRow(e);
   return {
     event_id: e.eventId,
     project: e.project,
@@ -331,17 +340,17 @@ export function toEventRow(e: LogEvent): EventRow {
     application: e.application,
     job: e.job,
     slo: e.slo,
-    ts: Math.floor(checkTime('ts', e.ts, e.eventId) / 1000),
+    ts: Math.floor(e.ts / 1000),
     ts_ms: e.ts,
-    ingested_at: Math.floor(checkTime('ingestedAt', e.ingestedAt, e.eventId) / 1000),
+    ingested_at: Math.floor(e.ingestedAt / 1000),
     ingested_at_ms: e.ingestedAt,
     kind: e.kind,
     status: e.status,
     run_id: e.runId,
     host: e.host,
     business_date: e.businessDate,
-    duration_ms: checkNullableInt('durationMs', e.durationMs, e.eventId),
-    lateness_ms: checkNullableInt('latenessMs', e.latenessMs, e.eventId),
+    duration_ms: e.durationMs ?? null,
+    lateness_ms: e.latenessMs ?? null,
     attributes: JSON.stringify(e.attributes ?? {}),
   };
 }
