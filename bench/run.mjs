@@ -9,8 +9,9 @@ import { ensureSystemPackages } from '../test/support/system-packages.mjs';
 
 /** Each benchmark: a script, its arguments, and what it measures. */
 const benches = [
-  // 8 s per wrk run (seven runs): the rates and ratios are steady well before that.
+  // 8 s per wrk run (twelve runs: the bare Hono baseline is measured next to every compter run).
   { name: 'ping', script: 'ping.mjs', args: ['8'], what: 'durable pings/s vs bare Hono and Pushgateway' },
+  { name: 'ping-cost', script: 'ping-cost.mjs', args: [], what: "where a durable ping's CPU goes: engine, journal, DuckDB" },
   { name: 'metrics', script: 'metrics.mjs', args: [], what: '/metrics at 10k and 100k debts vs naive prom-client' },
   { name: 'overdue', script: 'overdue.mjs', args: ['100000'], what: 'overdue detection, restart and memory at 100k debts' },
   { name: 'clickhouse-writer', script: 'clickhouse-writer.mjs', args: [], what: 'events/s through the writer into ClickHouse' },
