@@ -15,6 +15,18 @@ import { requestIdOf } from './request-id.js';
 /** Answers the request and returns true, or returns false without touching it. */
 export type Lane = (req: IncomingMessage, res: ServerResponse) => boolean;
 
+/**
+ * Runs a lane's answer, which handles its own errors; anything that still escapes (a bug) is
+ * logged and the connection closed, so no request can end the process with an unhandled
+ * rejection.
+ */
+export function answering(logger: Logger, req: IncomingMessage, res: ServerResponse, answer: Promise<void>): void {
+  answer.catch((err: unknown) => {
+    logger.error({ err, path: (req.url ?? '').split('?')[0]!.slice(0, 200) }, 'unexpected error in a lane');
+    res.destroy();
+  });
+}
+
 /** The Node request listener: the lanes in order, then the app's own listener. */
 export function withLanes(lanes: readonly Lane[], app: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener {
   if (lanes.length === 0) return (req, res) => void app(req, res);
@@ -61,6 +73,11 @@ export function writeError(
   if (!answer) {
     logger.error({ err, requestId, path: (req.url ?? '').split('?')[0]!.slice(0, 200) }, 'unexpected error');
     answer = UNEXPECTED_ANSWER;
+  }
+  // Failed after its answer began (a socket error while writing): nothing more can be said on it.
+  if (res.headersSent) {
+    res.destroy();
+    return answer.status;
   }
   const body = errorBodyText(answer, requestId);
   const isHead = req.method === 'HEAD';

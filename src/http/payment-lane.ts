@@ -7,7 +7,7 @@ import type { DebtEngine } from '../engine/debt-engine.js';
 import type { CompterMetrics } from '../metrics/registry.js';
 import { principalFor, WWW_AUTHENTICATE, type TokenRegistry } from './auth.js';
 import { PAYMENT_ROUTE, recordPayment } from './debt-routes.js';
-import { hasBody, headerOf, NEEDS_DECODING, readBody, writeError, type Lane } from './lane.js';
+import { answering, hasBody, headerOf, NEEDS_DECODING, readBody, writeError, type Lane } from './lane.js';
 import { projectCharger } from './rate-limit.js';
 import { BODY_LIMITS } from './request-limits.js';
 import { parseJsonBody, validateInput } from './route.js';
@@ -80,7 +80,7 @@ export function paymentLane(deps: PaymentLaneDeps): Lane {
     if (req.headers['transfer-encoding'] !== undefined || req.headers.origin !== undefined) return false;
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) <= bodyLimit)) return false;
-    void answer(req, res, id);
+    answering(logger, req, res, answer(req, res, id));
     return true;
   };
 }

@@ -5,7 +5,7 @@ import { MESSAGE_LIMIT_BYTES, truncateUtf8 } from '../domain/debts/payment.js';
 import type { RateLimiter } from '../domain/rate-limits.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { CompterMetrics } from '../metrics/registry.js';
-import { hasBody, NEEDS_DECODING, plainQuery, readBody, writeError, type Lane } from './lane.js';
+import { answering, hasBody, NEEDS_DECODING, plainQuery, readBody, writeError, type Lane } from './lane.js';
 import { PING_BODY_LIMIT_VALUE, PING_ROUTE_PATHS, pingTarget, recordPing, type PingKeyLookup } from './ping-request.js';
 import { projectCharger } from './rate-limit.js';
 import { BODY_LIMITS, MAX_URL_LENGTH } from './request-limits.js';
@@ -86,7 +86,7 @@ export function pingLane(deps: PingLaneDeps): Lane {
     if (isTrailing) segments.pop();
     if (segments.length > 3 || segments.includes('')) return false;
     const route = ROUTE_LABELS[segments.length - 1 + (isTrailing ? 3 : 0)]!;
-    void answer(req, res, segments, route, queryAt === -1 ? '' : url.slice(queryAt + 1));
+    answering(logger, req, res, answer(req, res, segments, route, queryAt === -1 ? '' : url.slice(queryAt + 1)));
     return true;
   };
 }

@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -232,6 +232,38 @@ describe('the ping lane answers exactly as the app does', () => {
     const [plainMetrics, lanedMetrics] = await Promise.all([plain, laned].map(async (s) => (await fetch(`${s.base}/metrics`)).text()));
     expect(httpCounters(lanedMetrics!).length).toBeGreaterThan(5);
     expect(httpCounters(lanedMetrics!)).toEqual(httpCounters(plainMetrics!));
+  });
+});
+
+describe('a client that goes away mid-request', () => {
+  it('leaves the lanes answering: a cut body and a dropped wait record nothing half and crash nothing', async () => {
+    const s = await serve(await startTestCompter({ transport: 'app' }), true);
+    try {
+      const { debt } = await s.c.engine.define('default', 'cut', { schedule: { every: '1h' } });
+      const { port } = s.server.address() as AddressInfo;
+      const send = (text: string, linger: boolean) =>
+        new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(text);
+            if (linger) setTimeout(() => socket.destroy(), 20);
+            else socket.destroy();
+          });
+          socket.on('close', () => resolve());
+          socket.on('error', () => resolve());
+        });
+      // A POST that promises 100 bytes and sends 10, then hangs up.
+      await send(`POST /ping/${debt.pingId}/log HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789`, false);
+      await send(`POST /v1/debts/cut/payments HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"kind":`, false);
+      // A ping whose client leaves before the commit answers.
+      await send(`GET /ping/${debt.pingId}/start HTTP/1.1\r\nHost: x\r\n\r\n`, true);
+      const res = await fetch(`${s.base}/ping/${debt.pingId}`);
+      expect(res.status).toBe(200);
+      const kinds = (await paymentsOf(s.c, 'default', 'cut')).map((p) => (p as { kind: string }).kind);
+      expect(kinds).not.toContain('log');
+      expect(kinds).toContain('success');
+    } finally {
+      await close(s);
+    }
   });
 });
 
