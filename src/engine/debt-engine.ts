@@ -43,7 +43,8 @@ export interface EventSink {
 
 /** Where the engine reports per-debt metric changes. */
 export interface DebtMetricsSink {
-  update(view: DebtMetricsView): void;
+  /** `view` is fresh for each call and kept by the sink; `key` is the debt's key (debt-key.ts). */
+  update(view: DebtMetricsView, key?: string): void;
   remove(project: string, debt: string): void;
 }
 
@@ -411,16 +412,16 @@ export class DebtEngine implements Projection {
       state = this.debts.get(key)!;
       created = true;
     }
-    const pre = advanceDebt(state, now, this.ctx);
-    let paid: DebtEventDraft[];
+    // Time first (slots that fell due, runs that timed out), then the payment, in one list.
+    const drafts = advanceDebt(state, now, this.ctx);
     try {
-      paid = payDebt(state, payment, this.ctx);
+      for (const d of payDebt(state, payment, this.ctx)) drafts.push(d);
     } catch (err) {
-      if (pre.length) void this.commitInBackground(this.finish(state, now, pre));
+      if (drafts.length) void this.commitInBackground(this.finish(state, now, drafts));
       throw err;
     }
-    events.push(...this.finish(state, now, [...pre, ...paid]));
-    await this.commit(events);
+    const finished = this.finish(state, now, drafts);
+    await this.commit(events.length ? [...events, ...finished] : finished);
     return { state, created };
   }
 
@@ -472,15 +473,17 @@ export class DebtEngine implements Projection {
   }
 
   /**
-   * Updates the status after `drafts` (already applied) and logs them all. A status change
+   * Updates the status after `drafts` (already applied; a list the caller made for this call,
+   * which the status change is added to) and logs them all. A status change
    * passes down to the debts that run after this one, which may become (or stop being) blocked;
    * cycles are refused at definition, and `depth` bounds the walk all the same.
    */
   private finish(state: DebtState, now: number, drafts: DebtEventDraft[], dueAt?: number, depth = 0): LogEvent[] {
     const before = state.status;
-    const all = [...drafts, ...updateStatus(state, now, this.ctx, this.surroundings(state, now))];
+    // `drafts` is the caller's own fresh list: the status change joins it.
+    for (const d of updateStatus(state, now, this.ctx, this.surroundings(state, now))) drafts.push(d);
     this.afterChange(state, now);
-    const events = all.map((d) => this.toLogEvent(state.def, d, now, dueAt));
+    const events = drafts.map((d) => this.toLogEvent(state.def, d, now, dueAt));
     if (state.status !== before && depth < MAX_CHAIN_DEPTH) {
       for (const key of this.dependents.get(debtKey(state.def.project, state.def.id)) ?? []) {
         const dependent = this.debts.get(key);
@@ -492,7 +495,7 @@ export class DebtEngine implements Projection {
 
   private afterChange(state: DebtState, now: number): void {
     const key = debtKey(state.def.project, state.def.id);
-    this.deps.metrics?.update(debtMetricsView(state, now, this.ctx));
+    this.deps.metrics?.update(debtMetricsView(state, now, this.ctx), key);
     if (this.wakes.isRunning) this.wakes.schedule(key, nextWakeAt(state, now, this.ctx));
   }
 

@@ -121,13 +121,14 @@ export class DebtSeries implements ExpositionSource {
   }
 
   /**
-   * Sets (creates or replaces) one debt's series from its current view. The view is copied,
-   * so the caller may reuse or mutate it afterwards.
+   * Sets (creates or replaces) one debt's series from its current view, kept as given until it
+   * is written: pass a fresh view each time (`debtMetricsView` makes one). Its count records may
+   * be the debt's own live ones; every change to them comes with an update, so what is written is
+   * the debt as of its latest update. `key` is the debt's key when the caller has it already.
    */
-  update(view: DebtMetricsView): void {
-    const key = debtKey(view.project, view.debt);
+  update(view: DebtMetricsView, key: string = debtKey(view.project, view.debt)): void {
     this.pending.delete(key); // re-insert: the map stays in update order
-    this.pending.set(key, { ...view, paymentsByKind: { ...view.paymentsByKind }, occurrencesByOutcome: { ...view.occurrencesByOutcome } });
+    this.pending.set(key, view);
     if (this.pending.size >= this.maxPending) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushDelayMs).unref();
   }
