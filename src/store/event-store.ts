@@ -39,10 +39,10 @@ export interface EventStore {
   /**
    * Durably stores a batch in one write. On resolve every event is committed. Appending an
    * event whose `eventId` is already stored must not make it appear twice on read. `json`,
-   * when given, is `JSON.stringify(events)` already made by the caller (the journal has it);
-   * an adapter that serializes to JSON may use it instead of making it again.
+   * when given, is `JSON.stringify(events)` in UTF-8, already made by the caller (the journal
+   * has it); an adapter that serializes to JSON may use it instead of making it again.
    */
-  append(events: readonly LogEvent[], json?: string): Promise<void>;
+  append(events: readonly LogEvent[], json?: Buffer): Promise<void>;
   /** Every event with id > `afterEventId` (all when null), in id order, deduplicated, in pages. */
   scan(afterEventId: string | null, pageSize: number): AsyncIterable<LogEvent[]>;
   /** A filtered, limited read, deduplicated by id. */

@@ -83,8 +83,8 @@ export interface SpoolChunk {
   readonly from: number;
   readonly to: number;
   readonly events: readonly LogEvent[];
-  /** The same events as one JSON array, made from the records' own text (no second stringify). */
-  readonly json: string;
+  /** The same events as one JSON array in UTF-8, made from the records' own bytes (no second stringify). */
+  readonly json: Buffer;
 }
 
 interface SegmentInfo {
@@ -97,8 +97,12 @@ interface SegmentInfo {
   handle: FileHandle | null;
   /** Each record's batch while it waits in memory (stored ones are emptied); null: read from disk. */
   records: LogEvent[][] | null;
-  /** Each record's JSON text, alongside `records` (null together). */
-  texts: string[] | null;
+  /**
+   * Each record's JSON bytes (the payload written to disk), alongside `records` (null together).
+   * Bytes, not strings: they wait for the store outside V8's heap, so young-generation GCs do
+   * not copy them while they do.
+   */
+  payloads: Buffer[] | null;
   recordCount: number;
   storedRecords: number;
   storedEvents: number;
@@ -107,6 +111,10 @@ interface SegmentInfo {
 }
 
 const STORED: LogEvent[] = [];
+const NO_BYTES = Buffer.alloc(0);
+const COMMA = Buffer.from(',');
+const OPEN_BRACKET = Buffer.from('[');
+const CLOSE_BRACKET = Buffer.from(']');
 
 /** An append-only, fsynced, segmented file journal of event batches. */
 export class Spool {
@@ -173,7 +181,7 @@ export class Spool {
         events,
         handle: null,
         records: null,
-        texts: null,
+        payloads: null,
         recordCount: records,
         storedRecords: 0,
         storedEvents: 0,
@@ -223,7 +231,7 @@ export class Spool {
     if (!segment) return null;
     if (!segment.records) await this.readBack(segment);
     const records = segment.records!;
-    const texts = segment.texts!;
+    const payloads = segment.payloads!;
     const events: LogEvent[] = [];
     let to = segment.storedRecords;
     while (to < segment.recordCount) {
@@ -233,14 +241,7 @@ export class Spool {
       to++;
     }
     const from = segment.storedRecords;
-    const json =
-      to - from === 1
-        ? texts[from]!
-        : `[${texts
-            .slice(from, to)
-            .map((t) => t.slice(1, -1))
-            .join(',')}]`;
-    return { segmentId: segment.id, from, to, events, json };
+    return { segmentId: segment.id, from, to, events, json: joinArrays(payloads, from, to) };
   }
 
   /** Marks a chunk from `next` as held by the store; deletes segments that are done. */
@@ -253,7 +254,7 @@ export class Spool {
     if (segment.records) {
       for (let i = chunk.from; i < chunk.to; i++) {
         segment.records[i] = STORED;
-        segment.texts![i] = '';
+        segment.payloads![i] = NO_BYTES;
       }
       this.memoryEvents -= chunk.events.length;
     }
@@ -371,7 +372,7 @@ export class Spool {
     segment.events += events.length;
     segment.recordCount++;
     segment.records!.push(events as LogEvent[]);
-    segment.texts!.push(text);
+    segment.payloads!.push(payload);
     this.memoryEvents += events.length;
     this.storedBytes += recordBytes;
   }
@@ -387,7 +388,7 @@ export class Spool {
       events: 0,
       handle,
       records: [],
-      texts: [],
+      payloads: [],
       recordCount: 0,
       storedRecords: 0,
       storedEvents: 0,
@@ -416,7 +417,7 @@ export class Spool {
     if (segment.records && this.memoryEvents > this.maxMemoryEvents && segment.storedRecords < segment.recordCount) {
       this.memoryEvents -= countUnstored(segment);
       segment.records = null;
-      segment.texts = null;
+      segment.payloads = null;
     }
   }
 
@@ -424,20 +425,19 @@ export class Spool {
   private async readBack(segment: SegmentInfo): Promise<void> {
     const bytes = await readFile(segment.path);
     const records: LogEvent[][] = [];
-    const texts: string[] = [];
+    const payloads: Buffer[] = [];
     forEachRecord(bytes.subarray(0, segment.size), (payload) => {
-      const text = payload.toString('utf8');
-      records.push(JSON.parse(text) as LogEvent[]);
-      texts.push(text);
+      records.push(JSON.parse(payload.toString('utf8')) as LogEvent[]);
+      payloads.push(payload);
     });
     if (records.length !== segment.recordCount)
       throw new SpoolError(`${segment.path} changed on disk: ${records.length} records, expected ${segment.recordCount}`);
     for (let i = 0; i < segment.storedRecords; i++) {
       records[i] = STORED;
-      texts[i] = '';
+      payloads[i] = NO_BYTES;
     }
     segment.records = records;
-    segment.texts = texts;
+    segment.payloads = payloads;
     this.memoryEvents += countUnstored(segment);
   }
 
@@ -537,4 +537,17 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Records [from, to) of a segment as one JSON array: each record's array, brackets dropped, joined by commas. */
+function joinArrays(payloads: readonly Buffer[], from: number, to: number): Buffer {
+  if (to - from === 1) return payloads[from]!;
+  const parts: Buffer[] = [OPEN_BRACKET];
+  for (let i = from; i < to; i++) {
+    if (i > from) parts.push(COMMA);
+    const payload = payloads[i]!;
+    parts.push(payload.subarray(1, payload.length - 1));
+  }
+  parts.push(CLOSE_BRACKET);
+  return Buffer.concat(parts);
 }

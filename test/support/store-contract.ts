@@ -125,7 +125,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
     it('takes a batch with its JSON made by the caller, and reads the same events back', async () => {
       const log = new EventLog();
       const events = [log.event(), log.event({ attributes: { message: 'é😀 "q"', n: [1, 2.5, null] }, durationMs: 1500 })];
-      await store.append(events, JSON.stringify(events));
+      await store.append(events, Buffer.from(JSON.stringify(events), 'utf8'));
       expect(await store.query({ project: log.project, limit: 10, order: 'asc' })).toEqual(events);
     });
 
@@ -136,7 +136,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       const before = await logSummary(store);
       expect(before.lastEventId).not.toBeNull();
       await store.append([]);
-      await store.append([], '[]');
+      await store.append([], Buffer.from('[]'));
       expect(await logSummary(store)).toEqual(before);
       expect(await scanProject(store, log)).toEqual([first]);
       // The store still takes the next batch after an empty one.

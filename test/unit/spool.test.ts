@@ -182,11 +182,11 @@ describe('Spool', () => {
     const one = await spool.next(4);
     expect(one!.events).toEqual([...batches[0]!, ...batches[1]!]);
     // The chunk's JSON is made from the records' text, and says the same.
-    expect(JSON.parse(one!.json)).toEqual(one!.events);
+    expect(JSON.parse(one!.json.toString('utf8'))).toEqual(one!.events);
     await spool.stored(one!);
     const two = await spool.next(4);
     expect(two!.events).toEqual(batches[2]); // larger than the limit: alone
-    expect(two!.json).toBe(JSON.stringify(batches[2]));
+    expect(two!.json.toString('utf8')).toBe(JSON.stringify(batches[2]));
     await spool.stored(two!);
     expect([...spool.unstored()]).toEqual(batches[3]);
     expect(spool.events).toBe(1);
@@ -255,7 +255,7 @@ describe('Spool', () => {
     // Only what is still in memory is visible to reads; the rest is on disk.
     expect([...spool.unstored()].length).toBeLessThan(8);
     const read = await spool.next(100);
-    expect(JSON.parse(read!.json)).toEqual(read!.events);
+    expect(JSON.parse(read!.json.toString('utf8'))).toEqual(read!.events);
     expect(await drainAll(spool)).toEqual(batches);
     expect(spool.events).toBe(0);
   });
