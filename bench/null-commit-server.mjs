@@ -3,14 +3,12 @@
 // cost from what the commit costs; it is never a durable figure.
 // Usage: node bench/null-commit-server.mjs   (env as for `compter serve`; build first)
 import { createServer } from 'node:http';
-import { getRequestListener } from '@hono/node-server';
 import { loadEnv } from '../dist/src/config.js';
-import { createCompter } from '../dist/src/main.js';
-import { withLanes } from '../dist/src/http/lane.js';
+import { createCompter, requestListener } from '../dist/src/main.js';
 
 const env = loadEnv(process.env);
 const compter = await createCompter(env);
 compter.store.append = async () => {};
-const server = createServer(withLanes(compter.lanes, getRequestListener(compter.app.fetch)));
+const server = createServer(requestListener(compter));
 server.listen(env.COMPTER_PORT, env.COMPTER_HOST);
 process.on('SIGTERM', () => server.close(() => compter.close().then(() => process.exit(0))));

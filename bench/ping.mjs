@@ -137,6 +137,20 @@ function paired(run, before, after) {
   return { ...run, bare: (before.rps + after.rps) / 2 };
 }
 
+/**
+ * Pings, then JSON payments, each followed by a bare Hono run once the journal is stored;
+ * `before` is the bare run just made. Returns both, paired, and the last bare run.
+ */
+async function pingsThenPayments(compter, store, before) {
+  const ping = await compter.run('ping');
+  await compter.settle();
+  const middle = bare.run(`after ${store} pings`);
+  const pay = await compter.run('pay');
+  await compter.settle();
+  const after = bare.run(`after ${store} payments`);
+  return { ping: paired(ping, before, middle), pay: paired(pay, middle, after), after };
+}
+
 const push = await pushgateway();
 const bare = await startBareHono();
 let duck, duckPay, ceiling, house, housePay, appended;
@@ -144,17 +158,8 @@ try {
   let before = bare.run('first');
   const duckdb = await startCompter('duckdb');
   try {
-    const ping = await duckdb.run('ping');
-    await duckdb.settle();
-    let after = bare.run('after DuckDB pings');
-    duck = paired(ping, before, after);
-    before = after;
-    const pay = await duckdb.run('pay');
-    await duckdb.settle();
+    ({ ping: duck, pay: duckPay, after: before } = await pingsThenPayments(duckdb, 'DuckDB', before));
     appended = await duckdb.appended();
-    after = bare.run('after DuckDB payments');
-    duckPay = paired(pay, before, after);
-    before = after;
   } finally {
     await duckdb.stop();
   }
@@ -164,7 +169,6 @@ try {
     const ping = await nullCommit.run('ping');
     const after = bare.run('after the diagnostic run');
     ceiling = paired(ping, before, after);
-    before = after;
   } finally {
     await nullCommit.stop();
   }
@@ -178,15 +182,7 @@ try {
     try {
       // The first baseline with clickhouse-server idle beside it, as it is during the runs.
       before = bare.run('with clickhouse-server up');
-      const ping = await onClickHouse.run('ping');
-      await onClickHouse.settle();
-      let after = bare.run('after ClickHouse pings');
-      house = paired(ping, before, after);
-      before = after;
-      const pay = await onClickHouse.run('pay');
-      await onClickHouse.settle();
-      after = bare.run('after ClickHouse payments');
-      housePay = paired(pay, before, after);
+      ({ ping: house, pay: housePay } = await pingsThenPayments(onClickHouse, 'ClickHouse', before));
     } finally {
       await onClickHouse.stop();
     }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { createApp, createLanes, type AppDeps } from './app.js';
@@ -434,20 +434,22 @@ function isAllowOpen(env: Env): boolean {
   return env.COMPTER_ALLOW_OPEN === '1' || env.COMPTER_ALLOW_OPEN === 'true';
 }
 
+/** Node's request listener for a compter: its lanes, then its app (http/lane.ts). */
+export function requestListener(compter: Pick<Compter, 'app' | 'lanes'>, hostname?: string): RequestListener {
+  return withLanes(compter.lanes, getRequestListener(compter.app.fetch, hostname === undefined ? {} : { hostname }));
+}
+
 /** Starts compter and its HTTP listener; `close()` stops accepting, then drains in order. */
 export async function startServer(env: Env, clock: Clock = systemClock): Promise<RunningServer> {
   const startedAt = performance.now();
   const compter = await createCompter(env, clock);
-  const { app, lanes, logger, store, rebuilt } = compter;
+  const { logger, store, rebuilt } = compter;
   const access = bindPolicy(env.COMPTER_HOST, compter.tokens.size, isAllowOpen(env));
   if (access.mode === 'refuse') {
     await compter.close();
     throw new Error(access.message);
   }
-  const server: Server = createServer(
-    { ...SERVER_LIMITS },
-    withLanes(lanes, getRequestListener(app.fetch, { hostname: env.COMPTER_HOST })),
-  );
+  const server: Server = createServer({ ...SERVER_LIMITS }, requestListener(compter, env.COMPTER_HOST));
   await new Promise<void>((resolve) => server.listen(env.COMPTER_PORT, env.COMPTER_HOST, resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.COMPTER_HOST.includes(':') ? `[${env.COMPTER_HOST}]` : env.COMPTER_HOST}:${port}`;

@@ -42,8 +42,7 @@ export function errorResponse(
   retryAfterSeconds?: number,
 ): Response {
   const requestId: unknown = c.get('requestId');
-  const body: ErrorBody = { error: { code, message, requestId: typeof requestId === 'string' ? requestId : '' } };
-  if (problems && problems.length) body.error.problems = problems;
+  const body = errorBody({ status, code, message, problems }, typeof requestId === 'string' ? requestId : '');
   if (retryAfterSeconds !== undefined) c.header('Retry-After', retryAfterValue(retryAfterSeconds));
   return c.json(body, status);
 }
@@ -94,11 +93,16 @@ export function errorAnswer(err: unknown): ErrorAnswer | null {
 /** The answer to an unexpected error: the one shape, no internals. */
 export const UNEXPECTED_ANSWER: ErrorAnswer = { status: 500, code: 'internal', message: 'unexpected error; it has been logged' };
 
-/** The one error body for `answer`, as JSON text. */
-export function errorBodyText(answer: ErrorAnswer, requestId: string): string {
+/** The one error body for `answer`. */
+export function errorBody(answer: ErrorAnswer, requestId: string): ErrorBody {
   const body: ErrorBody = { error: { code: answer.code, message: answer.message, requestId } };
   if (answer.problems && answer.problems.length) body.error.problems = answer.problems;
-  return JSON.stringify(body);
+  return body;
+}
+
+/** The one error body for `answer`, as JSON text. */
+export function errorBodyText(answer: ErrorAnswer, requestId: string): string {
+  return JSON.stringify(errorBody(answer, requestId));
 }
 
 /** The Retry-After header value for an answer that carries one. */

@@ -36,12 +36,14 @@ export function withLanes(lanes: readonly Lane[], app: (req: IncomingMessage, re
   };
 }
 
+const NO_QUERY = (): undefined => undefined;
+
 /**
  * A query string's parameters as the app reads them (first value wins, a name without `=` is
  * ''), for query strings that need no decoding: a lane leaves any URL with `%` or `+` to the app.
  */
 export function plainQuery(search: string): (name: string) => string | undefined {
-  if (search === '') return () => undefined;
+  if (search === '') return NO_QUERY;
   let params: Map<string, string> | null = null;
   return (name) => {
     if (!params) {

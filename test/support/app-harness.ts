@@ -1,14 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadEnv } from '../../src/config.js';
 import { ManualClock } from '../../src/domain/time/clock.js';
-import { createCompter, type Compter } from '../../src/main.js';
-import { withLanes } from '../../src/http/lane.js';
+import { createCompter, requestListener, type Compter } from '../../src/main.js';
 
 /**
  * How a test's requests reach compter: `app` calls the app directly (no socket); `listener`
@@ -41,7 +39,7 @@ export async function startTestCompter(
   let request = async (path: string, init?: RequestInit) => compter.app.request(path, init);
   let stopListening = () => Promise.resolve();
   if (transport === 'listener') {
-    const server = createServer(withLanes(compter.lanes, getRequestListener(compter.app.fetch)));
+    const server = createServer(requestListener(compter));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     request = (path, init) => fetch(`${base}${path}`, init);
