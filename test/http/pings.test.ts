@@ -200,6 +200,54 @@ describe('run ids (?rid=)', () => {
     expect(got.body).toMatchObject({ status: 'up', lastDurationSeconds: 5 });
   });
 
+  /** A debt every 1h whose runs time out after 10 minutes. */
+  async function limitedDebt(prefix: string): Promise<{ id: string; pingId: string }> {
+    const id = `${prefix}-${++debtCounter}`;
+    const res = await c.json('PUT', `/v1/debts/${id}`, { schedule: { every: '1h' }, maxRuntime: '10m' });
+    expect(res.status).toBe(201);
+    return { id, pingId: res.body.pingId };
+  }
+
+  async function statusAfterRuntimeLimit(id: string): Promise<{ status: string; timedOut: number }> {
+    c.clock.advance(11 * 60_000);
+    await c.engine.tick();
+    const debt = (await c.json('GET', `/v1/debts/${id}`)).body;
+    const events = (await c.json('GET', `/v1/debts/${id}/events?limit=100`)).body.events;
+    return { status: debt.status, timedOut: events.filter((e: any) => e.type === 'run.timed_out').length };
+  }
+
+  it('a plain ping after /start?rid= ends the run, as in healthchecks (a script that forgot the rid)', async () => {
+    const debt = await limitedDebt('forgot-rid');
+    await ping('GET', `/ping/${debt.pingId}/start?rid=r-forgot`);
+    c.clock.advance(5_000);
+    await ping('GET', `/ping/${debt.pingId}`);
+    const got = (await c.json('GET', `/v1/debts/${debt.id}`)).body;
+    // Not paired with the start, so not timed: healthchecks leaves last_duration empty too.
+    expect(got).toMatchObject({ status: 'up', lastDurationSeconds: null });
+    expect(await statusAfterRuntimeLimit(debt.id)).toEqual({ status: 'up', timedOut: 0 });
+  });
+
+  it('a plain /fail after /start?rid= is one failure, never a second one when the run would time out', async () => {
+    const debt = await limitedDebt('forgot-rid-fail');
+    await ping('GET', `/ping/${debt.pingId}/start?rid=r-forgot`);
+    await ping('GET', `/ping/${debt.pingId}/fail`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.status).toBe('failed');
+    expect(await statusAfterRuntimeLimit(debt.id)).toEqual({ status: 'failed', timedOut: 0 });
+  });
+
+  it('an end with a rid ends only its own run; a plain end ends only the plain start when there is one', async () => {
+    const debt = await limitedDebt('own-run');
+    await ping('GET', `/ping/${debt.pingId}/start?rid=r-a`);
+    await ping('GET', `/ping/${debt.pingId}/start?rid=r-b`);
+    await ping('GET', `/ping/${debt.pingId}?rid=r-a`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.status).toBe('running');
+    await ping('GET', `/ping/${debt.pingId}/start`);
+    await ping('GET', `/ping/${debt.pingId}`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.status).toBe('running');
+    // r-b never ended: it still times out.
+    expect((await statusAfterRuntimeLimit(debt.id)).timedOut).toBe(1);
+  });
+
   it('without rid, /start then /0 is still timed (the one anonymous run)', async () => {
     const debt = await newDebt('norid');
     await ping('GET', `/ping/${debt.pingId}/start`);

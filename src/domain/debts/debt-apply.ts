@@ -110,7 +110,7 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
       return;
     }
     case 'success':
-      state.runs = withoutRun(state.runs, key);
+      state.runs = endedRuns(state.runs, key);
       state.lastSuccessAt = Math.max(state.lastSuccessAt ?? event.ts, event.ts);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
       recordSuccess(state);
@@ -119,7 +119,7 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
       return;
     case 'fail':
       // Every fail is a failed run, also one that ends after its occurrence was paid.
-      state.runs = withoutRun(state.runs, key);
+      state.runs = endedRuns(state.runs, key);
       if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
       if (a.isExtraRun === true) state.extraRuns += 1;
       countFailedRun(state, 'failed');
@@ -182,6 +182,17 @@ function recordSuccess(state: DebtState): void {
 /** The open occurrence scheduled at `at`, if any. */
 export function findOpen(state: DebtState, at: number | null): OpenOccurrence | undefined {
   return at === null ? undefined : state.open.find((o) => o.scheduledAt === at);
+}
+
+/**
+ * The runs still open after an end (success or fail) keyed `key`. An end with a run id ends
+ * that run. An end without one ends the open start without one; when there is none, it ends
+ * every open run, as healthchecks does: `/start?rid=X` followed by a plain ping (a script
+ * that forgot the rid) leaves the check up, not running until its runtime limit.
+ */
+function endedRuns(runs: OpenRun[], key: string): OpenRun[] {
+  if (key !== '' || runs.length === 0 || runs.some((r) => r.key === '')) return withoutRun(runs, key);
+  return [];
 }
 
 /** The runs without the one keyed `key`: the same array when there is none (a success with no start). */
