@@ -9,6 +9,7 @@ import {
   type OpenOccurrence,
 } from '../domain/debts/debt-state.js';
 import { OUTCOMES, type DebtMetricsView } from '../domain/debts/debt-types.js';
+import { isoTime } from '../domain/time/iso-time.js';
 
 /** A run that ended in an occurrence already paid: it leaves the occurrence's outcome alone. */
 export const extraRunJsonSchema = z.object({
@@ -78,7 +79,7 @@ export interface DebtBrief {
 
 /** ISO 8601 UTC for epoch ms; null stays null. */
 export function iso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+  return ms === null || ms === undefined ? null : isoTime(ms);
 }
 
 function seconds(ms: number | null): number | null {
