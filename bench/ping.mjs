@@ -98,6 +98,15 @@ request = function()
   return wrk.format("POST", path, { ["content-type"] = "application/json" }, "{}")
 end
 `,
+    // What compter exec sends: the same payment, asking for no debt in the answer.
+    payMinimal: `
+local n = 0
+request = function()
+  n = n + 1
+  local path = "/v1/debts/bench-" .. (n % ${DEBTS}) .. "/payments"
+  return wrk.format("POST", path, { ["content-type"] = "application/json", ["prefer"] = "return=minimal" }, "{}")
+end
+`,
   };
   // The bench's own pooled connection from the definitions above sat idle through the load
   // and the server closed it (keep-alive timeout 5 s): a first fetch may hit it. Retry once.
@@ -112,7 +121,9 @@ end
       const lua = join(dataDir, `${kind}.lua`);
       writeFileSync(lua, scripts[kind]);
       await scrape();
-      const what = kind === 'ping' ? 'healthchecks-style pings' : 'JSON payments';
+      const what = { ping: 'healthchecks-style pings', pay: 'JSON payments', payMinimal: 'JSON payments with Prefer: return=minimal' }[
+        kind
+      ];
       progress(`compter (${store}): wrk ${CONNECTIONS} connections, ${seconds}s, ${what} to ${DEBTS} debts`);
       const r = wrk(url, { connections: CONNECTIONS, seconds, script: lua });
       return { ...r, loopP99: loopDelayP99(await scrape()) };
@@ -153,12 +164,17 @@ async function pingsThenPayments(compter, store, before) {
 
 const push = await pushgateway();
 const bare = await startBareHono();
-let duck, duckPay, ceiling, house, housePay, appended;
+let duck, duckPay, duckMinimal, ceiling, house, housePay, appended;
 try {
   let before = bare.run('first');
   const duckdb = await startCompter('duckdb');
   try {
     ({ ping: duck, pay: duckPay, after: before } = await pingsThenPayments(duckdb, 'DuckDB', before));
+    const minimal = await duckdb.run('payMinimal');
+    await duckdb.settle();
+    const after = bare.run('after DuckDB minimal payments');
+    duckMinimal = paired(minimal, before, after);
+    before = after;
     appended = await duckdb.appended();
   } finally {
     await duckdb.stop();
@@ -212,6 +228,7 @@ printTable([
   row('Pushgateway push', push),
   row('compter duckdb: GET /ping/{id} (durable)', duck),
   row('compter duckdb: POST payments (durable)', duckPay),
+  row('compter duckdb: POST payments, Prefer: return=minimal', duckMinimal),
   row('diagnostic: compter with the commit skipped, GET /ping/{id}', ceiling),
   row('compter clickhouse: GET /ping/{id} (durable)', house),
   row('compter clickhouse: POST payments (durable)', housePay),
@@ -242,7 +259,7 @@ saveResults('ping', {
   debts: DEBTS,
   bareRuns: bare.runs.map(strip),
   pushgateway: strip(push),
-  duckdb: { ...strip(duck), payments: strip(duckPay) },
+  duckdb: { ...strip(duck), payments: strip(duckPay), paymentsMinimal: strip(duckMinimal) },
   clickhouse: { ...strip(house), payments: strip(housePay) },
   commitSkipped: strip(ceiling),
   ratioDuckdbToBare: ratio(duck),
@@ -250,6 +267,7 @@ saveResults('ping', {
   ratioDuckdbToPushgateway: duck.rps / push.rps,
   ratioClickhouseToPushgateway: house.rps / push.rps,
   ratioDuckdbPaymentsToBare: ratio(duckPay),
+  ratioDuckdbMinimalPaymentsToBare: ratio(duckMinimal),
   ratioClickhousePaymentsToBare: ratio(housePay),
   ratioCommitSkippedToBare: ratio(ceiling),
 });

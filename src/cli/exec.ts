@@ -158,7 +158,8 @@ export class PaymentReporter {
   constructor(url: string, debt: string, token: string | null, vivify: Record<string, string>) {
     const query = new URLSearchParams(vivify).toString();
     this.endpoint = `${url.replace(/\/+$/, '')}/v1/debts/${encodeURIComponent(debt)}/payments${query ? `?${query}` : ''}`;
-    this.headers = { 'content-type': 'application/json' };
+    // It never reads the debt an answer carries, so it asks for none (RFC 7240): 204, nothing to render.
+    this.headers = { 'content-type': 'application/json', prefer: 'return=minimal' };
     if (token) this.headers.authorization = `Bearer ${token}`;
   }
 

@@ -38,6 +38,39 @@ export function eventJson(e: LogEvent) {
   };
 }
 
+/**
+ * `Prefer: return=minimal` (RFC 7240) on a payment: the client does not read the debt, so it is
+ * not rendered, and the answer is `204` (`201` with no body when the payment created the debt)
+ * with `Preference-Applied: return=minimal`. `compter exec` sends it. Any other preference, or
+ * none, gets the debt as JSON.
+ */
+export function prefersMinimal(header: string | undefined): boolean {
+  if (header === undefined || !header.includes('minimal')) return false;
+  for (const preference of header.split(',')) {
+    const [token = ''] = preference.split(';');
+    const [name = '', value = ''] = token.split('=');
+    if (
+      name.trim().toLowerCase() === 'return' &&
+      value
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase() === 'minimal'
+    )
+      return true;
+  }
+  return false;
+}
+
+/** The header a minimal payment answer carries. */
+export const PREFERENCE_APPLIED = 'return=minimal';
+
+const preferHeaders = z.object({
+  prefer: z
+    .string()
+    .optional()
+    .describe('`return=minimal`: answer 204 (or 201 when the debt was created) without the debt; what `compter exec` sends'),
+});
+
 /** `POST /v1/debts/{id}/payments`: what it takes and answers (served by the app and the payment lane). */
 export const PAYMENT_ROUTE = {
   method: 'post',
@@ -49,23 +82,30 @@ export const PAYMENT_ROUTE = {
   params: idParams,
   query: vivifyQuery,
   body: paymentInputSchema,
+  headers: preferHeaders,
   responses: {
     200: jsonResponse('recorded', debtJsonSchema),
-    201: jsonResponse('debt created by this payment', debtJsonSchema),
+    201: jsonResponse('debt created by this payment (no body with `Prefer: return=minimal`)', debtJsonSchema),
+    204: { description: 'recorded, with `Prefer: return=minimal`: no body' },
     ...errorResponses,
   },
 } as const satisfies RouteSpec<typeof idParams, typeof vivifyQuery, typeof paymentInputSchema>;
 
-/** Records a validated payment of `project`'s debt; resolves once durable, with the debt and whether it was created. */
+/**
+ * Records a validated payment of `project`'s debt; resolves once durable, with whether it
+ * created the debt and, unless `isMinimal` (the client said `Prefer: return=minimal`), the debt.
+ */
 export async function recordPayment(
   engine: DebtEngine,
   clock: Clock,
   project: string,
   { params, query, body }: Validated<z.infer<typeof idParams>, z.infer<typeof vivifyQuery>, z.infer<typeof paymentInputSchema> | undefined>,
-): Promise<{ debt: DebtJson; created: boolean }> {
+  isMinimal = false,
+): Promise<{ debt: DebtJson | null; created: boolean }> {
   const { schedule, grace, ...fields } = body ?? {};
   const payment = paymentFrom(fields, clock.now());
   const vivify = vivifyFrom(query, { schedule, grace });
+  if (isMinimal) return { debt: null, ...(await engine.payQuietly(project, params.id, payment, vivify)) };
   return engine.pay(project, params.id, payment, vivify);
 }
 
@@ -100,7 +140,9 @@ export function registerDebtRoutes(app: OpenAPIHono<AppEnv>, engine: DebtEngine,
   });
 
   defineRoute(app, PAYMENT_ROUTE, async (c, input) => {
-    const { debt, created } = await recordPayment(engine, clock, c.get('project'), input);
+    const isMinimal = prefersMinimal(c.req.header('prefer'));
+    const { debt, created } = await recordPayment(engine, clock, c.get('project'), input, isMinimal);
+    if (debt === null) return c.body(null, created ? 201 : 204, { 'Preference-Applied': PREFERENCE_APPLIED });
     return c.json(debt, created ? 201 : 200);
   });
 

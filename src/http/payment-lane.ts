@@ -6,7 +6,7 @@ import { DomainError } from '../domain/problems.js';
 import type { DebtEngine } from '../engine/debt-engine.js';
 import type { CompterMetrics } from '../metrics/registry.js';
 import { principalFor, WWW_AUTHENTICATE, type TokenRegistry } from './auth.js';
-import { PAYMENT_ROUTE, recordPayment } from './debt-routes.js';
+import { PAYMENT_ROUTE, PREFERENCE_APPLIED, prefersMinimal, recordPayment } from './debt-routes.js';
 import { answering, hasBody, headerOf, NEEDS_DECODING, readBody, writeError, type Lane } from './lane.js';
 import { projectCharger } from './rate-limit.js';
 import { BODY_LIMITS } from './request-limits.js';
@@ -30,6 +30,7 @@ const PREFIX = '/v1/debts/';
 const SUFFIX = '/payments';
 const NO_HEADERS: readonly string[] = [];
 const UNAUTHORIZED_HEADERS: readonly string[] = WWW_AUTHENTICATE;
+const MINIMAL_HEADERS = ['preference-applied', PREFERENCE_APPLIED];
 
 /**
  * The payment lane (lane.ts): answers `POST /v1/debts/{id}/payments`, what SDKs and `compter
@@ -60,11 +61,17 @@ export function paymentLane(deps: PaymentLaneDeps): Lane {
       isBodyRead = true;
       const body = parseJsonBody(withoutBom((await readBody(req)).toString('utf8')));
       const input = validateInput(PAYMENT_ROUTE, { params: { id }, query: {}, body });
-      const { debt, created } = await recordPayment(engine, clock, project, input);
-      const json = JSON.stringify(debt);
-      status = created ? 201 : 200;
-      res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(json))]);
-      res.end(json);
+      const { debt, created } = await recordPayment(engine, clock, project, input, prefersMinimal(headerOf(req, 'prefer')));
+      if (debt === null) {
+        status = created ? 201 : 204;
+        res.writeHead(status, MINIMAL_HEADERS);
+        res.end();
+      } else {
+        const json = JSON.stringify(debt);
+        status = created ? 201 : 200;
+        res.writeHead(status, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(json))]);
+        res.end(json);
+      }
     } catch (err) {
       status = writeError(req, res, err, errorHeaders, logger, !isBodyRead && hasBody(req));
     }

@@ -27,6 +27,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers the route reads, for the document only (the handler reads them). */
+  headers?: AnyObject;
   /** Body schema only for the document when validation is done by the handler itself. */
   responses: RouteConfig['responses'];
   /** The scope a bearer token needs (`none`: no token). */
@@ -117,6 +119,7 @@ export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends 
   const request: RouteConfig['request'] = {};
   if (spec.params) request.params = spec.params as never;
   if (spec.query) request.query = spec.query as never;
+  if (spec.headers) request.headers = spec.headers as never;
   if (spec.body) request.body = { content: { 'application/json': { schema: spec.body as never } }, required: false };
   app.openAPIRegistry.registerPath({
     method: spec.method,

@@ -124,6 +124,30 @@ describe('v1 debts', () => {
     expect(closed[0]).toMatchObject({ status: 'paid', runId: 'm-1', durationSeconds: 1.04 });
   });
 
+  it('Prefer: return=minimal records the payment and answers 204 without the debt (201 when it created it)', async () => {
+    await c.json('PUT', '/v1/debts/minimal', { schedule: { every: '1h' } });
+    const pay = (body: unknown, prefer: string, path = '/v1/debts/minimal/payments') =>
+      c.request(path, { method: 'POST', headers: { 'content-type': 'application/json', prefer }, body: JSON.stringify(body) });
+    const res = await pay({ kind: 'success', runId: 'min-1' }, 'return=minimal');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('preference-applied')).toBe('return=minimal');
+    expect(await res.text()).toBe('');
+    expect((await c.json('GET', '/v1/debts/minimal')).body).toMatchObject({ payments: 1, status: 'up' });
+    const created = await pay({ schedule: { every: '1d' } }, 'respond-async, return=minimal', '/v1/debts/minimal-new/payments');
+    expect(created.status).toBe(201);
+    expect(await created.text()).toBe('');
+    expect((await c.json('GET', '/v1/debts/minimal-new')).body.payments).toBe(1);
+    // Any other preference gets the debt, as without the header.
+    const full = await pay({}, 'return=representation');
+    expect(full.status).toBe(200);
+    expect(full.headers.get('preference-applied')).toBeNull();
+    expect(await full.json()).toMatchObject({ id: 'minimal', payments: 2 });
+    // An error is the same error whatever the preference.
+    const bad = await pay({ kind: 7 }, 'return=minimal');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+  });
+
   it('an exit code turns a success into a fail', async () => {
     await c.json('PUT', '/v1/debts/exit-code', { schedule: { every: '1h' } });
     const res = await c.json('POST', '/v1/debts/exit-code/payments', { exitCode: 3 });
@@ -377,6 +401,9 @@ describe('ops', () => {
     ]) {
       expect(paths).toContain(p);
     }
+    const payments = res.body.paths['/v1/debts/{id}/payments'].post;
+    expect(Object.keys(payments.responses)).toEqual(expect.arrayContaining(['200', '201', '204']));
+    expect(payments.parameters).toContainEqual(expect.objectContaining({ in: 'header', name: 'prefer' }));
     const put = res.body.paths['/v1/debts/{id}'].put;
     const schema = put.requestBody.content['application/json'].schema;
     expect(JSON.stringify(schema)).toContain('failuresBeforeAlert');

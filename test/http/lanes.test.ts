@@ -162,6 +162,17 @@ const PAYMENT_LANE_CASES: Case[] = [
   ['JSON nested too deep', () => ['/v1/debts/lane-debt/payments', json('['.repeat(40) + ']'.repeat(40))]],
   ['an unpaired surrogate', () => ['/v1/debts/lane-debt/payments', json('{"message":"\\ud800"}')]],
   ['a request id of our own on an error', () => ['/v1/debts/lane-debt/payments', json({ kind: 7 }, { 'x-request-id': 'pay-9' })]],
+  ['Prefer: return=minimal', () => ['/v1/debts/lane-debt/payments', json({ kind: 'log' }, { prefer: 'return=minimal' })]],
+  [
+    'return=minimal among other preferences, quoted',
+    () => ['/v1/debts/lane-debt/payments', json({}, { prefer: 'handling=strict, return="minimal"; x=1' })],
+  ],
+  ['Prefer: return=representation', () => ['/v1/debts/lane-debt/payments', json({}, { prefer: 'return=representation' })]],
+  [
+    'vivifying with Prefer: return=minimal',
+    () => ['/v1/debts/minimal-into-being/payments', json({ schedule: { every: '1h' } }, { prefer: 'return=minimal' })],
+  ],
+  ['Prefer: return=minimal on an error', () => ['/v1/debts/lane-debt/payments', json({ kind: 7 }, { prefer: 'return=minimal' })]],
 ];
 
 /** JSON payments the lane leaves to the app. */
