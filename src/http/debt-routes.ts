@@ -45,20 +45,15 @@ export function eventJson(e: LogEvent) {
  * none, gets the debt as JSON.
  */
 export function prefersMinimal(header: string | undefined): boolean {
-  if (header === undefined || !header.includes('minimal')) return false;
-  for (const preference of header.split(',')) {
-    const [token = ''] = preference.split(';');
-    const [name = '', value = ''] = token.split('=');
-    if (
-      name.trim().toLowerCase() === 'return' &&
-      value
-        .trim()
-        .replace(/^"(.*)"$/, '$1')
-        .toLowerCase() === 'minimal'
-    )
-      return true;
-  }
-  return false;
+  if (header === undefined || !/minimal/i.test(header)) return false;
+  return header.split(',').some((preference) => {
+    const [name = '', value = ''] = (preference.split(';')[0] ?? '').split('=');
+    return name.trim().toLowerCase() === 'return' && unquoted(value.trim()).toLowerCase() === 'minimal';
+  });
+}
+
+function unquoted(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
 
 /** The header a minimal payment answer carries. */
