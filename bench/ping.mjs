@@ -149,17 +149,21 @@ function paired(run, before, after) {
 }
 
 /**
- * Pings, then JSON payments, each followed by a bare Hono run once the journal is stored;
- * `before` is the bare run just made. Returns both, paired, and the last bare run.
+ * One compter run of `kind`, then a bare Hono run once the journal is stored; `before` is the
+ * bare run just made. Returns the compter run paired with both, and the bare run after it.
  */
+async function thenBare(compter, kind, label, before) {
+  const run = await compter.run(kind);
+  await compter.settle();
+  const after = bare.run(label);
+  return { run: paired(run, before, after), after };
+}
+
+/** Pings, then JSON payments, each followed by a bare Hono run (see thenBare). */
 async function pingsThenPayments(compter, store, before) {
-  const ping = await compter.run('ping');
-  await compter.settle();
-  const middle = bare.run(`after ${store} pings`);
-  const pay = await compter.run('pay');
-  await compter.settle();
-  const after = bare.run(`after ${store} payments`);
-  return { ping: paired(ping, before, middle), pay: paired(pay, middle, after), after };
+  const ping = await thenBare(compter, 'ping', `after ${store} pings`, before);
+  const pay = await thenBare(compter, 'pay', `after ${store} payments`, ping.after);
+  return { ping: ping.run, pay: pay.run, after: pay.after };
 }
 
 const push = await pushgateway();
@@ -170,11 +174,7 @@ try {
   const duckdb = await startCompter('duckdb');
   try {
     ({ ping: duck, pay: duckPay, after: before } = await pingsThenPayments(duckdb, 'DuckDB', before));
-    const minimal = await duckdb.run('payMinimal');
-    await duckdb.settle();
-    const after = bare.run('after DuckDB minimal payments');
-    duckMinimal = paired(minimal, before, after);
-    before = after;
+    ({ run: duckMinimal, after: before } = await thenBare(duckdb, 'payMinimal', 'after DuckDB minimal payments', before));
     appended = await duckdb.appended();
   } finally {
     await duckdb.stop();

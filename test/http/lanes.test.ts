@@ -235,6 +235,7 @@ describe('the ping lane answers exactly as the app does', () => {
       ['default', 'made-by-cron'],
       ['default', 'paid-into-being'],
       ['default', 'paid-by-query'],
+      ['default', 'minimal-into-being'],
     ]) {
       const recorded = await paymentsOf(laned.c, project!, id!);
       expect(recorded.length).toBeGreaterThan(0);
