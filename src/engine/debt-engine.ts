@@ -26,6 +26,7 @@ import type { Payment } from '../domain/debts/payment.js';
 import { debtKey } from '../domain/debts/debt-key.js';
 import { DomainError, assertNoProblems } from '../domain/problems.js';
 import type { EventStore } from '../store/event-store.js';
+import { BackgroundWrites } from './background-writes.js';
 import { debtJson, debtMetricsView, type DebtBrief, type DebtJson, type OccurrenceJson } from './debt-view.js';
 import { ledgerOf } from './debt-ledger.js';
 import type { TimelineCache } from './timelines.js';
@@ -94,9 +95,11 @@ export class DebtEngine implements Projection {
   private readonly wakes: DeadlineTimer;
   /** What the debt logic reads from outside: timelines and maintenance windows. */
   private readonly ctx: DebtContext;
+  private readonly background: BackgroundWrites;
 
   constructor(private readonly deps: DebtEngineDeps) {
     this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
+    this.background = new BackgroundWrites(deps.sink, deps.logger, 'could not write time-driven events');
     const { timelines, maintenance } = deps;
     this.ctx = maintenance
       ? {
@@ -122,7 +125,7 @@ export class DebtEngine implements Projection {
     const events: LogEvent[] = this.noteStarted(lastRunAt, now);
     for (const state of this.debts.values()) events.push(...this.settle(state, now, []));
     // Written in the background: the events are derived again from the log if they are lost.
-    if (events.length) void this.commitInBackground(events);
+    if (events.length) void this.background.write(events);
     return Promise.resolve();
   }
 
@@ -417,7 +420,7 @@ export class DebtEngine implements Projection {
     try {
       for (const d of payDebt(state, payment, this.ctx)) drafts.push(d);
     } catch (err) {
-      if (drafts.length) void this.commitInBackground(this.finish(state, now, drafts));
+      if (drafts.length) void this.background.write(this.finish(state, now, drafts));
       throw err;
     }
     const finished = this.finish(state, now, drafts);
@@ -426,13 +429,16 @@ export class DebtEngine implements Projection {
   }
 
   /** Closed, current and upcoming occurrences with a scheduled time in [from, to]. */
-  occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
-    return ledgerOf(this.require(project, id), { store: this.deps.store, ctx: this.ctx, now: this.deps.clock.now() }, from, to);
+  async occurrences(project: string, id: string, from: number, to: number): Promise<OccurrenceJson[]> {
+    const state = this.require(project, id);
+    await this.background.settled();
+    return ledgerOf(state, { store: this.deps.store, ctx: this.ctx, now: this.deps.clock.now() }, from, to);
   }
 
   /** The debt's most recent events, newest first. */
   async events(project: string, id: string, limit: number): Promise<LogEvent[]> {
     this.require(project, id);
+    await this.background.settled();
     return this.deps.store.query({ project, debt: id, limit, order: 'desc' });
   }
 
@@ -508,16 +514,6 @@ export class DebtEngine implements Projection {
     if (events.length) await this.deps.sink.write(events);
   }
 
-  private async commitInBackground(events: LogEvent[]): Promise<void> {
-    try {
-      await this.deps.sink.write(events);
-    } catch (err) {
-      // Time-driven events are re-derived from the schedule on the next start, so a failed
-      // write here is logged, not fatal.
-      this.deps.logger.error({ err, events: events.length }, 'could not write time-driven events');
-    }
-  }
-
   /**
    * Handles every debt whose wake-up is due: re-checks it against its current state and acts.
    * Resolves when the events it produced are written (the timer does not wait for that).
@@ -529,7 +525,7 @@ export class DebtEngine implements Projection {
       const state = this.debts.get(key);
       if (state) events.push(...this.settle(state, now, [], at));
     }
-    return events.length ? this.commitInBackground(events) : Promise.resolve();
+    return events.length ? this.background.write(events) : Promise.resolve();
   }
 }
 

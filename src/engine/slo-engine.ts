@@ -10,6 +10,7 @@ import { normalizeSloInput, type SloDefinition, type SloInput, type SloMetricsVi
 import { zonedParts } from '../domain/time/zoned-time.js';
 import type { EventStore } from '../store/event-store.js';
 import type { EventSink } from './debt-engine.js';
+import { BackgroundWrites } from './background-writes.js';
 import type { Projection } from './projection.js';
 import type { LogPosition } from './rebuild.js';
 import { makeLogEvent } from './event-factory.js';
@@ -79,9 +80,12 @@ export class SloEngine implements Projection {
   private readonly wakes: DeadlineTimer;
   /** SLOs another instance's events touched since the last settle of them (applyRemoteEvent). */
   private readonly remoteTouched = new Set<string>();
+  private readonly background: BackgroundWrites;
 
   constructor(private readonly deps: SloEngineDeps) {
     this.wakes = new DeadlineTimer(deps.clock, () => void this.tick());
+    // A missed row is re-derived from the calendar and the runs on the next start.
+    this.background = new BackgroundWrites(deps.sink, deps.logger, 'could not write time-driven SLO events');
     this.rows = new SloRows({
       defs: this.defs,
       runs: this.runs,
@@ -107,7 +111,7 @@ export class SloEngine implements Projection {
     const events: LogEvent[] = [];
     for (const state of this.defs.slos.values()) events.push(...this.rows.settle(state, now));
     for (const job of this.runs.jobs.values()) this.deps.jobMetrics?.update(jobMetricsView(job));
-    if (events.length) void this.commitInBackground(events);
+    if (events.length) void this.background.write(events);
     return Promise.resolve();
   }
 
@@ -154,7 +158,7 @@ export class SloEngine implements Projection {
     const now = this.deps.clock.now();
     const events: LogEvent[] = [];
     for (const state of [...states, ...this.defs.dependentsOf(states)]) events.push(...this.rows.settle(state, now));
-    if (events.length) void this.commitInBackground(events);
+    if (events.length) void this.background.write(events);
   }
 
   /** Folds one logged event into the projection. */
@@ -464,7 +468,7 @@ export class SloEngine implements Projection {
       if (state) due.push(state);
     }
     const events = this.settleWithDependents(due, now);
-    return events.length ? this.commitInBackground(events) : Promise.resolve();
+    return events.length ? this.background.write(events) : Promise.resolve();
   }
 
   /* ---------------------------------------------------------------- helpers */
@@ -500,7 +504,7 @@ export class SloEngine implements Projection {
         if (this.defs.slos.get(keyOf(state.def.project, state.def.id)) !== state) continue;
         events.push(...(this.rows.settleDate(state, date, this.deps.clock.now(), older) ?? []));
       }
-      if (events.length) await this.commitInBackground(events);
+      if (events.length) await this.background.write(events);
     } catch (err) {
       this.deps.logger.error({ err }, 'could not re-settle SLO rows from the log');
     }
@@ -558,14 +562,5 @@ export class SloEngine implements Projection {
 
   private async commit(events: LogEvent[]): Promise<void> {
     if (events.length) await this.deps.sink.write(events);
-  }
-
-  private async commitInBackground(events: LogEvent[]): Promise<void> {
-    try {
-      await this.deps.sink.write(events);
-    } catch (err) {
-      // A missed row is re-derived from the calendar and the runs on the next start.
-      this.deps.logger.error({ err, events: events.length }, 'could not write time-driven SLO events');
-    }
   }
 }

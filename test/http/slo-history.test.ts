@@ -2,6 +2,9 @@
  * SLO performance history on DuckDB through the app: the shared 80-business-date suite, and the
  * README's own SLO example, which must give history rows whatever today's date is.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCompter, type TestCompter } from '../support/app-harness.js';
 import { describeSloHistory } from '../support/slo-history.js';
@@ -146,5 +149,40 @@ describe('the README example (Batch jobs, business calendars and SLOs)', () => {
     const again = await c.json('GET', '/v1/slos/overdraft/performance?from=2026-11-23&to=2026-11-27');
     expect(again.body.rows).toEqual(first.rows);
     expect((await c.json('GET', '/v1/slos/overdraft')).body.deliveries).toEqual({ on_time: 1, late: 0, missed: 6, failed: 0 });
+  });
+});
+
+describe('rows closed at start-up', () => {
+  it('are in the performance read right after start-up, though their write is still queued', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'compter-slo-startup-'));
+    try {
+      const first = await startTestCompter({ dataDir, now: '2026-11-24T12:00:00Z' });
+      await first.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York' });
+      await first.json('POST', '/v1/job-status', [
+        { application: 'deposits', job: 'overdraft-calc', status: 'succeed', time: '2026-11-24T02:50:00-05:00', businessDate: '2026-11-23' },
+      ]);
+      const defined = await first.json('PUT', '/v1/slos/overdraft', {
+        application: 'deposits',
+        calendar: 'us-business',
+        jobs: [{ job: 'overdraft-calc', expectedEnd: '03:00+1d' }],
+      });
+      expect(defined.status).toBe(201);
+      await first.cleanup();
+      // Down for two business dates; the writer holds start-up's rows back 300 ms, and closed rows are
+      // answered from memory until the log has them.
+      const second = await startTestCompter({ dataDir, now: '2026-11-26T12:00:00Z', env: { COMPTER_FLUSH_INTERVAL_MS: '300' } });
+      try {
+        const perf = await second.json('GET', '/v1/slos/overdraft/performance?from=2026-11-23&to=2026-11-25');
+        expect(perf.body.rows.map((r: { businessDate: string; status: string }) => [r.businessDate, r.status])).toEqual([
+          ['2026-11-23', 'on_time'],
+          ['2026-11-24', 'missed'],
+          ['2026-11-25', 'missed'],
+        ]);
+      } finally {
+        await second.cleanup();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
