@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { LogEvent } from '../domain/event.js';
-import type { EventSink } from './debt-engine.js';
 
 /**
  * Time-driven events (what start-up catches up on, what the timer derives) are written with
@@ -12,7 +11,7 @@ export class BackgroundWrites {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly sink: EventSink,
+    private readonly sink: { write(events: LogEvent[]): Promise<void> },
     private readonly logger: Logger,
     /** The log line of a failed write. */
     private readonly failure: string,

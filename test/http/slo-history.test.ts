@@ -159,7 +159,13 @@ describe('rows closed at start-up', () => {
       const first = await startTestCompter({ dataDir, now: '2026-11-24T12:00:00Z' });
       await first.json('PUT', '/v1/calendars/us-business', { tz: 'America/New_York' });
       await first.json('POST', '/v1/job-status', [
-        { application: 'deposits', job: 'overdraft-calc', status: 'succeed', time: '2026-11-24T02:50:00-05:00', businessDate: '2026-11-23' },
+        {
+          application: 'deposits',
+          job: 'overdraft-calc',
+          status: 'succeed',
+          time: '2026-11-24T02:50:00-05:00',
+          businessDate: '2026-11-23',
+        },
       ]);
       const defined = await first.json('PUT', '/v1/slos/overdraft', {
         application: 'deposits',
