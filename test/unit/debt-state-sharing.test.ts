@@ -62,4 +62,26 @@ describe('debt state shares what most debts hold alike', () => {
     expect(h.state.paymentsByKind).toEqual({ success: 1 });
     expect(fresh.paymentsByKind).toEqual({});
   });
+
+  it('compacting a definition keeps every field it has and adds none it lacks', () => {
+    const full = debtDef({
+      schedule: { kind: 'cron', cron: '0 * * * *', tz: 'UTC' },
+      name: 'Nightly load',
+      startWithinMs: 60_000,
+      maxRuntimeMs: 3_600_000,
+      minRuntimeMs: 1_000,
+      stages: ['extract', 'load'],
+      failuresBeforeAlert: 3,
+      successesBeforeRecovery: 2,
+      labels: { team: 'dw' },
+      paused: true,
+      after: ['upstream'],
+    });
+    expect(compactDefinition(JSON.parse(JSON.stringify(full)))).toStrictEqual(full);
+    const plain = hourly();
+    delete plain.successesBeforeRecovery;
+    const compact = compactDefinition(JSON.parse(JSON.stringify(plain)));
+    expect(compact).not.toHaveProperty('successesBeforeRecovery');
+    expect(compact).toEqual(plain);
+  });
 });

@@ -41,14 +41,28 @@ const NO_NAMES = Object.freeze([]) as readonly string[] as string[];
 export function compactDefinition(def: DebtDefinition): DebtDefinition {
   const after = def.after ?? NO_NAMES;
   const labels = def.labels ?? NO_LABELS;
-  return {
-    ...def,
+  // Every field by name, in one order, rather than `{ ...def }`: V8 gave most spread copies a
+  // hidden class of their own (a map and a descriptor array, about 430 bytes a debt at 100k);
+  // one literal shares one.
+  const compact: DebtDefinition = {
+    id: def.id,
+    project: def.project,
     // A name left as the id (the usual case for monitors created by a ping) holds no copy.
     name: def.name === def.id ? def.id : def.name,
+    pingId: def.pingId,
+    schedule: def.schedule,
+    graceMs: def.graceMs,
+    startWithinMs: def.startWithinMs,
+    maxRuntimeMs: def.maxRuntimeMs,
+    minRuntimeMs: def.minRuntimeMs,
     stages: def.stages.length === 0 ? NO_NAMES : def.stages,
+    failuresBeforeAlert: def.failuresBeforeAlert,
     labels: isEmptyRecord(labels) ? NO_LABELS : labels,
+    paused: def.paused,
     after: after.length === 0 ? NO_NAMES : after,
   };
+  if (def.successesBeforeRecovery !== undefined) compact.successesBeforeRecovery = def.successesBeforeRecovery;
+  return compact;
 }
 
 function isEmptyRecord(record: Record<string, string>): boolean {
