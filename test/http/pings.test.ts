@@ -248,6 +248,26 @@ describe('run ids (?rid=)', () => {
     expect((await statusAfterRuntimeLimit(debt.id)).timedOut).toBe(1);
   });
 
+  it("an untimed end empties the last duration instead of keeping an older run's, as healthchecks does", async () => {
+    const debt = await newDebt('untimed-after-timed');
+    await ping('GET', `/ping/${debt.pingId}/start`);
+    c.clock.advance(7_000);
+    await ping('GET', `/ping/${debt.pingId}`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.lastDurationSeconds).toBe(7);
+    const series = `compter_debt_last_duration_seconds{project="default",debt="${debt.id}"}`;
+    expect(await (await c.request('/metrics')).text()).toContain(`${series} 7\n`);
+    c.clock.advance(60_000);
+    await ping('GET', `/ping/${debt.pingId}`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.lastDurationSeconds).toBeNull();
+    expect(await (await c.request('/metrics')).text()).not.toContain(series);
+    await ping('GET', `/ping/${debt.pingId}/start`);
+    c.clock.advance(3_000);
+    await ping('GET', `/ping/${debt.pingId}/fail`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.lastDurationSeconds).toBe(3);
+    await ping('GET', `/ping/${debt.pingId}/fail`);
+    expect((await c.json('GET', `/v1/debts/${debt.id}`)).body.lastDurationSeconds).toBeNull();
+  });
+
   it('without rid, /start then /0 is still timed (the one anonymous run)', async () => {
     const debt = await newDebt('norid');
     await ping('GET', `/ping/${debt.pingId}/start`);

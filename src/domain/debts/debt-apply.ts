@@ -112,7 +112,9 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
     case 'success':
       state.runs = endedRuns(state.runs, key);
       state.lastSuccessAt = Math.max(state.lastSuccessAt ?? event.ts, event.ts);
-      if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
+      // The last run's duration: an untimed end (no start, no measured duration) has none,
+      // and shows none rather than an older run's (healthchecks empties last_duration too).
+      state.lastDurationMs = event.durationMs;
       recordSuccess(state);
       state.missedDeadlineAt = null;
       if (a.isExtraRun === true) state.extraRuns += 1;
@@ -120,7 +122,7 @@ function applyPayment(state: DebtState, event: PaymentData, ctx: DebtContext): v
     case 'fail':
       // Every fail is a failed run, also one that ends after its occurrence was paid.
       state.runs = endedRuns(state.runs, key);
-      if (event.durationMs !== null) state.lastDurationMs = event.durationMs;
+      state.lastDurationMs = event.durationMs;
       if (a.isExtraRun === true) state.extraRuns += 1;
       countFailedRun(state, 'failed');
       return;
